@@ -1,0 +1,36 @@
+#!/bin/sh
+# bootstrap.sh: install what cgigate needs from Debian (when missing and
+# run as root), then configure and build it in place.  Safe to run again.
+set -eu
+cd "$(dirname "$0")"
+
+PKGS="gcc make autoconf automake pkg-config libc6-dev
+libcivetweb-dev libsqlite3-dev libcmocka-dev libfcgi-dev
+curl sqlite3 procps"
+
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+	    missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "bootstrap.sh: missing Debian packages:$missing" >&2
+		echo "bootstrap.sh: run as root, or: apt-get install$missing" >&2
+		exit 1
+	fi
+	echo "bootstrap.sh: installing$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+if [ ! -x configure ] || [ configure.ac -nt configure ] ||
+    [ Makefile.am -nt configure ]; then
+	autoreconf -fi
+fi
+if [ ! -f Makefile ] || [ configure -nt Makefile ]; then
+	./configure ${CONFIGURE_FLAGS:-}
+fi
+make -j"$(nproc)"

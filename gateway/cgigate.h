@@ -1,0 +1,396 @@
+/*
+ * cgigate.h: the map of the daemon.
+ *
+ * Every function one module offers another is declared here, grouped by
+ * the file that defines it.  Pure modules (config, route, cgienv, cgiresp)
+ * do no I/O and are what the unit tests link against; the rest wrap
+ * processes, sockets, threads and SQLite around them.
+ */
+#ifndef CGIGATE_H
+#define CGIGATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/resource.h>
+
+#define CGIGATE_NAME		"cgigate"
+
+#define DEFAULT_LISTEN		"127.0.0.1:8080"
+#define DEFAULT_HANDLERS	"./handlers"
+#define DEFAULT_WWW		"./www"
+#define DEFAULT_TIMINGS		"./var/timings.db"
+#define DEFAULT_PATH		"/usr/local/bin:/usr/bin:/bin"
+
+#define MAX_LISTEN		16
+#define MAX_ROUTE_ENV		32
+#define ROUTE_NAME_MAX		256
+
+/* config.c */
+
+enum rlim_kind { RL_CPU, RL_AS, RL_NPROC, RL_NOFILE, RL_COUNT };
+
+/* Bits of route_conf.set: which fields a section wrote itself. */
+#define RC_MODE		0x001
+#define RC_TIMEOUT	0x002
+#define RC_MAXCONC	0x004
+#define RC_QUEUEWAIT	0x008
+#define RC_MAXBODY	0x010
+#define RC_REDIRECT	0x020
+#define RC_RLIM		0x040	/* shifted left by enum rlim_kind */
+
+enum route_mode { MODE_AUTO, MODE_CGI, MODE_FASTCGI };
+
+struct route_conf {
+	char		*prefix;	/* "/reports"; "/" for the defaults */
+	int		 line;		/* where the section starts, 0: built in */
+	unsigned	 set;		/* RC_* */
+	enum route_mode	 mode;
+	int64_t		 timeout_us;
+	int		 max_concurrency;
+	int64_t		 max_queue_wait_us;
+	int64_t		 max_body;
+	int		 internal_redirect;
+	rlim_t		 rlim[RL_COUNT];	/* RLIM_INFINITY: unset */
+	char		*env[MAX_ROUTE_ENV];	/* "NAME=value" */
+	int		 nenv;
+};
+
+struct config {
+	char		*file;		/* NULL: built-in defaults only */
+	char		*listen[MAX_LISTEN];
+	int		 nlisten;
+	char		*handlers;
+	char		*www;
+	char		*timings;
+	char		*path_env;	/* PATH handed to handlers */
+	int		 threads;	/* civetweb worker threads */
+	int64_t		 drain_us;	/* bound on a graceful stop */
+	int64_t		 stderr_cap;	/* stderr bytes logged per request */
+	int		 timings_queue;	/* records held in memory */
+	struct route_conf *routes;	/* sorted, longest prefix first */
+	int		 nroutes;
+};
+
+/*
+ * Fill c with the built-in defaults.  Returns 0, or -1 on ENOMEM.
+ */
+int	 config_init(struct config *c);
+/*
+ * Parse INI text into c, on top of what c holds.  fname names the file in
+ * messages.  On error returns -1 and writes "fname:line: reason" to err.
+ */
+int	 config_parse(struct config *c, const char *text, const char *fname,
+	    char *err, size_t errlen);
+/* Read and parse a file; same contract as config_parse. */
+int	 config_load(struct config *c, const char *path, char *err,
+	    size_t errlen);
+/*
+ * Resolve inheritance: every section takes the fields it did not set from
+ * the nearest enclosing section, then the built-ins; sorts longest first.
+ */
+void	 config_finish(struct config *c);
+/* The settings for a route name: the longest section prefix that covers it. */
+const struct route_conf *config_route(const struct config *c,
+	    const char *route);
+/* Replace a string field (listen list excluded); -1 on ENOMEM. */
+int	 config_set(char **field, const char *value);
+int	 config_add_listen(struct config *c, const char *addr);
+void	 config_free(struct config *c);
+/* "2s", "500ms", "1m", "3" (seconds) -> microseconds; -1 if malformed. */
+int64_t	 parse_duration(const char *s);
+/* "10M", "512K", "1G", "100" -> bytes; -1 if malformed. */
+int64_t	 parse_size(const char *s);
+
+/* route.c */
+
+enum route_kind { ROUTE_CGI, ROUTE_FCGI };
+
+struct route {
+	char		*name;		/* "/api/users" */
+	char		*file;		/* relative to handlers: "api/users.cgi" */
+	enum route_kind	 kind;
+	int		 nph;		/* basename starts with "nph-" */
+};
+
+struct route_table;
+
+/*
+ * Derive the route a handler file answers: "api/users.cgi" -> "/api/users",
+ * kind from the ".fcgi" suffix.  Returns 0, or -1 for a name that cannot
+ * be a route (empty, dot segments, hidden files, too long).
+ */
+int	 route_name(const char *relpath, char *name, size_t len,
+	    enum route_kind *kind, int *nph);
+struct route_table *route_table_new(void);
+/*
+ * Add a handler file.  Returns 0, 1 when another file already answers the
+ * same name (the first one kept), -1 when relpath is not a route or on
+ * ENOMEM.
+ */
+int	 route_table_add(struct route_table *t, const char *relpath);
+size_t	 route_table_count(const struct route_table *t);
+const struct route *route_table_get(const struct route_table *t, size_t i);
+/*
+ * Longest-prefix match on segment boundaries: "/hello" answers "/hello"
+ * and "/hello/x" but not "/helloworld".  *path_info points into path at
+ * the rest ("" or "/x").  Returns NULL when nothing matches.
+ */
+const struct route *route_match(const struct route_table *t,
+	    const char *path, const char **path_info);
+void	 route_table_free(struct route_table *t);
+/*
+ * Decode a raw request path (before any decoding) into out.  Refuses
+ * encoded slashes, backslashes and NULs, dot segments (raw or encoded),
+ * empty segments, malformed escapes and anything not starting with "/".
+ * Returns 0, or -1 with a short reason in *why.
+ */
+int	 route_clean_path(const char *raw, char *out, size_t len,
+	    const char **why);
+
+/* cgienv.c */
+
+struct cgi_header {
+	const char	*name;
+	const char	*value;
+};
+
+struct cgi_request {
+	const char	*method;
+	const char	*request_uri;	/* as sent, with query */
+	const char	*query;		/* NULL or without "?" */
+	const char	*script_name;	/* route name */
+	const char	*path_info;	/* "" or "/..." decoded */
+	const char	*script_filename;
+	const char	*document_root;
+	const char	*server_name;
+	int		 server_port;
+	const char	*server_protocol;	/* "HTTP/1.1" */
+	const char	*remote_addr;
+	int		 remote_port;
+	const char	*remote_user;
+	const char	*auth_type;
+	int		 https;
+	long long	 content_length;	/* -1: none */
+	const char	*content_type;
+	const struct cgi_header *headers;
+	int		 nheaders;
+	const char	*path_env;
+	char *const	*extra_env;	/* "NAME=value" */
+	int		 nextra;
+};
+
+/*
+ * Build the RFC 3875 environment from scratch.  Returns a NULL-terminated
+ * array that is one allocation (free() it), or NULL on ENOMEM.
+ */
+char	**cgienv_build(const struct cgi_request *r);
+/* Map a request header name to its meta-variable, NULL when dropped. */
+int	 cgienv_header_var(const char *name, char *out, size_t len);
+
+/* cgiresp.c */
+
+#define CGIRESP_MAX_HEADER	16384
+#define CGIRESP_MAX_FIELDS	64
+
+enum cgiresp_state { CGIRESP_MORE, CGIRESP_DONE, CGIRESP_ERROR };
+
+struct cgiresp {
+	char		 buf[CGIRESP_MAX_HEADER];
+	size_t		 len;
+	size_t		 body_off;	/* first body byte in buf, when DONE */
+	int		 status;
+	char		 reason[64];
+	const char	*location;
+	long long	 content_length;	/* -1: not given */
+	struct cgi_header fields[CGIRESP_MAX_FIELDS];	/* all but Status */
+	int		 nfields;
+	const char	*error;
+};
+
+void	 cgiresp_init(struct cgiresp *p);
+/*
+ * Feed handler output.  Returns CGIRESP_MORE while the header block is
+ * incomplete, CGIRESP_DONE once it is parsed (buf[body_off..len) is body
+ * that came with it), CGIRESP_ERROR with p->error set for output that must
+ * not be forwarded.  *used is how much of data was consumed.
+ */
+enum cgiresp_state cgiresp_feed(struct cgiresp *p, const char *data,
+	    size_t n, size_t *used);
+/* Output ended before the header block did: always CGIRESP_ERROR. */
+enum cgiresp_state cgiresp_eof(struct cgiresp *p);
+/* Status for a response without Status: 302 for an absolute Location. */
+const char *cgiresp_header(const struct cgiresp *p, const char *name);
+
+/* log.c */
+
+void	 log_init(void);
+void	 log_msg(const char *reqid, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+uint64_t now_us(void);		/* CLOCK_MONOTONIC */
+double	 wall_now(void);	/* epoch seconds */
+
+/* timelog.c */
+
+struct timing {
+	double		 ts;
+	char		 request_id[24];
+	char		 route[ROUTE_NAME_MAX];
+	char		 mode[8];
+	char		 method[16];
+	char		 path[512];
+	int		 status;
+	long long	 bytes_in;
+	long long	 bytes_out;
+	long long	 queue_us;
+	long long	 spawn_us;
+	long long	 ttfb_us;
+	long long	 total_us;
+	int		 pid;
+	int		 exit_status;	/* -1: none */
+	int		 signal;
+	long long	 user_cpu_us;
+	long long	 sys_cpu_us;
+	long long	 max_rss_kb;
+	char		 error[64];
+};
+
+/*
+ * Open (creating) the database and its schema, start the writer thread.
+ * Returns 0, or -1 with the reason logged.
+ */
+int	 timelog_open(const char *path, int queue_len);
+/* Copy t into the queue; never blocks on disk.  Counts a drop when full. */
+void	 timelog_push(const struct timing *t);
+void	 timelog_event(const char *kind, int pid, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+unsigned long long timelog_dropped(void);
+/* Write every queued record, stop the writer, close the database. */
+void	 timelog_close(void);
+
+/* spawn.c */
+
+struct spawn_req {
+	const char	*path;		/* absolute */
+	char *const	*argv;
+	char *const	*envp;
+	const char	*cwd;
+	const rlim_t	*rlim;		/* RL_COUNT entries, or NULL */
+};
+
+struct child {
+	pid_t		 pid;
+	int		 in, out, err;	/* parent's ends, non-blocking */
+	int		 done;		/* reaped */
+	int		 status;	/* wait4 status */
+	struct rusage	 ru;
+	struct child	*next;
+};
+
+/* Start the reaper thread and become a child subreaper.  0 or -1. */
+int	 spawn_init(void);
+void	 spawn_shutdown(void);
+/*
+ * Spawn with a vfork-class clone: pipes on 0/1/2, every other descriptor
+ * closed, its own process group, cwd and rlimits applied.  The child is
+ * registered so that the reaper hands its status to spawn_wait.  Returns
+ * 0, or -1 with errno set (exec failures included).
+ */
+int	 spawn_child(const struct spawn_req *r, struct child *c);
+/* Wait until c is reaped or deadline (now_us() clock) passes: 0 or -1. */
+int	 spawn_wait(struct child *c, uint64_t deadline);
+/* Close c's pipes and unregister it (it must have been reaped or killed). */
+void	 spawn_release(struct child *c);
+/* SIGTERM, then after grace_us SIGKILL, to c's whole process group. */
+void	 spawn_kill_group(struct child *c, uint64_t grace_us);
+int	 spawn_zombies(void);	/* reaped orphans, for the log */
+
+/* admit.c */
+
+struct admit;
+/*
+ * Take a slot of route's concurrency limit, waiting up to wait_us.
+ * Returns the slot, or NULL when none came free in time (or draining).
+ */
+struct admit *admit_enter(const char *route, int limit, int64_t wait_us);
+void	 admit_leave(struct admit *a);
+void	 admit_drain(void);
+
+/* scan.c */
+
+/* Scan the handlers directory now and start the rescan thread.  0 or -1. */
+int	 scan_start(const char *dir);
+void	 scan_stop(void);
+/*
+ * Find the route for a clean path and copy it out.  Returns 0 when found,
+ * with *path_info pointing into path, -1 otherwise.
+ */
+int	 scan_lookup(const char *path, struct route *out, char *name,
+	    char *file, const char **path_info);
+/*
+ * May relpath (from a route) run?  Writes its real path to abs (PATH_MAX).
+ * Returns 0, or 403/404 with the reason in *why.
+ */
+int	 scan_resolve(const char *relpath, char *abs, const char **why);
+/* Print problems found in dir to stderr; returns the number of errors. */
+int	 scan_check(const char *dir, const struct config *c);
+
+/* cgi.c */
+
+struct http_ctx;
+/*
+ * Run a CGI route for this request and answer it; returns the status, or
+ * 0 after an internal redirect (RFC 3875 6.2.2) has replaced h->path.
+ */
+int	 cgi_serve(struct http_ctx *h, const struct route *rt,
+	    const char *path_info);
+
+/* http.c */
+
+struct mg_connection;
+
+struct http_ctx {
+	struct mg_connection	*conn;
+	const struct config	*cfg;
+	char			 reqid[24];
+	char			 path[4096];	/* decoded, clean */
+	uint64_t		 start_us;
+	struct timing		 t;
+	int			 head;		/* HEAD: no body */
+	int			 keep_alive;
+	int			 chunked;
+	int			 sent_header;
+	int			 client_gone;
+	int			 hops;		/* internal redirects taken */
+	char			 redirect[4096];	/* set by cgi_serve */
+	char			 uri[4096];	/* target after a redirect */
+};
+
+int	 http_start(const struct config *c);
+/*
+ * Stop accepting, let requests in flight finish until drain_us from now
+ * (then their handlers are killed), and return once civetweb has stopped.
+ */
+void	 http_stop_drain(int64_t drain_us);
+int	 http_draining(void);
+/* 0 while serving; the now_us() by which a drain must be over. */
+uint64_t http_drain_deadline(void);
+/* Answer with a small text body and log why; returns status. */
+int	 http_error(struct http_ctx *h, int status, const char *why,
+	    const char *extra_headers);
+/*
+ * Send a parsed CGI header block; decides chunking and keep-alive.
+ * Returns 0 or -1 when the client is gone.
+ */
+int	 http_send_header(struct http_ctx *h, const struct cgiresp *p,
+	    long long length);
+/* Send body bytes (chunked if so decided); 0 or -1 when the client is gone */
+int	 http_send_body(struct http_ctx *h, const char *buf, size_t n);
+/* Write what is buffered; 0, or -1 when the client is gone. */
+int	 http_flush(struct http_ctx *h);
+/* Finish the body: final chunk unless truncated; truncated closes. */
+void	 http_finish(struct http_ctx *h, int truncated);
+/* Raw bytes for nph- handlers; closes the connection afterwards. */
+int	 http_send_raw(struct http_ctx *h, const char *buf, size_t n);
+
+#endif

@@ -1,0 +1,602 @@
+/*
+ * config.c: the configuration file and the built-in defaults.
+ *
+ * The file is INI-shaped: a [server] section and [route PREFIX] sections
+ * of "key = value" lines; '#' and ';' start comments.  Parsing is pure
+ * (text in, struct out) so the unit tests feed it strings; config_load is
+ * the one function that touches the disk.  A bad line stops the parse with
+ * "file:line: reason"; nothing is half-applied that the caller keeps, since
+ * a failed parse means cgigate refuses to start.
+ *
+ * Route sections inherit field by field: [route /api/users] takes what it
+ * does not set from [route /api], then [route /], then the built-ins.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cgigate.h"
+
+static const struct route_conf builtin_route = {
+	.prefix = NULL,
+	.mode = MODE_AUTO,
+	.timeout_us = 30 * 1000000LL,
+	.max_concurrency = 16,
+	.max_queue_wait_us = 5 * 1000000LL,
+	.max_body = 10 * 1024 * 1024LL,
+	.internal_redirect = 0,
+	.rlim = { RLIM_INFINITY, RLIM_INFINITY, RLIM_INFINITY, RLIM_INFINITY },
+};
+
+static const char *rlim_keys[RL_COUNT] = {
+	"rlimit_cpu", "rlimit_as", "rlimit_nproc", "rlimit_nofile"
+};
+
+int
+config_set(char **field, const char *value)
+{
+	char *s;
+
+	if ((s = strdup(value)) == NULL)
+		return -1;
+	free(*field);
+	*field = s;
+	return 0;
+}
+
+int
+config_add_listen(struct config *c, const char *addr)
+{
+	if (c->nlisten == MAX_LISTEN) {
+		errno = E2BIG;
+		return -1;
+	}
+	if ((c->listen[c->nlisten] = strdup(addr)) == NULL)
+		return -1;
+	c->nlisten++;
+	return 0;
+}
+
+int
+config_init(struct config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->threads = 64;
+	c->drain_us = 10 * 1000000LL;
+	c->stderr_cap = 64 * 1024;
+	c->timings_queue = 8192;
+	if (config_set(&c->handlers, DEFAULT_HANDLERS) == -1 ||
+	    config_set(&c->www, DEFAULT_WWW) == -1 ||
+	    config_set(&c->timings, DEFAULT_TIMINGS) == -1 ||
+	    config_set(&c->path_env, DEFAULT_PATH) == -1)
+		return -1;
+	return 0;
+}
+
+void
+config_free(struct config *c)
+{
+	int i, j;
+
+	if (c == NULL)
+		return;
+	free(c->file);
+	for (i = 0; i < c->nlisten; i++)
+		free(c->listen[i]);
+	free(c->handlers);
+	free(c->www);
+	free(c->timings);
+	free(c->path_env);
+	for (i = 0; i < c->nroutes; i++) {
+		free(c->routes[i].prefix);
+		for (j = 0; j < c->routes[i].nenv; j++)
+			free(c->routes[i].env[j]);
+	}
+	free(c->routes);
+	memset(c, 0, sizeof(*c));
+}
+
+int64_t
+parse_duration(const char *s)
+{
+	char *end;
+	double v;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || end == s)
+		return -1;
+	if (*end == '\0' || strcmp(end, "s") == 0)
+		v *= 1e6;
+	else if (strcmp(end, "ms") == 0)
+		v *= 1e3;
+	else if (strcmp(end, "m") == 0)
+		v *= 60e6;
+	else
+		return -1;
+	if (v > 1e15)
+		return -1;
+	return (int64_t)v;
+}
+
+int64_t
+parse_size(const char *s)
+{
+	unsigned long long v;
+	char *end;
+	int shift = 0;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0)
+		return -1;
+	if (end[0] != '\0' && end[1] != '\0')
+		return -1;
+	switch (*end) {
+	case '\0':
+		break;
+	case 'K': case 'k':
+		shift = 10;
+		break;
+	case 'M': case 'm':
+		shift = 20;
+		break;
+	case 'G': case 'g':
+		shift = 30;
+		break;
+	default:
+		return -1;
+	}
+	if (v > (1ULL << (62 - shift)))
+		return -1;
+	return (int64_t)(v << shift);
+}
+
+static char *
+trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+static int
+parse_int(const char *v, long min, long max, long *out)
+{
+	char *end;
+	long n;
+
+	if (!isdigit((unsigned char)*v) && *v != '-')
+		return -1;
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno != 0 || *end != '\0' || n < min || n > max)
+		return -1;
+	*out = n;
+	return 0;
+}
+
+static int
+parse_bool(const char *v)
+{
+	if (strcmp(v, "yes") == 0 || strcmp(v, "on") == 0 ||
+	    strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
+		return 1;
+	if (strcmp(v, "no") == 0 || strcmp(v, "off") == 0 ||
+	    strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+		return 0;
+	return -1;
+}
+
+/* A route prefix: "/" or "/seg/seg", no trailing slash, no dot segments. */
+static int
+valid_prefix(const char *p)
+{
+	const char *s;
+
+	if (p[0] != '/')
+		return 0;
+	if (p[1] == '\0')
+		return 1;
+	for (s = p; *s != '\0'; s++) {
+		if (*s == '/' && (s[1] == '/' || s[1] == '\0'))
+			return 0;
+		if (*s == '/' && s[1] == '.' &&
+		    (s[2] == '/' || s[2] == '\0' ||
+		    (s[2] == '.' && (s[3] == '/' || s[3] == '\0'))))
+			return 0;
+		if ((unsigned char)*s <= ' ' || *s == '\\' || *s == '%')
+			return 0;
+	}
+	return strlen(p) < ROUTE_NAME_MAX;
+}
+
+static struct route_conf *
+route_section(struct config *c, const char *prefix, int line)
+{
+	struct route_conf *r;
+	int i;
+
+	for (i = 0; i < c->nroutes; i++)
+		if (strcmp(c->routes[i].prefix, prefix) == 0)
+			return &c->routes[i];
+	r = realloc(c->routes, (c->nroutes + 1) * sizeof(*r));
+	if (r == NULL)
+		return NULL;
+	c->routes = r;
+	r = &c->routes[c->nroutes];
+	*r = builtin_route;
+	r->set = 0;
+	r->line = line;
+	if ((r->prefix = strdup(prefix)) == NULL)
+		return NULL;
+	c->nroutes++;
+	return r;
+}
+
+static const char *
+server_key(struct config *c, const char *k, const char *v)
+{
+	long n;
+	int64_t d;
+
+	if (strcmp(k, "listen") == 0) {
+		if (*v == '\0' || strchr(v, ':') == NULL)
+			return "listen wants ADDR:PORT";
+		if (config_add_listen(c, v) == -1)
+			return "too many listen lines";
+	} else if (strcmp(k, "handlers") == 0) {
+		if (config_set(&c->handlers, v) == -1)
+			return "out of memory";
+	} else if (strcmp(k, "www") == 0) {
+		if (config_set(&c->www, v) == -1)
+			return "out of memory";
+	} else if (strcmp(k, "timings") == 0) {
+		if (config_set(&c->timings, v) == -1)
+			return "out of memory";
+	} else if (strcmp(k, "path") == 0) {
+		if (config_set(&c->path_env, v) == -1)
+			return "out of memory";
+	} else if (strcmp(k, "threads") == 0) {
+		if (parse_int(v, 2, 1024, &n) == -1)
+			return "threads wants a number from 2 to 1024";
+		c->threads = (int)n;
+	} else if (strcmp(k, "drain_timeout") == 0) {
+		if ((d = parse_duration(v)) < 0)
+			return "bad duration (use ms, s or m)";
+		c->drain_us = d;
+	} else if (strcmp(k, "stderr_limit") == 0) {
+		if ((d = parse_size(v)) < 0)
+			return "bad size (use K, M or G)";
+		c->stderr_cap = d;
+	} else if (strcmp(k, "timings_queue") == 0) {
+		if (parse_int(v, 16, 1 << 20, &n) == -1)
+			return "timings_queue wants a number from 16 to 1048576";
+		c->timings_queue = (int)n;
+	} else
+		return "unknown directive in [server]";
+	return NULL;
+}
+
+static const char *
+route_key(struct route_conf *r, const char *k, const char *v)
+{
+	int64_t d;
+	long n;
+	int i, b;
+
+	if (strcmp(k, "mode") == 0) {
+		if (strcmp(v, "cgi") == 0)
+			r->mode = MODE_CGI;
+		else if (strcmp(v, "fastcgi") == 0)
+			r->mode = MODE_FASTCGI;
+		else
+			return "mode wants cgi or fastcgi";
+		r->set |= RC_MODE;
+	} else if (strcmp(k, "timeout") == 0) {
+		if ((d = parse_duration(v)) <= 0)
+			return "bad duration (use ms, s or m)";
+		r->timeout_us = d;
+		r->set |= RC_TIMEOUT;
+	} else if (strcmp(k, "max_concurrency") == 0) {
+		if (parse_int(v, 1, 100000, &n) == -1)
+			return "max_concurrency wants a number from 1 to 100000";
+		r->max_concurrency = (int)n;
+		r->set |= RC_MAXCONC;
+	} else if (strcmp(k, "max_queue_wait") == 0) {
+		if ((d = parse_duration(v)) < 0)
+			return "bad duration (use ms, s or m)";
+		r->max_queue_wait_us = d;
+		r->set |= RC_QUEUEWAIT;
+	} else if (strcmp(k, "max_body") == 0) {
+		if ((d = parse_size(v)) < 0)
+			return "bad size (use K, M or G)";
+		r->max_body = d;
+		r->set |= RC_MAXBODY;
+	} else if (strcmp(k, "internal_redirect") == 0) {
+		if ((b = parse_bool(v)) == -1)
+			return "internal_redirect wants yes or no";
+		r->internal_redirect = b;
+		r->set |= RC_REDIRECT;
+	} else if (strcmp(k, "env") == 0) {
+		const char *eq = strchr(v, '=');
+
+		if (eq == NULL || eq == v)
+			return "env wants NAME=value";
+		for (i = 0; v + i < eq; i++)
+			if (!isalnum((unsigned char)v[i]) && v[i] != '_')
+				return "env name must be letters, digits and _";
+		if (r->nenv == MAX_ROUTE_ENV)
+			return "too many env lines in one route";
+		if ((r->env[r->nenv] = strdup(v)) == NULL)
+			return "out of memory";
+		r->nenv++;
+	} else {
+		for (i = 0; i < RL_COUNT; i++)
+			if (strcmp(k, rlim_keys[i]) == 0)
+				break;
+		if (i == RL_COUNT)
+			return "unknown directive in [route]";
+		if (strcmp(v, "unlimited") == 0)
+			r->rlim[i] = RLIM_INFINITY;
+		else if (i == RL_CPU) {
+			if ((d = parse_duration(v)) <= 0)
+				return "bad duration (use ms, s or m)";
+			r->rlim[i] = (rlim_t)((d + 999999) / 1000000);
+		} else if (i == RL_AS) {
+			if ((d = parse_size(v)) <= 0)
+				return "bad size (use K, M or G)";
+			r->rlim[i] = (rlim_t)d;
+		} else {
+			if (parse_int(v, 1, INT_MAX, &n) == -1)
+				return "wants a positive number or unlimited";
+			r->rlim[i] = (rlim_t)n;
+		}
+		r->set |= RC_RLIM << i;
+	}
+	return NULL;
+}
+
+int
+config_parse(struct config *c, const char *text, const char *fname,
+    char *err, size_t errlen)
+{
+	struct route_conf *route = NULL;
+	char *copy, *line, *next, *k, *v, *eq;
+	const char *why = NULL;
+	int lineno = 0, in_server = 0, in_section = 0;
+
+	if ((copy = strdup(text)) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", fname);
+		return -1;
+	}
+	for (line = copy; line != NULL; line = next) {
+		lineno++;
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		line = trim(line);
+		if (*line == '\0' || *line == '#' || *line == ';')
+			continue;
+		if (*line == '[') {
+			size_t n = strlen(line);
+
+			if (line[n - 1] != ']') {
+				why = "section header lacks ']'";
+				break;
+			}
+			line[n - 1] = '\0';
+			k = trim(line + 1);
+			in_section = 1;
+			if (strcmp(k, "server") == 0) {
+				in_server = 1;
+				route = NULL;
+			} else if (strncmp(k, "route", 5) == 0 &&
+			    isspace((unsigned char)k[5])) {
+				v = trim(k + 5);
+				if (!valid_prefix(v)) {
+					why = "route wants a path like /name "
+					    "(no trailing /, no . or ..)";
+					break;
+				}
+				in_server = 0;
+				if ((route = route_section(c, v, lineno)) ==
+				    NULL) {
+					why = "out of memory";
+					break;
+				}
+			} else {
+				why = "unknown section (want [server] or "
+				    "[route /path])";
+				break;
+			}
+			continue;
+		}
+		if ((eq = strchr(line, '=')) == NULL) {
+			why = "expected key = value";
+			break;
+		}
+		*eq = '\0';
+		k = trim(line);
+		v = trim(eq + 1);
+		if (*k == '\0') {
+			why = "missing key before '='";
+			break;
+		}
+		if (!in_section) {
+			why = "directive outside a section";
+			break;
+		}
+		if (*v == '\0') {
+			why = "missing value";
+			break;
+		}
+		if (in_server)
+			why = server_key(c, k, v);
+		else
+			why = route_key(route, k, v);
+		if (why != NULL)
+			break;
+	}
+	free(copy);
+	if (why != NULL) {
+		snprintf(err, errlen, "%s:%d: %s", fname, lineno, why);
+		return -1;
+	}
+	return 0;
+}
+
+int
+config_load(struct config *c, const char *path, char *err, size_t errlen)
+{
+	FILE *f;
+	char *text = NULL;
+	size_t len = 0, cap = 0, n;
+	int rc;
+
+	if ((f = fopen(path, "re")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	for (;;) {
+		if (cap - len < 4096) {
+			char *t;
+
+			cap = cap ? cap * 2 : 8192;
+			if (cap > (16u << 20) ||
+			    (t = realloc(text, cap)) == NULL) {
+				snprintf(err, errlen, "%s: too large", path);
+				free(text);
+				fclose(f);
+				return -1;
+			}
+			text = t;
+		}
+		n = fread(text + len, 1, cap - len - 1, f);
+		len += n;
+		if (n == 0)
+			break;
+	}
+	if (ferror(f)) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		free(text);
+		fclose(f);
+		return -1;
+	}
+	fclose(f);
+	text[len] = '\0';
+	if (memchr(text, '\0', len) != NULL) {
+		snprintf(err, errlen, "%s: contains a NUL byte", path);
+		free(text);
+		return -1;
+	}
+	rc = config_parse(c, text, path, err, errlen);
+	free(text);
+	if (rc == 0 && config_set(&c->file, path) == -1)
+		rc = -1;
+	return rc;
+}
+
+/* Is route name (or prefix) r covered by section prefix p? */
+static int
+covers(const char *p, const char *r)
+{
+	size_t n = strlen(p);
+
+	if (strcmp(p, "/") == 0)
+		return 1;
+	return strncmp(p, r, n) == 0 && (r[n] == '\0' || r[n] == '/');
+}
+
+static int
+longest_first(const void *a, const void *b)
+{
+	const struct route_conf *x = a, *y = b;
+	size_t lx = strlen(x->prefix), ly = strlen(y->prefix);
+
+	if (lx != ly)
+		return lx < ly ? 1 : -1;
+	return strcmp(x->prefix, y->prefix);
+}
+
+static void
+inherit(struct route_conf *r, const struct route_conf *from)
+{
+	char *env[MAX_ROUTE_ENV] = { NULL };
+	int i, j, nenv = 0;
+
+	if (!(r->set & RC_MODE))
+		r->mode = from->mode;
+	if (!(r->set & RC_TIMEOUT))
+		r->timeout_us = from->timeout_us;
+	if (!(r->set & RC_MAXCONC))
+		r->max_concurrency = from->max_concurrency;
+	if (!(r->set & RC_QUEUEWAIT))
+		r->max_queue_wait_us = from->max_queue_wait_us;
+	if (!(r->set & RC_MAXBODY))
+		r->max_body = from->max_body;
+	if (!(r->set & RC_REDIRECT))
+		r->internal_redirect = from->internal_redirect;
+	for (i = 0; i < RL_COUNT; i++)
+		if (!(r->set & (RC_RLIM << i)))
+			r->rlim[i] = from->rlim[i];
+	/* Inherited env comes first; the section's own lines override it. */
+	for (i = 0; i < from->nenv; i++) {
+		size_t n = strcspn(from->env[i], "=") + 1;
+
+		for (j = 0; j < r->nenv; j++)
+			if (strncmp(r->env[j], from->env[i], n) == 0)
+				break;
+		if (j < r->nenv || nenv + r->nenv >= MAX_ROUTE_ENV)
+			continue;
+		if ((env[nenv] = strdup(from->env[i])) != NULL)
+			nenv++;
+	}
+	for (j = 0; j < r->nenv; j++)
+		env[nenv++] = r->env[j];
+	memcpy(r->env, env, sizeof(env));
+	r->nenv = nenv;
+}
+
+void
+config_finish(struct config *c)
+{
+	int i, j;
+
+	if (c->nlisten == 0)
+		config_add_listen(c, DEFAULT_LISTEN);
+	qsort(c->routes, c->nroutes, sizeof(c->routes[0]), longest_first);
+	/*
+	 * Shortest first, so every ancestor is complete before its
+	 * descendants copy from it.
+	 */
+	for (i = c->nroutes - 1; i >= 0; i--)
+		for (j = i + 1; j < c->nroutes; j++)
+			if (covers(c->routes[j].prefix, c->routes[i].prefix)) {
+				inherit(&c->routes[i], &c->routes[j]);
+				break;
+			}
+}
+
+const struct route_conf *
+config_route(const struct config *c, const char *route)
+{
+	int i;
+
+	for (i = 0; i < c->nroutes; i++)
+		if (covers(c->routes[i].prefix, route))
+			return &c->routes[i];
+	return &builtin_route;
+}

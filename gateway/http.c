@@ -1,0 +1,485 @@
+/*
+ * http.c: the civetweb glue.
+ *
+ * One request handler sees every request.  It vets the raw path (civetweb
+ * runs with decode_url=no so that %2f and %00 are still visible), answers
+ * /_gateway/ itself, hands handler routes to cgi.c, and returns anything
+ * else to civetweb, which serves it from the www directory with its own
+ * ETag and Last-Modified handling.  end_request writes the timing row of
+ * requests civetweb answered on its own.
+ *
+ * Responses from handlers are framed here: the CGI header block becomes a
+ * status line plus headers, the body goes out with Content-Length when the
+ * handler gave one, chunked otherwise (HTTP/1.1), or delimited by close.
+ * Output is gathered in a per-thread buffer and written when it fills or
+ * when the pump is about to wait, so a small response is one send().
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <civetweb.h>
+
+#include "cgigate.h"
+
+#define OUTBUF		65536
+
+static struct mg_context *ctx;
+static const struct config *cfg;
+static atomic_int draining;
+static atomic_ullong drain_deadline;
+static atomic_ullong reqseq;
+
+static _Thread_local struct {
+	uint64_t	 start;
+	int		 answered;
+	char		 reqid[24];
+	char		*out;
+	size_t		 outlen;
+	struct http_ctx	*h;
+	time_t		 date_sec;
+	char		 date[40];
+} tls;
+
+int
+http_draining(void)
+{
+	return atomic_load(&draining);
+}
+
+static const char *
+date_now(void)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+
+	if (t != tls.date_sec) {
+		gmtime_r(&t, &tm);
+		strftime(tls.date, sizeof(tls.date),
+		    "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		tls.date_sec = t;
+	}
+	return tls.date;
+}
+
+int
+http_flush(struct http_ctx *h)
+{
+	if (tls.outlen == 0)
+		return 0;
+	if (h->t.ttfb_us == 0)
+		h->t.ttfb_us = (long long)(now_us() - h->start_us);
+	if (mg_write(h->conn, tls.out, tls.outlen) != (int)tls.outlen) {
+		tls.outlen = 0;
+		h->client_gone = 1;
+		return -1;
+	}
+	h->t.bytes_out += (long long)tls.outlen;
+	tls.outlen = 0;
+	return 0;
+}
+
+/* Append to the output buffer, flushing (or writing through) as needed. */
+static int
+out(struct http_ctx *h, const char *buf, size_t n)
+{
+	if (h->client_gone)
+		return -1;
+	if (tls.outlen + n > OUTBUF && http_flush(h) == -1)
+		return -1;
+	if (n > OUTBUF) {
+		if (h->t.ttfb_us == 0)
+			h->t.ttfb_us = (long long)(now_us() - h->start_us);
+		if (mg_write(h->conn, buf, n) != (int)n) {
+			h->client_gone = 1;
+			return -1;
+		}
+		h->t.bytes_out += (long long)n;
+		return 0;
+	}
+	memcpy(tls.out + tls.outlen, buf, n);
+	tls.outlen += n;
+	return 0;
+}
+
+static int
+outf(struct http_ctx *h, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n < 0 || n >= (int)sizeof(buf))
+		return -1;
+	return out(h, buf, (size_t)n);
+}
+
+static int
+body_allowed(const struct http_ctx *h, int status)
+{
+	return !h->head && status != 204 && status != 304 && status >= 200;
+}
+
+/* Status line, Date, the given fields, framing and Connection. */
+static int
+head_block(struct http_ctx *h, int status, const char *reason,
+    const struct cgi_header *f, int nf, const char *extra, long long length)
+{
+	const struct mg_request_info *ri = mg_get_request_info(h->conn);
+	int i;
+
+	if (reason == NULL || *reason == '\0')
+		reason = mg_get_response_code_text(h->conn, status);
+	h->t.status = status;
+	h->sent_header = 1;
+	if (length < 0 && body_allowed(h, status)) {
+		if (strcmp(ri->http_version, "1.1") == 0)
+			h->chunked = 1;
+		else
+			h->keep_alive = 0;	/* the close ends the body */
+	}
+	if (!h->keep_alive)
+		mg_disable_connection_keep_alive(h->conn);
+	outf(h, "HTTP/%s %d %s\r\nDate: %s\r\nServer: " CGIGATE_NAME
+	    "\r\n", ri->http_version, status, reason, date_now());
+	for (i = 0; i < nf; i++) {
+		outf(h, "%s: ", f[i].name);
+		out(h, f[i].value, strlen(f[i].value));
+		out(h, "\r\n", 2);
+	}
+	if (extra != NULL)
+		out(h, extra, strlen(extra));
+	if (length >= 0)
+		outf(h, "Content-Length: %lld\r\n", length);
+	else if (h->chunked)
+		out(h, "Transfer-Encoding: chunked\r\n", 28);
+	return outf(h, "Connection: %s\r\n\r\n",
+	    h->keep_alive ? "keep-alive" : "close");
+}
+
+int
+http_send_header(struct http_ctx *h, const struct cgiresp *p, long long len)
+{
+	return head_block(h, p->status, p->reason, p->fields, p->nfields,
+	    NULL, len);
+}
+
+int
+http_send_body(struct http_ctx *h, const char *buf, size_t n)
+{
+	char size[24];
+	int k;
+
+	if (n == 0 || !body_allowed(h, h->t.status))
+		return h->client_gone ? -1 : 0;
+	if (!h->chunked)
+		return out(h, buf, n);
+	k = snprintf(size, sizeof(size), "%zx\r\n", n);
+	if (out(h, size, (size_t)k) == -1 || out(h, buf, n) == -1)
+		return -1;
+	return out(h, "\r\n", 2);
+}
+
+void
+http_finish(struct http_ctx *h, int truncated)
+{
+	if (truncated) {
+		/* No last chunk: the client sees the body was cut short. */
+		h->keep_alive = 0;
+		mg_disable_connection_keep_alive(h->conn);
+	} else if (h->chunked && body_allowed(h, h->t.status))
+		out(h, "0\r\n\r\n", 5);
+	http_flush(h);
+}
+
+int
+http_send_raw(struct http_ctx *h, const char *buf, size_t n)
+{
+	h->sent_header = 1;
+	h->keep_alive = 0;
+	mg_disable_connection_keep_alive(h->conn);
+	return out(h, buf, n);
+}
+
+int
+http_error(struct http_ctx *h, int status, const char *why,
+    const char *extra)
+{
+	const char *text = mg_get_response_code_text(h->conn, status);
+	static const struct cgi_header ctype = {
+		"Content-Type", "text/plain; charset=utf-8"
+	};
+	char body[256];
+	int n;
+
+	log_msg(h->reqid, "%s %s -> %d: %s", h->t.method, h->t.path, status,
+	    why);
+	snprintf(h->t.error, sizeof(h->t.error), "%s", why);
+	if (h->sent_header) {
+		http_finish(h, 1);
+		return h->t.status;
+	}
+	tls.outlen = 0;
+	n = snprintf(body, sizeof(body), "%d %s\n", status, text);
+	head_block(h, status, text, &ctype, 1, extra, n);
+	if (!h->head)
+		out(h, body, (size_t)n);
+	http_flush(h);
+	return status;
+}
+
+static int
+want_keep_alive(const struct mg_connection *conn)
+{
+	const struct mg_request_info *ri = mg_get_request_info(conn);
+	const char *c = mg_get_header(conn, "Connection");
+
+	if (strcmp(ri->http_version, "1.1") == 0)
+		return c == NULL || strcasecmp(c, "close") != 0;
+	return c != NULL && strcasecmp(c, "keep-alive") == 0;
+}
+
+static int
+admin(struct http_ctx *h)
+{
+	static const struct cgi_header ctype = {
+		"Content-Type", "text/plain; charset=utf-8"
+	};
+	const char *body;
+
+	snprintf(h->t.mode, sizeof(h->t.mode), "admin");
+	if (strcmp(h->path, "/_gateway/health") != 0)
+		return http_error(h, 404, "no such admin endpoint", NULL);
+	if (http_draining()) {
+		body = "draining\n";
+		head_block(h, 503, NULL, &ctype, 1, NULL, strlen(body));
+	} else {
+		body = "ok\n";
+		head_block(h, 200, NULL, &ctype, 1, NULL, strlen(body));
+	}
+	if (!h->head)
+		out(h, body, strlen(body));
+	http_flush(h);
+	return h->t.status;
+}
+
+/* A static path with escapes: civetweb would look up the raw name. */
+static int
+static_escaped(struct http_ctx *h)
+{
+	char joined[PATH_MAX], real[PATH_MAX], root[PATH_MAX];
+	size_t n;
+
+	if (realpath(cfg->www, root) == NULL ||
+	    snprintf(joined, sizeof(joined), "%s%s", root, h->path) >=
+	    (int)sizeof(joined) || realpath(joined, real) == NULL)
+		return http_error(h, 404, "no such file", NULL);
+	n = strlen(root);
+	if (strncmp(real, root, n) != 0 || real[n] != '/')
+		return http_error(h, 403, "resolves outside www", NULL);
+	mg_send_file(h->conn, real);
+	return 200;
+}
+
+static int
+dispatch(struct http_ctx *h, const char *raw)
+{
+	char name[ROUTE_NAME_MAX], file[PATH_MAX];
+	const char *why, *path_info;
+	struct route rt;
+
+	if (route_clean_path(raw, h->path, sizeof(h->path), &why) == -1)
+		return http_error(h, strstr(why, "malformed") ? 400 : 403,
+		    why, NULL);
+	if (strcmp(h->path, "/_gateway") == 0 ||
+	    strncmp(h->path, "/_gateway/", 10) == 0)
+		return admin(h);
+	if (scan_lookup(h->path, &rt, name, file, &path_info) == 0) {
+		snprintf(h->t.route, sizeof(h->t.route), "%s", rt.name);
+		if (rt.kind == ROUTE_FCGI) {
+			snprintf(h->t.mode, sizeof(h->t.mode), "fastcgi");
+			return http_error(h, 501, "FastCGI routes are not "
+			    "supported yet", NULL);
+		}
+		snprintf(h->t.mode, sizeof(h->t.mode), "cgi");
+		return cgi_serve(h, &rt, path_info);
+	}
+	if (h->hops > 0)
+		return http_error(h, 500, "internal redirect to a path that "
+		    "is not a handler", NULL);
+	if (strchr(raw, '%') != NULL && strcspn(raw, "%") < strcspn(raw, "?"))
+		return static_escaped(h);
+	return 0;
+}
+
+static int
+handle(struct mg_connection *conn, void *cbdata)
+{
+	const struct mg_request_info *ri = mg_get_request_info(conn);
+	struct http_ctx *hp;
+	int status;
+
+	(void)cbdata;
+	/* civetweb's worker stacks are small: request state lives here. */
+	if (tls.out == NULL && (tls.out = malloc(OUTBUF)) == NULL)
+		return 0;
+	if (tls.h == NULL && (tls.h = malloc(sizeof(*tls.h))) == NULL)
+		return 0;
+	hp = tls.h;
+#define h (*hp)
+	memset(&h, 0, sizeof(h));
+	h.conn = conn;
+	h.cfg = cfg;
+	h.start_us = tls.start ? tls.start : now_us();
+	snprintf(h.reqid, sizeof(h.reqid), "%s", tls.reqid);
+	h.head = strcmp(ri->request_method, "HEAD") == 0;
+	h.keep_alive = want_keep_alive(conn);
+	h.t.ts = wall_now();
+	h.t.exit_status = -1;
+	snprintf(h.t.request_id, sizeof(h.t.request_id), "%s", h.reqid);
+	snprintf(h.t.method, sizeof(h.t.method), "%s", ri->request_method);
+	snprintf(h.t.path, sizeof(h.t.path), "%s", ri->request_uri);
+	snprintf(h.t.mode, sizeof(h.t.mode), "static");
+	tls.outlen = 0;
+
+	status = dispatch(&h, ri->request_uri);
+	while (status == 0 && h.redirect[0] != '\0') {
+		/* RFC 3875 6.2.2: serve the new path as a fresh GET. */
+		memcpy(h.uri, h.redirect, sizeof(h.uri));
+		h.redirect[0] = '\0';
+		h.hops++;
+		status = dispatch(&h, h.uri);
+	}
+	if (status == 0)
+		return 0;	/* civetweb serves it; end_request logs it */
+	tls.answered = 1;
+	h.t.total_us = (long long)(now_us() - h.start_us);
+	timelog_push(&h.t);
+	return status;
+#undef h
+}
+
+static int
+begin_request(struct mg_connection *conn)
+{
+	(void)conn;
+	tls.start = now_us();
+	tls.answered = 0;
+	snprintf(tls.reqid, sizeof(tls.reqid), "r%llu",
+	    (unsigned long long)atomic_fetch_add(&reqseq, 1) + 1);
+	return 0;
+}
+
+static void
+end_request(const struct mg_connection *conn, int status)
+{
+	const struct mg_request_info *ri = mg_get_request_info(conn);
+	struct timing t;
+
+	if (tls.answered || ri == NULL)
+		return;
+	memset(&t, 0, sizeof(t));
+	t.ts = wall_now();
+	t.exit_status = -1;
+	snprintf(t.request_id, sizeof(t.request_id), "%s", tls.reqid);
+	snprintf(t.mode, sizeof(t.mode), "static");
+	snprintf(t.method, sizeof(t.method), "%s",
+	    ri->request_method ? ri->request_method : "");
+	snprintf(t.path, sizeof(t.path), "%s",
+	    ri->request_uri ? ri->request_uri : "");
+	t.status = status;
+	t.total_us = tls.start ? (long long)(now_us() - tls.start) : 0;
+	timelog_push(&t);
+}
+
+static int
+log_message(const struct mg_connection *conn, const char *msg)
+{
+	(void)conn;
+	log_msg(NULL, "civetweb: %s", msg);
+	return 1;
+}
+
+int
+http_start(const struct config *c)
+{
+	struct mg_callbacks cb;
+	struct mg_server_port ports[MAX_LISTEN];
+	char listen[MAX_LISTEN * 64] = "", threads[16];
+	const char *opts[32];
+	int i, n = 0, np;
+
+	cfg = c;
+	for (i = 0; i < c->nlisten; i++) {
+		if (c->listen[i][0] == '[' && !mg_check_feature(8)) {
+			log_msg(NULL, "listen %s: this libcivetweb is built "
+			    "without IPv6", c->listen[i]);
+			return -1;
+		}
+		if (strlen(listen) + strlen(c->listen[i]) + 2 >=
+		    sizeof(listen))
+			return -1;
+		if (i > 0)
+			strcat(listen, ",");
+		strcat(listen, c->listen[i]);
+	}
+	snprintf(threads, sizeof(threads), "%d", c->threads);
+	opts[n++] = "listening_ports";		opts[n++] = listen;
+	opts[n++] = "document_root";		opts[n++] = c->www;
+	opts[n++] = "num_threads";		opts[n++] = threads;
+	opts[n++] = "enable_keep_alive";	opts[n++] = "yes";
+	opts[n++] = "keep_alive_timeout_ms";	opts[n++] = "15000";
+	opts[n++] = "decode_url";		opts[n++] = "no";
+	opts[n++] = "tcp_nodelay";		opts[n++] = "1";
+	opts[n++] = "enable_directory_listing";	opts[n++] = "no";
+	opts[n++] = "access_control_allow_origin"; opts[n++] = "";
+	opts[n++] = "cgi_pattern";		opts[n++] = "";
+	opts[n++] = "ssi_pattern";		opts[n++] = "";
+	opts[n++] = "listen_backlog";		opts[n++] = "1024";
+	opts[n++] = "connection_queue";		opts[n++] = "256";
+	opts[n] = NULL;
+
+	memset(&cb, 0, sizeof(cb));
+	cb.begin_request = begin_request;
+	cb.end_request = end_request;
+	cb.log_message = log_message;
+	if ((ctx = mg_start(&cb, NULL, opts)) == NULL) {
+		log_msg(NULL, "http_start: cannot listen on %s", listen);
+		return -1;
+	}
+	mg_set_request_handler(ctx, "/", handle, NULL);
+	np = mg_get_server_ports(ctx, MAX_LISTEN, ports);
+	for (i = 0; i < np && i < c->nlisten; i++) {
+		const char *colon = strrchr(c->listen[i], ':');
+
+		log_msg(NULL, "listening on %.*s:%d",
+		    (int)(colon - c->listen[i]), c->listen[i], ports[i].port);
+	}
+	return 0;
+}
+
+uint64_t
+http_drain_deadline(void)
+{
+	return atomic_load(&drain_deadline);
+}
+
+void
+http_stop_drain(int64_t drain_us)
+{
+	atomic_store(&drain_deadline, now_us() + (uint64_t)drain_us);
+	atomic_store(&draining, 1);
+	admit_drain();
+	if (ctx != NULL)
+		mg_stop(ctx);
+	ctx = NULL;
+}

@@ -1,0 +1,336 @@
+/*
+ * scan.c: the handlers directory as a live route table.
+ *
+ * A walk of the directory builds a route table (route.c); a thread walks
+ * it again every RESCAN_US and swaps the table in when the set of routes
+ * changed, so a script dropped into handlers/ is live within a second and
+ * a removed one stops answering.  A file is a handler when it is
+ * executable or named *.cgi / *.fcgi; the latter with no execute bit stay
+ * routes so that a request for them is refused (403, logged) rather than
+ * served as something else.  Symbolic links to directories are not
+ * followed.  Whether a handler may run is decided again at request time
+ * by scan_resolve: the walk is only a map.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cgigate.h"
+
+#define RESCAN_US	500000
+#define SCAN_DEPTH	16
+#define SCAN_MAX	10000
+
+static struct {
+	pthread_rwlock_t	 lock;
+	pthread_mutex_t		 wlock;
+	pthread_cond_t		 wake;
+	struct route_table	*table;
+	char			*dir;
+	char			 real[PATH_MAX];
+	pthread_t		 thread;
+	int			 stop, running;
+} sc = {
+	.lock = PTHREAD_RWLOCK_INITIALIZER,
+	.wlock = PTHREAD_MUTEX_INITIALIZER,
+	.wake = PTHREAD_COND_INITIALIZER,
+};
+
+static int
+is_handler(const char *name, const struct stat *st)
+{
+	size_t n = strlen(name);
+
+	if (!S_ISREG(st->st_mode))
+		return 0;
+	if (st->st_mode & 0111)
+		return 1;
+	return (n > 4 && strcmp(name + n - 4, ".cgi") == 0) ||
+	    (n > 5 && strcmp(name + n - 5, ".fcgi") == 0);
+}
+
+/* Walk dirfd (relative name prefix rel) into t; problems go to report. */
+static void
+walk(int dirfd, const char *rel, int depth, struct route_table *t,
+    int *count, void (*report)(const char *, const char *, int))
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	int fd, rc;
+
+	if ((d = fdopendir(dirfd)) == NULL) {
+		close(dirfd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL && *count < SCAN_MAX) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (snprintf(path, sizeof(path), "%s%s%s", rel,
+		    *rel ? "/" : "", de->d_name) >= (int)sizeof(path))
+			continue;
+		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			if (depth >= SCAN_DEPTH)
+				continue;
+			fd = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY |
+			    O_NOFOLLOW | O_CLOEXEC);
+			if (fd >= 0)
+				walk(fd, path, depth + 1, t, count, report);
+			continue;
+		}
+		if (S_ISLNK(st.st_mode) &&
+		    fstatat(dirfd, de->d_name, &st, 0) == -1)
+			continue;
+		if (!is_handler(de->d_name, &st))
+			continue;
+		rc = route_table_add(t, path);
+		(*count)++;
+		if (report != NULL)
+			report(path, rc == 1 ? "answers the same route as "
+			    "another handler (ignored)" : rc == -1 ?
+			    "name cannot be a route (ignored)" : NULL, rc);
+	}
+	closedir(d);
+}
+
+static struct route_table *
+build(const char *dir, void (*report)(const char *, const char *, int))
+{
+	struct route_table *t;
+	int fd, count = 0;
+
+	if ((t = route_table_new()) == NULL)
+		return NULL;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0)
+		walk(fd, "", 0, t, &count, report);
+	return t;
+}
+
+static int
+same(const struct route_table *a, const struct route_table *b)
+{
+	const struct route *x, *y;
+	size_t i;
+
+	if (route_table_count(a) != route_table_count(b))
+		return 0;
+	for (i = 0; i < route_table_count(a); i++) {
+		x = route_table_get(a, i);
+		y = route_table_get(b, i);
+		if (strcmp(x->name, y->name) != 0 ||
+		    strcmp(x->file, y->file) != 0)
+			return 0;
+	}
+	return 1;
+}
+
+static void *
+rescan(void *arg)
+{
+	struct route_table *t, *old;
+	struct timespec ts;
+
+	(void)arg;
+	pthread_mutex_lock(&sc.wlock);
+	while (!sc.stop) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += RESCAN_US * 1000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&sc.wake, &sc.wlock, &ts);
+		if (sc.stop)
+			break;
+		if ((t = build(sc.dir, NULL)) == NULL)
+			continue;
+		pthread_rwlock_rdlock(&sc.lock);
+		old = sc.table;
+		if (same(t, old)) {
+			pthread_rwlock_unlock(&sc.lock);
+			route_table_free(t);
+			continue;
+		}
+		pthread_rwlock_unlock(&sc.lock);
+		pthread_rwlock_wrlock(&sc.lock);
+		old = sc.table;
+		sc.table = t;
+		pthread_rwlock_unlock(&sc.lock);
+		log_msg(NULL, "handlers: %zu routes (was %zu)",
+		    route_table_count(t), route_table_count(old));
+		timelog_event("rescan", 0, "%zu routes",
+		    route_table_count(t));
+		route_table_free(old);
+	}
+	pthread_mutex_unlock(&sc.wlock);
+	return NULL;
+}
+
+int
+scan_start(const char *dir)
+{
+	if (realpath(dir, sc.real) == NULL) {
+		log_msg(NULL, "scan_start: %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if ((sc.dir = strdup(sc.real)) == NULL ||
+	    (sc.table = build(sc.dir, NULL)) == NULL) {
+		log_msg(NULL, "scan_start: out of memory");
+		return -1;
+	}
+	log_msg(NULL, "handlers: %s, %zu routes", sc.dir,
+	    route_table_count(sc.table));
+	if ((errno = pthread_create(&sc.thread, NULL, rescan, NULL)) != 0) {
+		log_msg(NULL, "scan_start: pthread_create: %s",
+		    strerror(errno));
+		return -1;
+	}
+	sc.running = 1;
+	return 0;
+}
+
+void
+scan_stop(void)
+{
+	if (sc.running) {
+		pthread_mutex_lock(&sc.wlock);
+		sc.stop = 1;
+		pthread_cond_signal(&sc.wake);
+		pthread_mutex_unlock(&sc.wlock);
+		pthread_join(sc.thread, NULL);
+		sc.running = 0;
+	}
+	route_table_free(sc.table);
+	sc.table = NULL;
+	free(sc.dir);
+	sc.dir = NULL;
+}
+
+int
+scan_lookup(const char *path, struct route *out, char *name, char *file,
+    const char **path_info)
+{
+	const struct route *r;
+	int rc = -1;
+
+	pthread_rwlock_rdlock(&sc.lock);
+	if (sc.table != NULL &&
+	    (r = route_match(sc.table, path, path_info)) != NULL) {
+		snprintf(name, ROUTE_NAME_MAX, "%s", r->name);
+		snprintf(file, PATH_MAX, "%s", r->file);
+		out->name = name;
+		out->file = file;
+		out->kind = r->kind;
+		out->nph = r->nph;
+		rc = 0;
+	}
+	pthread_rwlock_unlock(&sc.lock);
+	return rc;
+}
+
+int
+scan_resolve(const char *relpath, char *abs, const char **why)
+{
+	char joined[PATH_MAX];
+	struct stat st;
+	size_t n = strlen(sc.real);
+
+	if (snprintf(joined, sizeof(joined), "%s/%s", sc.real, relpath) >=
+	    (int)sizeof(joined)) {
+		*why = "path too long";
+		return 404;
+	}
+	if (realpath(joined, abs) == NULL) {
+		*why = "handler vanished";
+		return 404;
+	}
+	if (strncmp(abs, sc.real, n) != 0 || abs[n] != '/') {
+		*why = "handler resolves outside the handlers directory";
+		return 403;
+	}
+	if (stat(abs, &st) == -1 || !S_ISREG(st.st_mode)) {
+		*why = "handler is not a regular file";
+		return 403;
+	}
+	if (st.st_mode & S_IWOTH) {
+		*why = "handler is world-writable";
+		return 403;
+	}
+	if (st.st_mode & (S_ISUID | S_ISGID)) {
+		*why = "handler is setuid or setgid";
+		return 403;
+	}
+	if (access(abs, X_OK) == -1) {
+		*why = "handler is not executable";
+		return 403;
+	}
+	return 0;
+}
+
+static int check_errors;
+
+static void
+check_report(const char *path, const char *why, int rc)
+{
+	if (why == NULL)
+		return;
+	fprintf(stderr, "%s: %s\n", path, why);
+	if (rc == 1)
+		check_errors++;
+}
+
+int
+scan_check(const char *dir, const struct config *c)
+{
+	struct route_table *t;
+	const struct route *r;
+	const char *pi;
+	char real[PATH_MAX], abs[PATH_MAX];
+	const char *why;
+	size_t i;
+	int k, st;
+
+	check_errors = 0;
+	if (realpath(dir, real) == NULL) {
+		fprintf(stderr, "%s: handlers directory: %s\n", dir,
+		    strerror(errno));
+		return 1;
+	}
+	snprintf(sc.real, sizeof(sc.real), "%s", real);
+	if ((t = build(real, check_report)) == NULL)
+		return 1;
+	for (i = 0; (r = route_table_get(t, i)) != NULL; i++) {
+		if (r->kind == ROUTE_FCGI)
+			fprintf(stderr, "%s: FastCGI handler: route %s is "
+			    "answered 501 (FastCGI pools not built yet)\n",
+			    r->file, r->name);
+		else if ((st = scan_resolve(r->file, abs, &why)) != 0)
+			fprintf(stderr, "%s: route %s is refused (%d): %s\n",
+			    r->file, r->name, st, why);
+	}
+	for (k = 0; k < c->nroutes; k++) {
+		const char *p = c->routes[k].prefix;
+
+		if (strcmp(p, "/") != 0 && route_match(t, p, &pi) == NULL &&
+		    c->routes[k].line > 0)
+			fprintf(stderr, "%s:%d: [route %s] matches no handler "
+			    "yet\n", c->file ? c->file : "config",
+			    c->routes[k].line, p);
+	}
+	fprintf(stderr, "%s: %zu routes, %d errors\n", real,
+	    route_table_count(t), check_errors);
+	route_table_free(t);
+	return check_errors;
+}

@@ -1,0 +1,371 @@
+/*
+ * timelog.c: every request's timings, written to SQLite off the request
+ * path.
+ *
+ * Request threads copy a fixed-size struct timing into a bounded ring and
+ * return; they never touch the database.  One writer thread drains the
+ * ring in batched transactions (WAL journal, synchronous=NORMAL), so an
+ * admin's sqlite3 reading the file neither blocks requests nor is blocked.
+ * When the ring is full the record is dropped and counted; the count is
+ * logged and written to events.  On close the ring is drained completely:
+ * a graceful stop loses no row.  A crash loses at most what is in the ring
+ * and the open batch (at most BATCH_MAX rows or BATCH_US of traffic).
+ *
+ * The WAL is checkpointed by SQLite's automatic passive checkpoints; a
+ * reader that pins the WAL delays the reset but journal_size_limit trims
+ * the file once it lets go.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <sqlite3.h>
+
+#include "cgigate.h"
+
+#define BATCH_MAX	512
+#define BATCH_US	200000
+
+enum rec_kind { REC_REQUEST, REC_EVENT };
+
+struct rec {
+	enum rec_kind	 kind;
+	union {
+		struct timing	t;
+		struct {
+			double	ts;
+			int	pid;
+			char	kind[32];
+			char	detail[256];
+		} e;
+	} u;
+};
+
+static struct {
+	pthread_mutex_t	 lock;
+	pthread_cond_t	 cond;
+	pthread_t	 thread;
+	struct rec	*ring;
+	size_t		 cap, head, len;
+	int		 stop, running;
+	unsigned long long dropped, dropped_reported;
+	sqlite3		*db;
+	sqlite3_stmt	*ins_req, *ins_ev;
+} tl = {
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+	.cond = PTHREAD_COND_INITIALIZER,
+};
+
+static const char schema[] =
+	"PRAGMA journal_mode=WAL;"
+	"PRAGMA synchronous=NORMAL;"
+	"PRAGMA journal_size_limit=67108864;"
+	"CREATE TABLE IF NOT EXISTS requests ("
+	" id INTEGER PRIMARY KEY,"
+	" ts REAL NOT NULL,"
+	" request_id TEXT,"
+	" route TEXT,"
+	" mode TEXT NOT NULL,"
+	" method TEXT,"
+	" path TEXT,"
+	" status INTEGER,"
+	" bytes_in INTEGER,"
+	" bytes_out INTEGER,"
+	" queue_us INTEGER,"
+	" spawn_us INTEGER,"
+	" ttfb_us INTEGER,"
+	" total_us INTEGER,"
+	" pid INTEGER,"
+	" exit_status INTEGER,"
+	" signal INTEGER,"
+	" user_cpu_us INTEGER,"
+	" sys_cpu_us INTEGER,"
+	" max_rss_kb INTEGER,"
+	" error TEXT);"
+	"CREATE INDEX IF NOT EXISTS requests_ts ON requests(ts);"
+	"CREATE INDEX IF NOT EXISTS requests_route ON requests(route, ts);"
+	"CREATE TABLE IF NOT EXISTS events ("
+	" id INTEGER PRIMARY KEY,"
+	" ts REAL NOT NULL,"
+	" kind TEXT NOT NULL,"
+	" pid INTEGER,"
+	" detail TEXT);";
+
+static void
+bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+	if (v[0] == '\0')
+		sqlite3_bind_null(s, i);
+	else
+		sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+}
+
+static void
+bind_opt(sqlite3_stmt *s, int i, long long v, int present)
+{
+	if (present)
+		sqlite3_bind_int64(s, i, v);
+	else
+		sqlite3_bind_null(s, i);
+}
+
+static void
+write_rec(const struct rec *r)
+{
+	sqlite3_stmt *s;
+	int i = 1;
+
+	if (r->kind == REC_EVENT) {
+		s = tl.ins_ev;
+		sqlite3_bind_double(s, i++, r->u.e.ts);
+		sqlite3_bind_text(s, i++, r->u.e.kind, -1, SQLITE_TRANSIENT);
+		bind_opt(s, i++, r->u.e.pid, r->u.e.pid > 0);
+		bind_text(s, i++, r->u.e.detail);
+	} else {
+		const struct timing *t = &r->u.t;
+		int spawned = t->pid > 0;
+
+		s = tl.ins_req;
+		sqlite3_bind_double(s, i++, t->ts);
+		bind_text(s, i++, t->request_id);
+		bind_text(s, i++, t->route);
+		sqlite3_bind_text(s, i++, t->mode, -1, SQLITE_TRANSIENT);
+		bind_text(s, i++, t->method);
+		bind_text(s, i++, t->path);
+		sqlite3_bind_int(s, i++, t->status);
+		sqlite3_bind_int64(s, i++, t->bytes_in);
+		sqlite3_bind_int64(s, i++, t->bytes_out);
+		sqlite3_bind_int64(s, i++, t->queue_us);
+		bind_opt(s, i++, t->spawn_us, spawned);
+		bind_opt(s, i++, t->ttfb_us, t->ttfb_us > 0);
+		sqlite3_bind_int64(s, i++, t->total_us);
+		bind_opt(s, i++, t->pid, spawned);
+		bind_opt(s, i++, t->exit_status, t->exit_status >= 0);
+		bind_opt(s, i++, t->signal, t->signal > 0);
+		bind_opt(s, i++, t->user_cpu_us, spawned);
+		bind_opt(s, i++, t->sys_cpu_us, spawned);
+		bind_opt(s, i++, t->max_rss_kb, spawned);
+		bind_text(s, i++, t->error);
+	}
+	if (sqlite3_step(s) != SQLITE_DONE)
+		log_msg(NULL, "timelog: insert: %s", sqlite3_errmsg(tl.db));
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+}
+
+static void
+push(const struct rec *r)
+{
+	pthread_mutex_lock(&tl.lock);
+	if (!tl.running || tl.len == tl.cap) {
+		tl.dropped++;
+	} else {
+		tl.ring[(tl.head + tl.len) % tl.cap] = *r;
+		if (tl.len++ == 0)
+			pthread_cond_signal(&tl.cond);
+	}
+	pthread_mutex_unlock(&tl.lock);
+}
+
+void
+timelog_push(const struct timing *t)
+{
+	struct rec r;
+
+	r.kind = REC_REQUEST;
+	r.u.t = *t;
+	push(&r);
+}
+
+void
+timelog_event(const char *kind, int pid, const char *fmt, ...)
+{
+	struct rec r;
+	va_list ap;
+
+	r.kind = REC_EVENT;
+	r.u.e.ts = wall_now();
+	r.u.e.pid = pid;
+	snprintf(r.u.e.kind, sizeof(r.u.e.kind), "%s", kind);
+	va_start(ap, fmt);
+	vsnprintf(r.u.e.detail, sizeof(r.u.e.detail), fmt, ap);
+	va_end(ap);
+	push(&r);
+}
+
+unsigned long long
+timelog_dropped(void)
+{
+	unsigned long long n;
+
+	pthread_mutex_lock(&tl.lock);
+	n = tl.dropped;
+	pthread_mutex_unlock(&tl.lock);
+	return n;
+}
+
+static void *
+writer(void *arg)
+{
+	struct rec *batch;
+	struct timespec ts;
+	size_t n, i;
+	int stop;
+
+	(void)arg;
+	if ((batch = malloc((BATCH_MAX + 1) * sizeof(*batch))) == NULL) {
+		log_msg(NULL, "timelog: writer: out of memory");
+		return NULL;
+	}
+	for (;;) {
+		unsigned long long dropped = 0;
+
+		pthread_mutex_lock(&tl.lock);
+		while (tl.len == 0 && !tl.stop) {
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += BATCH_US * 1000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&tl.cond, &tl.lock, &ts);
+		}
+		for (n = 0; n < BATCH_MAX && tl.len > 0; n++) {
+			batch[n] = tl.ring[tl.head];
+			tl.head = (tl.head + 1) % tl.cap;
+			tl.len--;
+		}
+		stop = tl.stop && tl.len == 0;
+		if (tl.dropped != tl.dropped_reported) {
+			dropped = tl.dropped - tl.dropped_reported;
+			tl.dropped_reported = tl.dropped;
+		}
+		pthread_mutex_unlock(&tl.lock);
+
+		if (dropped > 0) {
+			log_msg(NULL, "timelog: queue full, dropped %llu "
+			    "rows", dropped);
+			batch[n].kind = REC_EVENT;
+			batch[n].u.e.ts = wall_now();
+			batch[n].u.e.pid = 0;
+			snprintf(batch[n].u.e.kind, sizeof(batch[n].u.e.kind),
+			    "dropped");
+			snprintf(batch[n].u.e.detail,
+			    sizeof(batch[n].u.e.detail), "%llu", dropped);
+			n++;	/* the batch has room for one more */
+		}
+		if (n > 0) {
+			sqlite3_exec(tl.db, "BEGIN", NULL, NULL, NULL);
+			for (i = 0; i < n; i++)
+				write_rec(&batch[i]);
+			if (sqlite3_exec(tl.db, "COMMIT", NULL, NULL, NULL) !=
+			    SQLITE_OK) {
+				log_msg(NULL, "timelog: commit: %s",
+				    sqlite3_errmsg(tl.db));
+				sqlite3_exec(tl.db, "ROLLBACK", NULL, NULL,
+				    NULL);
+			}
+		}
+		if (stop)
+			break;
+	}
+	free(batch);
+	return NULL;
+}
+
+/* Create the directory that will hold path, one level deep. */
+static int
+make_parent(const char *path)
+{
+	char dir[4096];
+	char *slash;
+
+	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
+		return -1;
+	if ((slash = strrchr(dir, '/')) == NULL || slash == dir)
+		return 0;
+	*slash = '\0';
+	if (mkdir(dir, 0750) == -1 && errno != EEXIST) {
+		log_msg(NULL, "timelog: mkdir %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
+timelog_open(const char *path, int queue_len)
+{
+	char *msg = NULL;
+
+	if (make_parent(path) == -1)
+		return -1;
+	if (sqlite3_open_v2(path, &tl.db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		log_msg(NULL, "timelog: open %s: %s", path,
+		    tl.db ? sqlite3_errmsg(tl.db) : "out of memory");
+		goto fail;
+	}
+	sqlite3_busy_timeout(tl.db, 5000);
+	if (sqlite3_exec(tl.db, schema, NULL, NULL, &msg) != SQLITE_OK) {
+		log_msg(NULL, "timelog: schema of %s: %s", path, msg);
+		sqlite3_free(msg);
+		goto fail;
+	}
+	if (sqlite3_prepare_v2(tl.db, "INSERT INTO requests (ts, request_id,"
+	    " route, mode, method, path, status, bytes_in, bytes_out,"
+	    " queue_us, spawn_us, ttfb_us, total_us, pid, exit_status, signal,"
+	    " user_cpu_us, sys_cpu_us, max_rss_kb, error) VALUES (?,?,?,?,?,"
+	    "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", -1, &tl.ins_req, NULL) !=
+	    SQLITE_OK ||
+	    sqlite3_prepare_v2(tl.db, "INSERT INTO events (ts, kind, pid,"
+	    " detail) VALUES (?,?,?,?)", -1, &tl.ins_ev, NULL) != SQLITE_OK) {
+		log_msg(NULL, "timelog: prepare: %s", sqlite3_errmsg(tl.db));
+		goto fail;
+	}
+	tl.cap = (size_t)queue_len;
+	if ((tl.ring = calloc(tl.cap, sizeof(*tl.ring))) == NULL) {
+		log_msg(NULL, "timelog: out of memory");
+		goto fail;
+	}
+	tl.running = 1;
+	if ((errno = pthread_create(&tl.thread, NULL, writer, NULL)) != 0) {
+		log_msg(NULL, "timelog: pthread_create: %s", strerror(errno));
+		tl.running = 0;
+		goto fail;
+	}
+	return 0;
+fail:
+	sqlite3_finalize(tl.ins_req);
+	sqlite3_finalize(tl.ins_ev);
+	tl.ins_req = tl.ins_ev = NULL;
+	sqlite3_close(tl.db);
+	tl.db = NULL;
+	free(tl.ring);
+	tl.ring = NULL;
+	return -1;
+}
+
+void
+timelog_close(void)
+{
+	if (!tl.running)
+		return;
+	pthread_mutex_lock(&tl.lock);
+	tl.stop = 1;
+	pthread_cond_signal(&tl.cond);
+	pthread_mutex_unlock(&tl.lock);
+	pthread_join(tl.thread, NULL);
+	pthread_mutex_lock(&tl.lock);
+	tl.running = 0;
+	pthread_mutex_unlock(&tl.lock);
+	sqlite3_finalize(tl.ins_req);
+	sqlite3_finalize(tl.ins_ev);
+	sqlite3_close(tl.db);
+	free(tl.ring);
+	tl.ring = NULL;
+	tl.db = NULL;
+}
