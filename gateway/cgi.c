@@ -495,3 +495,14 @@ oom:
 	admit_leave(slot);
 	return http_error(h, 503, "out of memory", "Retry-After: 1\r\n");
 }
+
+void
+cgi_thread_exit(void)
+{
+	free(tls_pump);
+	free(tls_parser);
+	free(tls_buf);
+	tls_pump = NULL;
+	tls_parser = NULL;
+	tls_buf = NULL;
+}

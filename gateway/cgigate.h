@@ -344,6 +344,8 @@ struct http_ctx;
  */
 int	 cgi_serve(struct http_ctx *h, const struct route *rt,
 	    const char *path_info);
+/* Free what a worker thread allocated for CGI; called as it exits. */
+void	 cgi_thread_exit(void);
 
 /* http.c */
 

@@ -223,7 +223,8 @@ http_error(struct http_ctx *h, int status, const char *why,
 
 	log_msg(h->reqid, "%s %s -> %d: %s", h->t.method, h->t.path, status,
 	    why);
-	snprintf(h->t.error, sizeof(h->t.error), "%s", why);
+	if (why != h->t.error)
+		snprintf(h->t.error, sizeof(h->t.error), "%s", why);
 	if (h->sent_header) {
 		http_finish(h, 1);
 		return h->t.status;
@@ -409,6 +410,20 @@ log_message(const struct mg_connection *conn, const char *msg)
 	return 1;
 }
 
+/* A worker thread ends: give back the buffers it grew while serving. */
+static void
+exit_thread(const struct mg_context *c, int type, void *ptr)
+{
+	(void)c;
+	(void)type;
+	(void)ptr;
+	cgi_thread_exit();
+	free(tls.out);
+	free(tls.h);
+	tls.out = NULL;
+	tls.h = NULL;
+}
+
 int
 http_start(const struct config *c)
 {
@@ -452,6 +467,7 @@ http_start(const struct config *c)
 	cb.begin_request = begin_request;
 	cb.end_request = end_request;
 	cb.log_message = log_message;
+	cb.exit_thread = exit_thread;
 	if ((ctx = mg_start(&cb, NULL, opts)) == NULL) {
 		log_msg(NULL, "http_start: cannot listen on %s", listen);
 		return -1;
