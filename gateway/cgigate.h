@@ -222,6 +222,69 @@ enum cgiresp_state cgiresp_eof(struct cgiresp *p);
 /* Status for a response without Status: 302 for an absolute Location. */
 const char *cgiresp_header(const struct cgiresp *p, const char *name);
 
+/* fcgi.c */
+
+enum fcgi_pstate {
+	FCGI_PS_HEADER, FCGI_PS_CONTENT, FCGI_PS_PADDING, FCGI_PS_DONE,
+	FCGI_PS_ERROR
+};
+
+enum fcgi_event {
+	FCGI_EV_MORE,		/* all input used, nothing to report */
+	FCGI_EV_STDOUT,		/* *chunk holds response bytes */
+	FCGI_EV_STDERR,		/* *chunk holds stderr bytes */
+	FCGI_EV_END,		/* END_REQUEST: app_status, proto_status */
+	FCGI_EV_ERROR		/* malformed; error says why */
+};
+
+/* Reads what an application sends back for one request id. */
+struct fcgi_parser {
+	unsigned	 id;
+	enum fcgi_pstate state;
+	unsigned char	 hdr[8];
+	size_t		 hlen;
+	int		 type;
+	int		 skip;		/* content of no interest */
+	size_t		 left;		/* content bytes still to come */
+	size_t		 pad_left;
+	unsigned char	 end[8];	/* END_REQUEST body */
+	size_t		 endlen;
+	unsigned	 app_status;
+	int		 proto_status;
+	const char	*error;
+};
+
+/* Padding that rounds clen up to a multiple of 8. */
+size_t	 fcgi_pad(size_t clen);
+/* Write the 8-byte header of a record with clen content bytes (<= 65535). */
+void	 fcgi_header(unsigned char out[8], int type, unsigned id,
+	    size_t clen);
+/* The 16 bytes of a BEGIN_REQUEST for the RESPONDER role. */
+void	 fcgi_begin_request(unsigned char out[16], unsigned id,
+	    int keep_conn);
+void	 fcgi_abort_request(unsigned char out[8], unsigned id);
+/* Size and encoding of one name-value pair (FastCGI spec 3.4). */
+size_t	 fcgi_nv_size(size_t nlen, size_t vlen);
+size_t	 fcgi_nv_put(unsigned char *out, const char *name, size_t nlen,
+	    const char *value, size_t vlen);
+/*
+ * Encode a NULL-terminated "NAME=value" array as PARAMS records, closed by
+ * an empty PARAMS record.  Returns one malloc'd buffer (*len bytes) that
+ * the caller frees, or NULL on ENOMEM.
+ */
+unsigned char *fcgi_encode_params(unsigned id, char *const *env,
+	    size_t *len);
+void	 fcgi_parser_init(struct fcgi_parser *p, unsigned id);
+/*
+ * Consume application bytes.  Stops at the first event: *used says how
+ * much of data was consumed; for STDOUT and STDERR, *chunk points into
+ * data.  Call again with the rest.  After FCGI_EV_ERROR the connection
+ * is unusable.
+ */
+enum fcgi_event fcgi_parse(struct fcgi_parser *p, const unsigned char *data,
+	    size_t len, size_t *used, const unsigned char **chunk,
+	    size_t *chunklen);
+
 /* log.c */
 
 void	 log_init(void);

@@ -1,0 +1,289 @@
+/*
+ * fcgi.c: the FastCGI 1.0 record codec, client side.  Pure: no I/O.
+ *
+ * Encoding produces the bytes a web server sends to an application:
+ * BEGIN_REQUEST, PARAMS (the CGI environment as name-value pairs), STDIN
+ * and ABORT_REQUEST records.  Decoding is an incremental parser for what
+ * the application sends back on one connection for one request: STDOUT
+ * and STDERR content is handed out as it arrives, without copying, and
+ * END_REQUEST ends the request.  Anything malformed is an error with a
+ * reason, never a read past the bytes given.
+ *
+ * Every record is an 8-byte header (version, type, request id, content
+ * length, padding length) followed by content and padding (FastCGI spec
+ * 3.3).  Content is at most 65,535 bytes; longer streams are split over
+ * several records.  Padding rounds records up to a multiple of 8 bytes,
+ * as the spec recommends.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <fastcgi.h>
+
+#include "cgigate.h"
+
+size_t
+fcgi_pad(size_t clen)
+{
+	return (8 - (clen & 7)) & 7;
+}
+
+void
+fcgi_header(unsigned char out[FCGI_HEADER_LEN], int type, unsigned id,
+    size_t clen)
+{
+	out[0] = FCGI_VERSION_1;
+	out[1] = (unsigned char)type;
+	out[2] = (unsigned char)(id >> 8);
+	out[3] = (unsigned char)id;
+	out[4] = (unsigned char)(clen >> 8);
+	out[5] = (unsigned char)clen;
+	out[6] = (unsigned char)fcgi_pad(clen);
+	out[7] = 0;
+}
+
+void
+fcgi_begin_request(unsigned char out[16], unsigned id, int keep_conn)
+{
+	/* FastCGI spec 5.1: role RESPONDER, flags, five reserved bytes. */
+	fcgi_header(out, FCGI_BEGIN_REQUEST, id, 8);
+	memset(out + 8, 0, 8);
+	out[9] = FCGI_RESPONDER;
+	out[10] = keep_conn ? FCGI_KEEP_CONN : 0;
+}
+
+void
+fcgi_abort_request(unsigned char out[FCGI_HEADER_LEN], unsigned id)
+{
+	fcgi_header(out, FCGI_ABORT_REQUEST, id, 0);
+}
+
+/* Lengths under 128 take one byte, others four with the top bit set. */
+static size_t
+put_len(unsigned char *out, size_t n)
+{
+	if (n < 128) {
+		out[0] = (unsigned char)n;
+		return 1;
+	}
+	out[0] = (unsigned char)(0x80 | (n >> 24));
+	out[1] = (unsigned char)(n >> 16);
+	out[2] = (unsigned char)(n >> 8);
+	out[3] = (unsigned char)n;
+	return 4;
+}
+
+size_t
+fcgi_nv_size(size_t nlen, size_t vlen)
+{
+	return (nlen < 128 ? 1 : 4) + (vlen < 128 ? 1 : 4) + nlen + vlen;
+}
+
+size_t
+fcgi_nv_put(unsigned char *out, const char *name, size_t nlen,
+    const char *value, size_t vlen)
+{
+	size_t off;
+
+	off = put_len(out, nlen);
+	off += put_len(out + off, vlen);
+	memcpy(out + off, name, nlen);
+	off += nlen;
+	memcpy(out + off, value, vlen);
+	return off + vlen;
+}
+
+unsigned char *
+fcgi_encode_params(unsigned id, char *const *env, size_t *lenp)
+{
+	unsigned char *stream = NULL, *out = NULL;
+	size_t slen = 0, off, nrec, olen, chunk, i;
+	const char *eq;
+
+	/* The pairs form one stream, cut into records anywhere (spec 3.4). */
+	for (i = 0; env[i] != NULL; i++) {
+		if ((eq = strchr(env[i], '=')) == NULL)
+			continue;
+		if ((size_t)(eq - env[i]) > 0x7fffffff ||
+		    strlen(eq + 1) > 0x7fffffff)
+			return NULL;
+		slen += fcgi_nv_size((size_t)(eq - env[i]), strlen(eq + 1));
+	}
+	if (slen > 0 && (stream = malloc(slen)) == NULL)
+		return NULL;
+	for (off = 0, i = 0; env[i] != NULL; i++) {
+		if ((eq = strchr(env[i], '=')) == NULL)
+			continue;
+		off += fcgi_nv_put(stream + off, env[i], (size_t)(eq - env[i]),
+		    eq + 1, strlen(eq + 1));
+	}
+
+	nrec = (slen + FCGI_MAX_LENGTH - 1) / FCGI_MAX_LENGTH;
+	olen = nrec * (FCGI_HEADER_LEN + 7) + slen + FCGI_HEADER_LEN;
+	if ((out = malloc(olen)) == NULL)
+		goto fail;
+	for (off = 0, olen = 0; off < slen; off += chunk) {
+		chunk = slen - off > FCGI_MAX_LENGTH ? FCGI_MAX_LENGTH :
+		    slen - off;
+		fcgi_header(out + olen, FCGI_PARAMS, id, chunk);
+		olen += FCGI_HEADER_LEN;
+		memcpy(out + olen, stream + off, chunk);
+		olen += chunk;
+		memset(out + olen, 0, fcgi_pad(chunk));
+		olen += fcgi_pad(chunk);
+	}
+	/* An empty PARAMS record ends the stream. */
+	fcgi_header(out + olen, FCGI_PARAMS, id, 0);
+	*lenp = olen + FCGI_HEADER_LEN;
+	free(stream);
+	return out;
+fail:
+	free(stream);
+	return NULL;
+}
+
+void
+fcgi_parser_init(struct fcgi_parser *p, unsigned id)
+{
+	memset(p, 0, sizeof(*p));
+	p->id = id;
+	p->state = FCGI_PS_HEADER;
+}
+
+static enum fcgi_event
+fail(struct fcgi_parser *p, const char *why)
+{
+	p->state = FCGI_PS_ERROR;
+	p->error = why;
+	return FCGI_EV_ERROR;
+}
+
+/* A complete header is in p->hdr: decide what its content means. */
+static enum fcgi_event
+start_record(struct fcgi_parser *p)
+{
+	unsigned id = (unsigned)p->hdr[2] << 8 | p->hdr[3];
+
+	if (p->hdr[0] != FCGI_VERSION_1)
+		return fail(p, "FastCGI record with an unknown version");
+	p->type = p->hdr[1];
+	p->left = (size_t)p->hdr[4] << 8 | p->hdr[5];
+	p->pad_left = p->hdr[6];
+	p->hlen = 0;
+	p->state = FCGI_PS_CONTENT;
+	p->skip = 0;
+
+	if (id == FCGI_NULL_REQUEST_ID) {
+		/* Management records (spec 4.2): nothing for a request. */
+		p->skip = 1;
+		return FCGI_EV_MORE;
+	}
+	if (id != p->id)
+		return fail(p, "FastCGI record for another request id");
+	switch (p->type) {
+	case FCGI_STDOUT:
+	case FCGI_STDERR:
+		break;
+	case FCGI_END_REQUEST:
+		if (p->left != 8)
+			return fail(p, "FastCGI END_REQUEST of the wrong "
+			    "length");
+		p->endlen = 0;
+		break;
+	case FCGI_BEGIN_REQUEST:
+	case FCGI_ABORT_REQUEST:
+	case FCGI_PARAMS:
+	case FCGI_STDIN:
+	case FCGI_DATA:
+	case FCGI_GET_VALUES:
+		return fail(p, "FastCGI record type only a server may send");
+	default:
+		p->skip = 1;	/* unknown types are ignored */
+		break;
+	}
+	return FCGI_EV_MORE;
+}
+
+/* Step past the finished parts of the record; 1 once END_REQUEST is whole. */
+static int
+settle(struct fcgi_parser *p)
+{
+	if (p->state == FCGI_PS_CONTENT && p->left == 0) {
+		if (p->type == FCGI_END_REQUEST && !p->skip) {
+			/* Spec 5.5: appStatus (4 bytes), protocolStatus. */
+			p->app_status = (unsigned)p->end[0] << 24 |
+			    (unsigned)p->end[1] << 16 |
+			    (unsigned)p->end[2] << 8 | p->end[3];
+			p->proto_status = p->end[4];
+		}
+		p->state = FCGI_PS_PADDING;
+	}
+	if (p->state == FCGI_PS_PADDING && p->pad_left == 0) {
+		if (p->type == FCGI_END_REQUEST && !p->skip) {
+			p->state = FCGI_PS_DONE;
+			return 1;
+		}
+		p->state = FCGI_PS_HEADER;
+	}
+	return 0;
+}
+
+enum fcgi_event
+fcgi_parse(struct fcgi_parser *p, const unsigned char *data, size_t len,
+    size_t *used, const unsigned char **chunk, size_t *chunklen)
+{
+	size_t off = 0, n;
+
+	*chunk = NULL;
+	*chunklen = 0;
+	*used = 0;
+	if (p->state == FCGI_PS_ERROR)
+		return FCGI_EV_ERROR;
+	while (off < len) {
+		switch (p->state) {
+		case FCGI_PS_HEADER:
+			n = FCGI_HEADER_LEN - p->hlen;
+			if (n > len - off)
+				n = len - off;
+			memcpy(p->hdr + p->hlen, data + off, n);
+			p->hlen += n;
+			off += n;
+			if (p->hlen == FCGI_HEADER_LEN &&
+			    start_record(p) == FCGI_EV_ERROR) {
+				*used = off;
+				return FCGI_EV_ERROR;
+			}
+			break;
+		case FCGI_PS_CONTENT:
+			n = p->left < len - off ? p->left : len - off;
+			p->left -= n;
+			if (!p->skip && p->type == FCGI_END_REQUEST) {
+				memcpy(p->end + p->endlen, data + off, n);
+				p->endlen += n;
+			} else if (!p->skip) {
+				*chunk = data + off;
+				*chunklen = n;
+				*used = off + n;
+				settle(p);
+				return p->type == FCGI_STDOUT ?
+				    FCGI_EV_STDOUT : FCGI_EV_STDERR;
+			}
+			off += n;
+			break;
+		case FCGI_PS_PADDING:
+			n = p->pad_left < len - off ? p->pad_left : len - off;
+			p->pad_left -= n;
+			off += n;
+			break;
+		default:	/* FCGI_PS_DONE */
+			*used = off;
+			return fail(p, "FastCGI data after END_REQUEST");
+		}
+		if (settle(p)) {
+			*used = off;
+			return FCGI_EV_END;
+		}
+	}
+	*used = off;
+	return p->state == FCGI_PS_DONE ? FCGI_EV_END : FCGI_EV_MORE;
+}

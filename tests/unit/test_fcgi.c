@@ -1,0 +1,352 @@
+/*
+ * test_fcgi.c: the FastCGI record codec, byte for byte.
+ *
+ * Encoders are checked against bytes written out from the FastCGI 1.0
+ * specification; the parser is fed whole streams, streams cut at every
+ * byte, and malformed input (which must fail cleanly, never read past
+ * what it was given: run under valgrind or ASan to see that).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "cgigate.h"
+
+static void
+test_begin_request(void **state)
+{
+	static const unsigned char want[16] = {
+		1, 1, 0x12, 0x34, 0, 8, 0, 0,	/* v1 BEGIN_REQUEST id 0x1234 */
+		0, 1, 1, 0, 0, 0, 0, 0		/* RESPONDER, KEEP_CONN */
+	};
+	unsigned char out[16];
+
+	(void)state;
+	fcgi_begin_request(out, 0x1234, 1);
+	assert_memory_equal(out, want, sizeof(want));
+	fcgi_begin_request(out, 1, 0);
+	assert_int_equal(out[3], 1);
+	assert_int_equal(out[10], 0);
+}
+
+static void
+test_header_padding(void **state)
+{
+	unsigned char h[8];
+
+	(void)state;
+	fcgi_header(h, 5, 1, 65535);
+	assert_int_equal(h[1], 5);
+	assert_int_equal(h[4], 0xff);
+	assert_int_equal(h[5], 0xff);
+	assert_int_equal(h[6], 1);	/* 65535 + 1 = 8 * 8192 */
+	assert_int_equal(fcgi_pad(0), 0);
+	assert_int_equal(fcgi_pad(1), 7);
+	assert_int_equal(fcgi_pad(8), 0);
+	assert_int_equal(fcgi_pad(13), 3);
+	fcgi_abort_request(h, 7);
+	assert_int_equal(h[1], 2);
+	assert_int_equal(h[3], 7);
+	assert_int_equal(h[5], 0);
+}
+
+static void
+test_params_short_and_long(void **state)
+{
+	char longval[300];
+	char *env[4];
+	char big[320];
+	unsigned char *out;
+	size_t len;
+
+	(void)state;
+	memset(longval, 'v', sizeof(longval) - 1);
+	longval[sizeof(longval) - 1] = '\0';
+	snprintf(big, sizeof(big), "LONG=%s", longval);
+	env[0] = (char *)"A=bc";
+	env[1] = big;
+	env[2] = (char *)"EMPTY=";
+	env[3] = NULL;
+	out = fcgi_encode_params(3, env, &len);
+	assert_non_null(out);
+	/* pairs: 1+1+1+2, 1+4+4+299, 1+1+5+0 = 5 + 308 + 7 = 320 */
+	assert_int_equal(len, 8 + 320 + 0 + 8);
+	assert_int_equal(out[0], 1);
+	assert_int_equal(out[1], 4);		/* PARAMS */
+	assert_int_equal(out[3], 3);
+	assert_int_equal(out[4] << 8 | out[5], 320);
+	assert_int_equal(out[6], 0);
+	assert_memory_equal(out + 8, "\001\002Abc", 5);
+	/* name length 4 in one byte, value length 299 in four */
+	assert_memory_equal(out + 13, "\004\200\000\001\053LONG", 9);
+	assert_int_equal(out[22], 'v');
+	assert_int_equal(out[22 + 298], 'v');
+	assert_memory_equal(out + 321, "\005\000EMPTY", 7);
+	/* the closing empty PARAMS record */
+	assert_memory_equal(out + 328, "\001\004\000\003\000\000\000\000", 8);
+	free(out);
+}
+
+static void
+test_params_split_at_65535(void **state)
+{
+	char *val, *env[2];
+	unsigned char *out;
+	size_t len, stream, off, total = 0;
+	int records = 0;
+
+	(void)state;
+	/* One pair of 100,000 bytes: must span two records, not truncate. */
+	val = malloc(100000 + 3);
+	assert_non_null(val);
+	memcpy(val, "X=", 2);
+	memset(val + 2, 'z', 100000);
+	val[100002] = '\0';
+	env[0] = val;
+	env[1] = NULL;
+	out = fcgi_encode_params(9, env, &len);
+	assert_non_null(out);
+	stream = fcgi_nv_size(1, 100000);
+	for (off = 0; off < len; ) {
+		size_t clen = (size_t)out[off + 4] << 8 | out[off + 5];
+
+		assert_int_equal(out[off + 1], 4);
+		assert_true(clen <= 65535);
+		assert_int_equal(out[off + 6], fcgi_pad(clen));
+		total += clen;
+		off += 8 + clen + out[off + 6];
+		records++;
+	}
+	assert_int_equal(off, len);
+	assert_int_equal(total, stream);
+	assert_int_equal(records, 3);	/* 65535 + rest + empty */
+	free(out);
+	free(val);
+}
+
+static void
+test_params_empty_env(void **state)
+{
+	char *env[] = { NULL };
+	unsigned char *out;
+	size_t len;
+
+	(void)state;
+	out = fcgi_encode_params(1, env, &len);
+	assert_non_null(out);
+	assert_int_equal(len, 8);
+	assert_int_equal(out[1], 4);
+	assert_int_equal(out[5], 0);
+	free(out);
+}
+
+/* Append one record to buf, returning the new length. */
+static size_t
+rec(unsigned char *buf, size_t off, int type, unsigned id, const void *c,
+    size_t clen)
+{
+	fcgi_header(buf + off, type, id, clen);
+	memcpy(buf + off + 8, c, clen);
+	memset(buf + off + 8 + clen, 0, fcgi_pad(clen));
+	return off + 8 + clen + fcgi_pad(clen);
+}
+
+static size_t
+end_rec(unsigned char *buf, size_t off, unsigned id, unsigned app, int ps)
+{
+	unsigned char b[8] = { 0 };
+
+	b[0] = (unsigned char)(app >> 24);
+	b[1] = (unsigned char)(app >> 16);
+	b[2] = (unsigned char)(app >> 8);
+	b[3] = (unsigned char)app;
+	b[4] = (unsigned char)ps;
+	return rec(buf, off, 3, id, b, 8);
+}
+
+struct got {
+	char	 out[1024];
+	size_t	 outlen;
+	char	 err[256];
+	size_t	 errlen;
+	int	 ended;
+	const char *error;
+};
+
+/* Feed len bytes in slices of step bytes; collect what comes out. */
+static void
+run(struct fcgi_parser *p, const unsigned char *buf, size_t len, size_t step,
+    struct got *g)
+{
+	size_t off = 0;
+
+	memset(g, 0, sizeof(*g));
+	while (off < len && !g->error) {
+		size_t n = len - off < step ? len - off : step, used, clen;
+		const unsigned char *slice = buf + off, *c;
+
+		while (n > 0) {
+			enum fcgi_event ev = fcgi_parse(p, slice, n, &used, &c,
+			    &clen);
+
+			assert_true(used <= n);
+			if (ev == FCGI_EV_STDOUT) {
+				memcpy(g->out + g->outlen, c, clen);
+				g->outlen += clen;
+			} else if (ev == FCGI_EV_STDERR) {
+				memcpy(g->err + g->errlen, c, clen);
+				g->errlen += clen;
+			} else if (ev == FCGI_EV_END) {
+				g->ended++;
+			} else if (ev == FCGI_EV_ERROR) {
+				g->error = p->error;
+				break;
+			}
+			slice += used;
+			n -= used;
+			off += used;
+			if (ev == FCGI_EV_MORE)
+				assert_int_equal(n, 0);
+		}
+	}
+}
+
+static void
+test_parse_response(void **state)
+{
+	unsigned char buf[512];
+	size_t len = 0, step;
+	struct fcgi_parser p;
+	struct got g;
+
+	(void)state;
+	len = rec(buf, len, 6, 1, "Content-Type: text/plain\r\n\r\n", 28);
+	len = rec(buf, len, 7, 1, "oops\n", 5);
+	len = rec(buf, len, 11, 0, "\x08\0\0\0\0\0\0\0", 8);	/* mgmt */
+	len = rec(buf, len, 99, 1, "ignored", 7);		/* unknown */
+	len = rec(buf, len, 6, 1, "hi\n", 3);
+	len = rec(buf, len, 6, 1, "", 0);			/* stdout end */
+	len = end_rec(buf, len, 1, 42, 0);
+	for (step = 1; step <= len; step++) {
+		fcgi_parser_init(&p, 1);
+		run(&p, buf, len, step, &g);
+		assert_null(g.error);
+		assert_int_equal(g.ended, 1);
+		assert_int_equal(g.outlen, 31);
+		assert_memory_equal(g.out, "Content-Type: text/plain\r\n\r\nhi\n",
+		    31);
+		assert_int_equal(g.errlen, 5);
+		assert_int_equal(p.app_status, 42);
+		assert_int_equal(p.proto_status, 0);
+	}
+}
+
+static void
+test_parse_end_status(void **state)
+{
+	unsigned char buf[64];
+	size_t len;
+	struct fcgi_parser p;
+	struct got g;
+
+	(void)state;
+	len = end_rec(buf, 0, 2, 0xfffffffeu, 2);	/* FCGI_OVERLOADED */
+	fcgi_parser_init(&p, 2);
+	run(&p, buf, len, len, &g);
+	assert_int_equal(g.ended, 1);
+	assert_int_equal(p.app_status, 0xfffffffeu);
+	assert_int_equal(p.proto_status, 2);
+}
+
+static void
+expect_error(const unsigned char *buf, size_t len, unsigned id)
+{
+	struct fcgi_parser p;
+	struct got g;
+	size_t step;
+
+	for (step = 1; step <= len; step++) {
+		fcgi_parser_init(&p, id);
+		run(&p, buf, len, step, &g);
+		assert_non_null(g.error);
+	}
+}
+
+static void
+test_parse_malformed(void **state)
+{
+	unsigned char buf[128];
+	size_t len;
+
+	(void)state;
+	/* wrong version */
+	len = rec(buf, 0, 6, 1, "x", 1);
+	buf[0] = 2;
+	expect_error(buf, len, 1);
+	/* another request id */
+	len = rec(buf, 0, 6, 5, "x", 1);
+	expect_error(buf, len, 1);
+	/* END_REQUEST of the wrong length */
+	len = rec(buf, 0, 3, 1, "abc", 3);
+	expect_error(buf, len, 1);
+	/* a type only a server sends */
+	len = rec(buf, 0, 5, 1, "x", 1);
+	expect_error(buf, len, 1);
+	/* a record after END_REQUEST */
+	len = end_rec(buf, 0, 1, 0, 0);
+	len = rec(buf, len, 6, 1, "late", 4);
+	expect_error(buf, len, 1);
+}
+
+static void
+test_parse_truncated(void **state)
+{
+	unsigned char buf[64];
+	const unsigned char *c;
+	size_t len, used, clen;
+	struct fcgi_parser p;
+	enum fcgi_event ev;
+
+	(void)state;
+	/* A record cut short: the parser waits, it never ends or reads on. */
+	len = rec(buf, 0, 6, 1, "abcdef", 6);
+	fcgi_parser_init(&p, 1);
+	ev = fcgi_parse(&p, buf, 5, &used, &c, &clen);
+	assert_int_equal(ev, FCGI_EV_MORE);
+	assert_int_equal(used, 5);
+	ev = fcgi_parse(&p, buf + 5, 6, &used, &c, &clen);
+	assert_int_equal(ev, FCGI_EV_STDOUT);
+	assert_int_equal(clen, 3);
+	assert_memory_equal(c, "abc", 3);
+	ev = fcgi_parse(&p, buf + 11, len - 11, &used, &c, &clen);
+	assert_int_equal(ev, FCGI_EV_STDOUT);
+	assert_int_equal(clen, 3);
+	assert_int_equal(p.state, FCGI_PS_PADDING);
+	/* a parser in error stays in error */
+	p.state = FCGI_PS_ERROR;
+	assert_int_equal(fcgi_parse(&p, buf, len, &used, &c, &clen),
+	    FCGI_EV_ERROR);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_begin_request),
+		cmocka_unit_test(test_header_padding),
+		cmocka_unit_test(test_params_short_and_long),
+		cmocka_unit_test(test_params_split_at_65535),
+		cmocka_unit_test(test_params_empty_env),
+		cmocka_unit_test(test_parse_response),
+		cmocka_unit_test(test_parse_end_status),
+		cmocka_unit_test(test_parse_malformed),
+		cmocka_unit_test(test_parse_truncated),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
