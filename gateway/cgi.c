@@ -34,20 +34,11 @@
 #define KILL_GRACE_US	500000
 
 struct pump {
-	struct http_ctx		*h;
-	const struct route_conf	*conf;
+	struct relay		 r;
 	struct child		 c;
-	struct cgiresp		*p;
-	int			 nph;
-	int			 headers_done;
 	int			 out_open, err_open, in_open;
-	long long		 body_left;	/* -1: chunked, until EOF */
 	char			 inbuf[16384];
 	size_t			 inoff, inlen;
-	char			 errbuf[4096];
-	size_t			 errlen, errlogged;
-	const char		*fail;		/* why we gave up */
-	int			 fail_status;
 };
 
 /* Per-thread state, allocated once: civetweb's worker stacks are small. */
@@ -55,142 +46,42 @@ static _Thread_local struct pump *tls_pump;
 static _Thread_local struct cgiresp *tls_parser;
 static _Thread_local char *tls_buf;
 
-/* Log complete stderr lines (or the tail at EOF), up to the cap. */
+/* Bytes from the handler's stderr go to the log, line by line. */
 static void
-log_stderr(struct pump *s, int final)
-{
-	char *line = s->errbuf, *nl, *end = s->errbuf + s->errlen;
-	const struct config *cfg = s->h->cfg;
-
-	while (line < end) {
-		nl = memchr(line, '\n', end - line);
-		if (nl == NULL && !final && line > s->errbuf)
-			break;
-		if (nl == NULL && !final && s->errlen < 4096)
-			break;
-		if (nl == NULL)
-			nl = end;
-		if ((long long)s->errlogged < cfg->stderr_cap)
-			log_msg(s->h->reqid, "stderr: %.*s", (int)(nl - line),
-			    line);
-		else if ((long long)s->errlogged - (nl - line) <
-		    cfg->stderr_cap)
-			log_msg(s->h->reqid, "stderr: (more output dropped, "
-			    "limit %lld bytes)", (long long)cfg->stderr_cap);
-		s->errlogged += (size_t)(nl - line) + 1;
-		line = nl < end ? nl + 1 : end;
-	}
-	memmove(s->errbuf, line, end - line);
-	s->errlen = (size_t)(end - line);
-}
-
-static int
 read_stderr(struct pump *s)
 {
+	char buf[4096];
 	ssize_t n;
 
-	n = read(s->c.err, s->errbuf + s->errlen, 4096 - s->errlen);
+	n = read(s->c.err, buf, sizeof(buf));
 	if (n > 0) {
-		s->errlen += (size_t)n;
-		log_stderr(s, 0);
-		return 0;
+		relay_err(&s->r, buf, (size_t)n);
+		return;
 	}
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
-		return 0;
-	log_stderr(s, 1);
+		return;
+	relay_err_end(&s->r);
 	s->err_open = 0;
-	return 0;
-}
-
-/* Local Location without Status: internal redirect or a 302. */
-static int
-local_redirect(struct pump *s)
-{
-	struct http_ctx *h = s->h;
-
-	if (s->conf->internal_redirect && h->hops < 5) {
-		snprintf(h->redirect, sizeof(h->redirect), "%s",
-		    s->p->location);
-		return 1;
-	}
-	s->p->status = 302;
-	return 0;
-}
-
-/* Bytes from the child's stdout. */
-static int
-on_stdout(struct pump *s, const char *buf, size_t n)
-{
-	struct http_ctx *h = s->h;
-	enum cgiresp_state st;
-	size_t used;
-
-	if (s->nph)
-		return http_send_raw(h, buf, n);
-	if (s->headers_done == 2)
-		return 0;	/* internal redirect: body discarded */
-	if (s->headers_done)
-		return http_send_body(h, buf, n);
-	st = cgiresp_feed(s->p, buf, n, &used);
-	if (st == CGIRESP_MORE)
-		return used < n ? on_stdout(s, buf + used, n - used) : 0;
-	if (st == CGIRESP_ERROR) {
-		s->fail = s->p->error;
-		s->fail_status = 502;
-		return -1;
-	}
-	if (s->p->status == 0 && local_redirect(s)) {
-		s->headers_done = 2;
-		return 0;
-	}
-	s->headers_done = 1;
-	h->t.ttfb_us = 0;
-	if (http_send_header(h, s->p, s->p->content_length) == -1 ||
-	    http_send_body(h, s->p->buf + s->p->body_off,
-	    s->p->len - s->p->body_off) == -1)
-		return -1;
-	return used < n ? http_send_body(h, buf + used, n - used) : 0;
 }
 
 /* Feed the request body; reads from the client block until data comes. */
 static int
 feed_stdin(struct pump *s)
 {
-	struct http_ctx *h = s->h;
 	ssize_t n;
-	int r;
 
 	if (s->inlen == 0) {
-		size_t want = sizeof(s->inbuf);
-
-		if (s->body_left == 0) {
+		n = relay_body(&s->r, s->inbuf, sizeof(s->inbuf));
+		if (n < 0)
+			return -1;
+		if (n == 0) {
 			close(s->c.in);
 			s->c.in = -1;
 			s->in_open = 0;
 			return 0;
 		}
-		if (s->body_left > 0 && (long long)want > s->body_left)
-			want = (size_t)s->body_left;
-		r = mg_read(h->conn, s->inbuf, want);
-		if (r < 0) {
-			s->fail = "client went away while sending the body";
-			h->client_gone = 1;
-			return -1;
-		}
-		if (r == 0) {
-			s->body_left = 0;
-			return 0;
-		}
 		s->inoff = 0;
-		s->inlen = (size_t)r;
-		h->t.bytes_in += r;
-		if (s->body_left > 0)
-			s->body_left -= r;
-		if (h->t.bytes_in > s->conf->max_body) {
-			s->fail = "request body over max_body";
-			s->fail_status = 413;
-			return -1;
-		}
+		s->inlen = (size_t)n;
 	}
 	n = write(s->c.in, s->inbuf + s->inoff, s->inlen);
 	if (n > 0) {
@@ -209,7 +100,7 @@ feed_stdin(struct pump *s)
 static int
 pump(struct pump *s, uint64_t deadline)
 {
-	struct http_ctx *h = s->h;
+	struct http_ctx *h = s->r.h;
 	struct pollfd pfd[3];
 	uint64_t now;
 	ssize_t n;
@@ -224,7 +115,8 @@ pump(struct pump *s, uint64_t deadline)
 		if (s->in_open && s->inlen == 0 && feed_stdin(s) == -1)
 			return -1;
 		if (http_flush(h) == -1) {
-			s->fail = "client went away";
+			s->r.fail = "client went away";
+			h->client_gone = 1;
 			return -1;
 		}
 		nfd = 0;
@@ -257,9 +149,10 @@ pump(struct pump *s, uint64_t deadline)
 		if (idx_out >= 0 && pfd[idx_out].revents) {
 			n = read(s->c.out, tls_buf, PIPE_CHUNK);
 			if (n > 0) {
-				if (on_stdout(s, tls_buf, (size_t)n) == -1) {
-					if (s->fail == NULL)
-						s->fail = "client went away";
+				if (relay_out(&s->r, tls_buf, (size_t)n) ==
+				    -1) {
+					if (s->r.fail == NULL)
+						s->r.fail = "client went away";
 					return -1;
 				}
 			} else if (n == 0 || (errno != EAGAIN &&
@@ -272,61 +165,6 @@ pump(struct pump *s, uint64_t deadline)
 			pfd[i].revents = 0;
 	}
 	return 0;
-}
-
-static void
-fill_request(struct http_ctx *h, const struct route *rt, const char *abs,
-    const char *path_info, struct cgi_request *r, struct cgi_header *hdr)
-{
-	const struct mg_request_info *ri = mg_get_request_info(h->conn);
-	static _Thread_local char proto[16], root[PATH_MAX], host[256];
-	static _Thread_local char uri[8192];
-	const char *hv;
-	int i;
-
-	memset(r, 0, sizeof(*r));
-	r->method = h->hops > 0 ? "GET" : ri->request_method;
-	if (h->hops == 0 && ri->query_string != NULL)
-		snprintf(uri, sizeof(uri), "%s?%s", ri->request_uri,
-		    ri->query_string);
-	else
-		snprintf(uri, sizeof(uri), "%s", h->hops > 0 ? h->uri :
-		    ri->request_uri);
-	r->request_uri = uri;
-	r->query = ri->query_string;
-	if (h->hops > 0)
-		r->query = strchr(h->uri, '?') ? strchr(h->uri, '?') + 1 : NULL;
-	r->script_name = rt->name;
-	r->path_info = path_info;
-	r->script_filename = abs;
-	if (realpath(h->cfg->www, root) == NULL)
-		snprintf(root, sizeof(root), "%s", h->cfg->www);
-	r->document_root = root;
-	snprintf(host, sizeof(host), "%s", (hv = mg_get_header(h->conn,
-	    "Host")) != NULL ? hv : "localhost");
-	if (host[0] != '[' && strchr(host, ':') != NULL)
-		*strchr(host, ':') = '\0';
-	else if (host[0] == '[' && strstr(host, "]:") != NULL)
-		strstr(host, "]:")[1] = '\0';
-	r->server_name = host;
-	r->server_port = ri->server_port;
-	snprintf(proto, sizeof(proto), "HTTP/%s", ri->http_version);
-	r->server_protocol = proto;
-	r->remote_addr = ri->remote_addr;
-	r->remote_port = ri->remote_port;
-	r->remote_user = ri->remote_user;
-	r->https = ri->is_ssl;
-	r->content_length = h->hops > 0 ? -1 : ri->content_length;
-	r->content_type = mg_get_header(h->conn, "Content-Type");
-	for (i = 0; i < ri->num_headers; i++) {
-		hdr[i].name = ri->http_headers[i].name;
-		hdr[i].value = ri->http_headers[i].value;
-	}
-	r->headers = hdr;
-	r->nheaders = ri->num_headers;
-	r->path_env = h->cfg->path_env;
-	r->extra_env = NULL;
-	r->nextra = 0;
 }
 
 static void
@@ -351,9 +189,9 @@ static int
 run(struct pump *s, const struct route *rt, const char *abs,
     const char *path_info)
 {
-	struct http_ctx *h = s->h;
-	const struct mg_request_info *ri = mg_get_request_info(h->conn);
-	struct cgi_header hdr[64];
+	struct http_ctx *h = s->r.h;
+	const struct route_conf *conf = s->r.conf;
+	struct cgi_header hdr[RELAY_MAX_HEADERS];
 	struct cgi_request req;
 	struct spawn_req sr;
 	char *argv[2], cwd[PATH_MAX], *slash;
@@ -361,9 +199,9 @@ run(struct pump *s, const struct route *rt, const char *abs,
 	uint64_t t0, deadline;
 	int rc, truncated = 0;
 
-	fill_request(h, rt, abs, path_info, &req, hdr);
-	req.extra_env = s->conf->env;
-	req.nextra = s->conf->nenv;
+	relay_request(h, rt->name, abs, NULL, path_info, &req, hdr);
+	req.extra_env = conf->env;
+	req.nextra = conf->nenv;
 	if ((envp = cgienv_build(&req)) == NULL)
 		return http_error(h, 503, "out of memory", "Retry-After: 1\r\n");
 	snprintf(cwd, sizeof(cwd), "%s", abs);
@@ -371,11 +209,12 @@ run(struct pump *s, const struct route *rt, const char *abs,
 		*slash = '\0';
 	argv[0] = (char *)(uintptr_t)abs;
 	argv[1] = NULL;
+	memset(&sr, 0, sizeof(sr));
 	sr.path = abs;
 	sr.argv = argv;
 	sr.envp = envp;
 	sr.cwd = cwd;
-	sr.rlim = s->conf->rlim;
+	sr.rlim = conf->rlim;
 
 	t0 = now_us();
 	rc = spawn_child(&sr, &s->c);
@@ -391,12 +230,7 @@ run(struct pump *s, const struct route *rt, const char *abs,
 	}
 	h->t.pid = s->c.pid;
 	s->out_open = s->err_open = s->in_open = 1;
-	s->body_left = h->hops > 0 ? 0 : ri->content_length;
-	if (s->body_left < 0 && mg_get_header(h->conn, "Transfer-Encoding"))
-		s->body_left = -1;
-	else if (s->body_left < 0)
-		s->body_left = 0;
-	deadline = h->start_us + (uint64_t)s->conf->timeout_us;
+	deadline = h->start_us + (uint64_t)conf->timeout_us;
 
 	rc = pump(s, deadline);
 	if (rc == 0) {
@@ -409,25 +243,19 @@ run(struct pump *s, const struct route *rt, const char *abs,
 	else if (rc != 0)
 		kill(-s->c.pid, SIGKILL);	/* leftovers of the group */
 	record_exit(h, &s->c);
-	if (s->err_open)
-		log_stderr(s, 1);
+	relay_err_end(&s->r);
 	spawn_release(&s->c);
 
 	if (rc == 1)
 		return http_error(h, 504, "handler timed out; process group "
 		    "killed", NULL);
 	if (rc == -1) {
-		if (h->client_gone) {
-			snprintf(h->t.error, sizeof(h->t.error), "%s",
-			    s->fail ? s->fail : "client went away");
-			log_msg(h->reqid, "%s; handler killed", h->t.error);
-			if (!h->sent_header)
-				h->t.status = 499;
-			http_finish(h, 1);
-			return h->t.status;
-		}
-		return http_error(h, s->fail_status ? s->fail_status : 502,
-		    s->fail ? s->fail : "pump failed", NULL);
+		if (h->client_gone)
+			return relay_client_gone(&s->r);
+		if (s->r.fail_status == 413)
+			h->keep_alive = 0;
+		return http_error(h, s->r.fail_status ? s->r.fail_status :
+		    502, s->r.fail ? s->r.fail : "pump failed", NULL);
 	}
 	if (h->t.signal > 0) {
 		snprintf(h->t.error, sizeof(h->t.error), "killed by signal %d",
@@ -438,15 +266,7 @@ run(struct pump *s, const struct route *rt, const char *abs,
 			truncated = 1;
 		}
 	}
-	if (s->headers_done == 2)
-		return 0;	/* internal redirect */
-	if (!s->nph && !s->headers_done) {
-		cgiresp_eof(s->p);
-		return http_error(h, 502, h->t.signal > 0 ? h->t.error :
-		    s->p->error, NULL);
-	}
-	http_finish(h, truncated);
-	return h->t.status ? h->t.status : 200;
+	return relay_end(&s->r, truncated);
 }
 
 int
@@ -482,12 +302,9 @@ cgi_serve(struct http_ctx *h, const struct route *rt, const char *path_info)
 	if (tls_pump == NULL && (tls_pump = malloc(sizeof(*tls_pump))) == NULL)
 		goto oom;
 	s = tls_pump;
-	memset(s, 0, sizeof(*s));
-	s->h = h;
-	s->conf = conf;
-	s->p = tls_parser;
-	s->nph = rt->nph;
-	cgiresp_init(s->p);
+	s->inoff = s->inlen = 0;
+	cgiresp_init(tls_parser);
+	relay_init(&s->r, h, conf, tls_parser, rt->nph);
 	st = run(s, rt, abs, path_info);
 	admit_leave(slot);
 	return st;

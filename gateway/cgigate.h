@@ -38,6 +38,29 @@ enum rlim_kind { RL_CPU, RL_AS, RL_NPROC, RL_NOFILE, RL_COUNT };
 #define RC_MAXBODY	0x010
 #define RC_REDIRECT	0x020
 #define RC_RLIM		0x040	/* shifted left by enum rlim_kind */
+#define RC_MINWORKERS	0x0400
+#define RC_MAXWORKERS	0x0800
+#define RC_IDLE		0x1000
+#define RC_START	0x2000
+#define RC_MAXREQ	0x4000
+#define RC_MAXCONN	0x8000
+#define RC_BACKENDS	0x10000
+#define RC_DOCROOT	0x20000
+
+#define MAX_BACKENDS	16
+
+/* FastCGI settings of a route: its local pool or its remote backends. */
+struct pool_conf {
+	int		 min_workers;
+	int		 max_workers;
+	int64_t		 idle_us;	/* idle workers above min retire */
+	int64_t		 start_us;	/* a new worker's first answer */
+	unsigned long	 max_requests;	/* recycle after, 0: never */
+	int		 max_connections;	/* per remote backend */
+	char		*backends[MAX_BACKENDS];	/* tcp:H:P, unix:/p */
+	int		 nbackends;
+	char		*document_root;	/* SCRIPT_FILENAME base, remote */
+};
 
 enum route_mode { MODE_AUTO, MODE_CGI, MODE_FASTCGI };
 
@@ -54,6 +77,7 @@ struct route_conf {
 	rlim_t		 rlim[RL_COUNT];	/* RLIM_INFINITY: unset */
 	char		*env[MAX_ROUTE_ENV];	/* "NAME=value" */
 	int		 nenv;
+	struct pool_conf fcgi;
 };
 
 struct config {
@@ -94,6 +118,9 @@ void	 config_finish(struct config *c);
 const struct route_conf *config_route(const struct config *c,
 	    const char *route);
 /* Replace a string field (listen list excluded); -1 on ENOMEM. */
+/* The longest route with remote FastCGI backends covering path, or NULL. */
+const struct route_conf *config_remote(const struct config *c,
+	    const char *path);
 int	 config_set(char **field, const char *value);
 int	 config_add_listen(struct config *c, const char *addr);
 void	 config_free(struct config *c);
@@ -315,6 +342,8 @@ struct timing {
 	long long	 user_cpu_us;
 	long long	 sys_cpu_us;
 	long long	 max_rss_kb;
+	long long	 connect_us;	/* FastCGI: -1 none, 0 reused */
+	long long	 worker_requests;	/* FastCGI: this worker's count */
 	char		 error[64];
 };
 
@@ -339,6 +368,10 @@ struct spawn_req {
 	char *const	*envp;
 	const char	*cwd;
 	const rlim_t	*rlim;		/* RL_COUNT entries, or NULL */
+	const int	*stdio;		/* 3 fds to give as 0, 1, 2 (-1: a
+					   pipe), or NULL: three pipes */
+	int		 pdeathsig;	/* signal when the spawning thread
+					   dies, or 0 */
 };
 
 struct child {
@@ -390,6 +423,8 @@ void	 scan_stop(void);
  */
 int	 scan_lookup(const char *path, struct route *out, char *name,
 	    char *file, const char **path_info);
+/* Call fn for every route, under the table's read lock. */
+void	 scan_each(void (*fn)(const struct route *r, void *arg), void *arg);
 /*
  * May relpath (from a route) run?  Writes its real path to abs (PATH_MAX).
  * Returns 0, or 403/404 with the reason in *why.
@@ -409,6 +444,114 @@ int	 cgi_serve(struct http_ctx *h, const struct route *rt,
 	    const char *path_info);
 /* Free what a worker thread allocated for CGI; called as it exits. */
 void	 cgi_thread_exit(void);
+
+/* relay.c */
+
+#define RELAY_MAX_HEADERS	64
+
+/* One exchange between the client and a handler (CGI or FastCGI). */
+struct relay {
+	struct http_ctx		*h;
+	const struct route_conf	*conf;
+	struct cgiresp		*p;
+	int			 nph;
+	int			 headers_done;	/* 1: sent, 2: redirect */
+	long long		 body_left;	/* -1: chunked, until EOF */
+	char			 errbuf[4096];
+	size_t			 errlen, errlogged;
+	const char		*fail;		/* why it was given up */
+	int			 fail_status;
+};
+
+/* p is the caller's parser, initialised; r keeps pointers only. */
+void	 relay_init(struct relay *r, struct http_ctx *h,
+	    const struct route_conf *conf, struct cgiresp *p, int nph);
+/*
+ * Describe the request for cgienv_build.  hdr has room for
+ * RELAY_MAX_HEADERS; document_root NULL means the www directory.  The
+ * strings stay valid until the thread's next call.
+ */
+void	 relay_request(struct http_ctx *h, const char *script_name,
+	    const char *script_filename, const char *document_root,
+	    const char *path_info, struct cgi_request *req,
+	    struct cgi_header *hdr);
+/*
+ * The next piece of the request body: bytes read, 0 at its end, -1 when
+ * the client went away or max_body was passed (r->fail, fail_status).
+ */
+ssize_t	 relay_body(struct relay *r, char *buf, size_t len);
+/* Handler output; 0, or -1 with r->fail set or the client gone. */
+int	 relay_out(struct relay *r, const char *buf, size_t n);
+/* Handler stderr: logged by line with the request id, up to the cap. */
+void	 relay_err(struct relay *r, const char *buf, size_t n);
+void	 relay_err_end(struct relay *r);
+/* The handler's output ended: finish, or 502 without a header block. */
+int	 relay_end(struct relay *r, int truncated);
+/* The client went away: log, 499 if nothing was sent, close. */
+int	 relay_client_gone(struct relay *r);
+
+/* pool.c */
+
+struct pool;
+struct endpoint;
+
+enum pool_end {
+	POOL_KEEP,	/* request complete; the connection may be reused */
+	POOL_CLOSE,	/* close the connection; the endpoint is fine */
+	POOL_FAIL,	/* the endpoint failed: replace or eject it */
+	POOL_KILL	/* kill the worker (timeout, abandoned request) */
+};
+
+/* A connection lent to one request by pool_acquire. */
+struct pool_conn {
+	struct endpoint	*ep;
+	int		 fd;		/* non-blocking */
+	int		 reused;	/* kept from an earlier request */
+	long long	 connect_us;	/* 0 when reused */
+	pid_t		 pid;		/* local worker, 0 for a backend */
+	unsigned long	 nreq;		/* requests given to this worker */
+};
+
+/* Start the manager thread; c must outlive the pools.  0 or -1. */
+int	 pool_start(const struct config *c);
+/* After the HTTP side has drained: SIGTERM workers, wait, reap. */
+void	 pool_stop(void);
+/*
+ * The pool of a route: a local one for program path, or (path NULL) the
+ * route's remote backends.  Created on first use; NULL on ENOMEM.
+ */
+struct pool *pool_get(const char *route, const char *path,
+	    const struct route_conf *rc);
+/*
+ * Borrow a connection to a free endpoint, waiting until deadline.
+ * Returns 0, or 503 with the reason in *why.
+ */
+int	 pool_acquire(struct pool *p, uint64_t deadline,
+	    struct pool_conn *pc, const char **why);
+/* Replace a kept connection found closed.  0, or -1 (pc unchanged). */
+int	 pool_redial(struct pool_conn *pc);
+/* Give pc back; why is logged for POOL_FAIL and POOL_KILL. */
+void	 pool_release(struct pool_conn *pc, enum pool_end how,
+	    const char *why);
+/* Write all of buf to a non-blocking socket by deadline.  0 or -1. */
+int	 pool_write_all(int fd, const void *buf, size_t len,
+	    uint64_t deadline);
+
+/* fastcgi.c */
+
+/* Where a FastCGI request goes and what it tells the application. */
+struct fcgi_target {
+	struct pool	*pool;
+	const char	*script_name;
+	const char	*script_filename;
+	const char	*document_root;	/* NULL: the www directory */
+	const char	*path_info;
+};
+
+/* Serve the request through tg->pool; returns the status. */
+int	 fastcgi_serve(struct http_ctx *h, const struct route_conf *conf,
+	    const struct fcgi_target *tg, int nph);
+void	 fastcgi_thread_exit(void);
 
 /* http.c */
 

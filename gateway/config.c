@@ -30,6 +30,14 @@ static const struct route_conf builtin_route = {
 	.max_body = 10 * 1024 * 1024LL,
 	.internal_redirect = 0,
 	.rlim = { RLIM_INFINITY, RLIM_INFINITY, RLIM_INFINITY, RLIM_INFINITY },
+	.fcgi = {
+		.min_workers = 1,
+		.max_workers = 4,
+		.idle_us = 60 * 1000000LL,
+		.start_us = 10 * 1000000LL,
+		.max_requests = 0,
+		.max_connections = 8,
+	},
 };
 
 static const char *rlim_keys[RL_COUNT] = {
@@ -95,6 +103,9 @@ config_free(struct config *c)
 		free(c->routes[i].prefix);
 		for (j = 0; j < c->routes[i].nenv; j++)
 			free(c->routes[i].env[j]);
+		for (j = 0; j < c->routes[i].fcgi.nbackends; j++)
+			free(c->routes[i].fcgi.backends[j]);
+		free(c->routes[i].fcgi.document_root);
 	}
 	free(c->routes);
 	memset(c, 0, sizeof(*c));
@@ -291,9 +302,106 @@ server_key(struct config *c, const char *k, const char *v)
 	return NULL;
 }
 
+/* "tcp:HOST:PORT" or "unix:/absolute/path". */
+static int
+valid_backend(const char *b)
+{
+	const char *colon;
+	long port;
+
+	if (strncmp(b, "unix:", 5) == 0)
+		return b[5] == '/' && strlen(b + 5) < 108;
+	if (strncmp(b, "tcp:", 4) != 0 || (colon = strrchr(b + 4, ':')) ==
+	    NULL || colon == b + 4)
+		return 0;
+	return parse_int(colon + 1, 1, 65535, &port) == 0;
+}
+
+/*
+ * FastCGI keys of a route.  Returns NULL when k is not one of them, ""
+ * when it was applied, or the reason it was refused.
+ */
+static const char *
+fcgi_key(struct route_conf *r, const char *k, const char *v)
+{
+	struct pool_conf *f = &r->fcgi;
+	char *list, *item, *save = NULL;
+	int64_t d;
+	long n;
+
+	if (strcmp(k, "min_workers") == 0) {
+		if (parse_int(v, 0, 1024, &n) == -1)
+			return "min_workers wants a number from 0 to 1024";
+		f->min_workers = (int)n;
+		r->set |= RC_MINWORKERS;
+	} else if (strcmp(k, "max_workers") == 0) {
+		if (parse_int(v, 1, 1024, &n) == -1)
+			return "max_workers wants a number from 1 to 1024";
+		f->max_workers = (int)n;
+		r->set |= RC_MAXWORKERS;
+	} else if (strcmp(k, "idle_timeout") == 0) {
+		if ((d = parse_duration(v)) <= 0)
+			return "bad duration (use ms, s or m)";
+		f->idle_us = d;
+		r->set |= RC_IDLE;
+	} else if (strcmp(k, "start_timeout") == 0) {
+		if ((d = parse_duration(v)) <= 0)
+			return "bad duration (use ms, s or m)";
+		f->start_us = d;
+		r->set |= RC_START;
+	} else if (strcmp(k, "max_requests") == 0) {
+		if (parse_int(v, 0, INT_MAX, &n) == -1)
+			return "max_requests wants a number (0: never recycle)";
+		f->max_requests = (unsigned long)n;
+		r->set |= RC_MAXREQ;
+	} else if (strcmp(k, "max_connections") == 0) {
+		if (parse_int(v, 1, 4096, &n) == -1)
+			return "max_connections wants a number from 1 to 4096";
+		f->max_connections = (int)n;
+		r->set |= RC_MAXCONN;
+	} else if (strcmp(k, "document_root") == 0) {
+		if (v[0] != '/')
+			return "document_root wants an absolute path";
+		if (config_set(&f->document_root, v) == -1)
+			return "out of memory";
+		r->set |= RC_DOCROOT;
+	} else if (strcmp(k, "fastcgi") == 0) {
+		if (r->set & RC_BACKENDS)
+			return "fastcgi given twice in one route";
+		if ((list = strdup(v)) == NULL)
+			return "out of memory";
+		for (item = strtok_r(list, ",", &save); item != NULL;
+		    item = strtok_r(NULL, ",", &save)) {
+			item = trim(item);
+			if (!valid_backend(item)) {
+				free(list);
+				return "fastcgi wants tcp:HOST:PORT or "
+				    "unix:/path, separated by commas";
+			}
+			if (f->nbackends == MAX_BACKENDS) {
+				free(list);
+				return "too many FastCGI backends";
+			}
+			if ((f->backends[f->nbackends] = strdup(item)) ==
+			    NULL) {
+				free(list);
+				return "out of memory";
+			}
+			f->nbackends++;
+		}
+		free(list);
+		if (f->nbackends == 0)
+			return "fastcgi wants at least one backend";
+		r->set |= RC_BACKENDS;
+	} else
+		return NULL;
+	return "";
+}
+
 static const char *
 route_key(struct route_conf *r, const char *k, const char *v)
 {
+	const char *why;
 	int64_t d;
 	long n;
 	int i, b;
@@ -344,6 +452,8 @@ route_key(struct route_conf *r, const char *k, const char *v)
 		if ((r->env[r->nenv] = strdup(v)) == NULL)
 			return "out of memory";
 		r->nenv++;
+	} else if ((why = fcgi_key(r, k, v)) != NULL) {
+		return *why == '\0' ? NULL : why;
 	} else {
 		for (i = 0; i < RL_COUNT; i++)
 			if (strcmp(k, rlim_keys[i]) == 0)
@@ -552,6 +662,25 @@ inherit(struct route_conf *r, const struct route_conf *from)
 	for (i = 0; i < RL_COUNT; i++)
 		if (!(r->set & (RC_RLIM << i)))
 			r->rlim[i] = from->rlim[i];
+	if (!(r->set & RC_MINWORKERS))
+		r->fcgi.min_workers = from->fcgi.min_workers;
+	if (!(r->set & RC_MAXWORKERS))
+		r->fcgi.max_workers = from->fcgi.max_workers;
+	if (!(r->set & RC_IDLE))
+		r->fcgi.idle_us = from->fcgi.idle_us;
+	if (!(r->set & RC_START))
+		r->fcgi.start_us = from->fcgi.start_us;
+	if (!(r->set & RC_MAXREQ))
+		r->fcgi.max_requests = from->fcgi.max_requests;
+	if (!(r->set & RC_MAXCONN))
+		r->fcgi.max_connections = from->fcgi.max_connections;
+	if (!(r->set & RC_DOCROOT) && from->fcgi.document_root != NULL)
+		r->fcgi.document_root = strdup(from->fcgi.document_root);
+	if (!(r->set & RC_BACKENDS))
+		for (i = 0; i < from->fcgi.nbackends; i++)
+			if ((r->fcgi.backends[r->fcgi.nbackends] =
+			    strdup(from->fcgi.backends[i])) != NULL)
+				r->fcgi.nbackends++;
 	/* Inherited env comes first; the section's own lines override it. */
 	for (i = 0; i < from->nenv; i++) {
 		size_t n = strcspn(from->env[i], "=") + 1;
@@ -588,6 +717,11 @@ config_finish(struct config *c)
 				inherit(&c->routes[i], &c->routes[j]);
 				break;
 			}
+	/* A pool never needs more warm workers than it may have. */
+	for (i = 0; i < c->nroutes; i++)
+		if (c->routes[i].fcgi.min_workers > c->routes[i].fcgi.max_workers)
+			c->routes[i].fcgi.min_workers =
+			    c->routes[i].fcgi.max_workers;
 }
 
 const struct route_conf *
@@ -599,4 +733,16 @@ config_route(const struct config *c, const char *route)
 		if (covers(c->routes[i].prefix, route))
 			return &c->routes[i];
 	return &builtin_route;
+}
+
+const struct route_conf *
+config_remote(const struct config *c, const char *path)
+{
+	int i;
+
+	for (i = 0; i < c->nroutes; i++)
+		if (c->routes[i].fcgi.nbackends > 0 &&
+		    covers(c->routes[i].prefix, path))
+			return &c->routes[i];
+	return NULL;
 }

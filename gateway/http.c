@@ -291,12 +291,70 @@ static_escaped(struct http_ctx *h)
 	return 200;
 }
 
+/* A handler run as a FastCGI worker pool: handlers/foo.fcgi -> /foo. */
+static int
+serve_local_fcgi(struct http_ctx *h, const struct route *rt,
+    const struct route_conf *conf, const char *path_info)
+{
+	static _Thread_local char abs[PATH_MAX];
+	struct fcgi_target tg;
+	const char *why;
+	int st;
+
+	snprintf(h->t.mode, sizeof(h->t.mode), "fastcgi");
+	if ((st = scan_resolve(rt->file, abs, &why)) != 0)
+		return http_error(h, st, why, NULL);
+	memset(&tg, 0, sizeof(tg));
+	tg.pool = pool_get(rt->name, abs, conf);
+	tg.script_name = rt->name;
+	tg.script_filename = abs;
+	tg.path_info = path_info;
+	return fastcgi_serve(h, conf, &tg, rt->nph);
+}
+
+/*
+ * A route served by remote FastCGI backends.  With document_root, the
+ * path after the prefix names a script under it, as php-fpm expects:
+ * /php/app/index.php -> SCRIPT_FILENAME=<root>/app/index.php.  The path
+ * is clean (no dot segments), so the join stays inside the root.
+ */
+static int
+serve_remote(struct http_ctx *h, const struct route_conf *conf)
+{
+	static _Thread_local char fname[PATH_MAX];
+	const char *rest = h->path;
+	struct fcgi_target tg;
+
+	snprintf(h->t.route, sizeof(h->t.route), "%s", conf->prefix);
+	snprintf(h->t.mode, sizeof(h->t.mode), "fastcgi");
+	if (strcmp(conf->prefix, "/") != 0)
+		rest += strlen(conf->prefix);
+	memset(&tg, 0, sizeof(tg));
+	tg.pool = pool_get(conf->prefix, NULL, conf);
+	if (conf->fcgi.document_root != NULL) {
+		if (snprintf(fname, sizeof(fname), "%s%s",
+		    conf->fcgi.document_root, rest) >= (int)sizeof(fname))
+			return http_error(h, 414, "path too long", NULL);
+		tg.script_name = h->path;
+		tg.script_filename = fname;
+		tg.document_root = conf->fcgi.document_root;
+		tg.path_info = "";
+	} else {
+		tg.script_name = strcmp(conf->prefix, "/") == 0 ? "" :
+		    conf->prefix;
+		tg.path_info = rest;
+	}
+	return fastcgi_serve(h, conf, &tg, 0);
+}
+
 static int
 dispatch(struct http_ctx *h, const char *raw)
 {
 	char name[ROUTE_NAME_MAX], file[PATH_MAX];
 	const char *why, *path_info;
+	const struct route_conf *remote;
 	struct route rt;
+	int found;
 
 	if (route_clean_path(raw, h->path, sizeof(h->path), &why) == -1)
 		return http_error(h, strstr(why, "malformed") ? 400 : 403,
@@ -304,13 +362,18 @@ dispatch(struct http_ctx *h, const char *raw)
 	if (strcmp(h->path, "/_gateway") == 0 ||
 	    strncmp(h->path, "/_gateway/", 10) == 0)
 		return admin(h);
-	if (scan_lookup(h->path, &rt, name, file, &path_info) == 0) {
+	found = scan_lookup(h->path, &rt, name, file, &path_info) == 0;
+	remote = config_remote(cfg, h->path);
+	if (remote != NULL && (!found ||
+	    strlen(remote->prefix) >= strlen(rt.name)))
+		return serve_remote(h, remote);
+	if (found) {
+		const struct route_conf *conf = config_route(cfg, rt.name);
+
 		snprintf(h->t.route, sizeof(h->t.route), "%s", rt.name);
-		if (rt.kind == ROUTE_FCGI) {
-			snprintf(h->t.mode, sizeof(h->t.mode), "fastcgi");
-			return http_error(h, 501, "FastCGI routes are not "
-			    "supported yet", NULL);
-		}
+		if (conf->mode == MODE_FASTCGI ||
+		    (conf->mode == MODE_AUTO && rt.kind == ROUTE_FCGI))
+			return serve_local_fcgi(h, &rt, conf, path_info);
 		snprintf(h->t.mode, sizeof(h->t.mode), "cgi");
 		return cgi_serve(h, &rt, path_info);
 	}
@@ -346,6 +409,7 @@ handle(struct mg_connection *conn, void *cbdata)
 	h.keep_alive = want_keep_alive(conn);
 	h.t.ts = wall_now();
 	h.t.exit_status = -1;
+	h.t.connect_us = -1;
 	snprintf(h.t.request_id, sizeof(h.t.request_id), "%s", h.reqid);
 	snprintf(h.t.method, sizeof(h.t.method), "%s", ri->request_method);
 	snprintf(h.t.path, sizeof(h.t.path), "%s", ri->request_uri);
@@ -418,6 +482,7 @@ exit_thread(const struct mg_context *c, int type, void *ptr)
 	(void)type;
 	(void)ptr;
 	cgi_thread_exit();
+	fastcgi_thread_exit();
 	free(tls.out);
 	free(tls.h);
 	tls.out = NULL;

@@ -173,11 +173,13 @@ main(int argc, char *argv[])
 
 	if (timelog_open(cfg.timings, cfg.timings_queue) == -1)
 		return 1;
-	if (spawn_init() == -1 || scan_start(cfg.handlers) == -1) {
+	if (spawn_init() == -1 || scan_start(cfg.handlers) == -1 ||
+	    pool_start(&cfg) == -1) {
 		timelog_close();
 		return 1;
 	}
 	if (http_start(&cfg) == -1) {
+		pool_stop();
 		scan_stop();
 		spawn_shutdown();
 		timelog_close();
@@ -202,6 +204,7 @@ main(int argc, char *argv[])
 	    (long long)(cfg.drain_us / 1000));
 	t0 = now_us();
 	http_stop_drain(cfg.drain_us);
+	pool_stop();
 	scan_stop();
 	spawn_shutdown();
 	log_msg(NULL, "stopped after %llu ms; %d orphaned processes reaped",

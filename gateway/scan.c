@@ -240,6 +240,19 @@ scan_lookup(const char *path, struct route *out, char *name, char *file,
 	return rc;
 }
 
+void
+scan_each(void (*fn)(const struct route *r, void *arg), void *arg)
+{
+	const struct route *r;
+	size_t i;
+
+	pthread_rwlock_rdlock(&sc.lock);
+	for (i = 0; sc.table != NULL &&
+	    (r = route_table_get(sc.table, i)) != NULL; i++)
+		fn(r, arg);
+	pthread_rwlock_unlock(&sc.lock);
+}
+
 int
 scan_resolve(const char *relpath, char *abs, const char **why)
 {
@@ -312,11 +325,7 @@ scan_check(const char *dir, const struct config *c)
 	if ((t = build(real, check_report)) == NULL)
 		return 1;
 	for (i = 0; (r = route_table_get(t, i)) != NULL; i++) {
-		if (r->kind == ROUTE_FCGI)
-			fprintf(stderr, "%s: FastCGI handler: route %s is "
-			    "answered 501 (FastCGI pools not built yet)\n",
-			    r->file, r->name);
-		else if ((st = scan_resolve(r->file, abs, &why)) != 0)
+		if ((st = scan_resolve(r->file, abs, &why)) != 0)
 			fprintf(stderr, "%s: route %s is refused (%d): %s\n",
 			    r->file, r->name, st, why);
 	}
@@ -324,7 +333,7 @@ scan_check(const char *dir, const struct config *c)
 		const char *p = c->routes[k].prefix;
 
 		if (strcmp(p, "/") != 0 && route_match(t, p, &pi) == NULL &&
-		    c->routes[k].line > 0)
+		    c->routes[k].line > 0 && c->routes[k].fcgi.nbackends == 0)
 			fprintf(stderr, "%s:%d: [route %s] matches no handler "
 			    "yet\n", c->file ? c->file : "config",
 			    c->routes[k].line, p);

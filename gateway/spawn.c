@@ -70,6 +70,9 @@ child_main(void *arg)
 	sigaction(SIGPIPE, &sa, NULL);
 	if (setpgid(0, 0) == -1)
 		goto fail;
+	if (r->pdeathsig != 0 &&
+	    prctl(PR_SET_PDEATHSIG, (unsigned long)r->pdeathsig) == -1)
+		goto fail;
 	for (i = 0; i < 3; i++)
 		if (dup2(a->fd[i], i) == -1)
 			goto fail;
@@ -116,15 +119,21 @@ spawn_child(const struct spawn_req *r, struct child *c)
 
 	memset(c, 0, sizeof(*c));
 	c->in = c->out = c->err = -1;
-	if (pipe2(pin, O_CLOEXEC) == -1 || pipe2(pout, O_CLOEXEC) == -1 ||
+	if ((r->stdio == NULL || r->stdio[0] < 0) &&
+	    pipe2(pin, O_CLOEXEC) == -1)
+		goto fail;
+	if ((r->stdio == NULL || r->stdio[1] < 0) &&
+	    pipe2(pout, O_CLOEXEC) == -1)
+		goto fail;
+	if ((r->stdio == NULL || r->stdio[2] < 0) &&
 	    pipe2(perr, O_CLOEXEC) == -1)
 		goto fail;
 	if ((stack = malloc(CHILD_STACK)) == NULL)
 		goto fail;
 	a.r = r;
-	a.fd[0] = pin[0];
-	a.fd[1] = pout[1];
-	a.fd[2] = perr[1];
+	a.fd[0] = pin[0] >= 0 ? pin[0] : r->stdio[0];
+	a.fd[1] = pout[1] >= 0 ? pout[1] : r->stdio[1];
+	a.fd[2] = perr[1] >= 0 ? perr[1] : r->stdio[2];
 	a.err = 0;
 
 	sigfillset(&all);
@@ -151,15 +160,19 @@ spawn_child(const struct spawn_req *r, struct child *c)
 		errno = a.err;
 		goto fail;
 	}
-	close(pin[0]);
-	close(pout[1]);
-	close(perr[1]);
 	c->in = pin[1];
 	c->out = pout[0];
 	c->err = perr[0];
-	fcntl(c->in, F_SETFL, O_NONBLOCK);
-	fcntl(c->out, F_SETFL, O_NONBLOCK);
-	fcntl(c->err, F_SETFL, O_NONBLOCK);
+	pin[1] = pout[0] = perr[0] = -1;
+	close_pair(pin);
+	close_pair(pout);
+	close_pair(perr);
+	if (c->in >= 0)
+		fcntl(c->in, F_SETFL, O_NONBLOCK);
+	if (c->out >= 0)
+		fcntl(c->out, F_SETFL, O_NONBLOCK);
+	if (c->err >= 0)
+		fcntl(c->err, F_SETFL, O_NONBLOCK);
 	return 0;
 fail:
 	saved = errno;

@@ -85,7 +85,9 @@ static const char schema[] =
 	" user_cpu_us INTEGER,"
 	" sys_cpu_us INTEGER,"
 	" max_rss_kb INTEGER,"
-	" error TEXT);"
+	" error TEXT,"
+	" connect_us INTEGER,"
+	" worker_requests INTEGER);"
 	"CREATE INDEX IF NOT EXISTS requests_ts ON requests(ts);"
 	"CREATE INDEX IF NOT EXISTS requests_route ON requests(route, ts);"
 	"CREATE TABLE IF NOT EXISTS events ("
@@ -127,7 +129,8 @@ write_rec(const struct rec *r)
 		bind_text(s, i++, r->u.e.detail);
 	} else {
 		const struct timing *t = &r->u.t;
-		int spawned = t->pid > 0;
+		int fcgi = strcmp(t->mode, "fastcgi") == 0;
+		int spawned = t->pid > 0 && !fcgi;
 
 		s = tl.ins_req;
 		sqlite3_bind_double(s, i++, t->ts);
@@ -143,13 +146,15 @@ write_rec(const struct rec *r)
 		bind_opt(s, i++, t->spawn_us, spawned);
 		bind_opt(s, i++, t->ttfb_us, t->ttfb_us > 0);
 		sqlite3_bind_int64(s, i++, t->total_us);
-		bind_opt(s, i++, t->pid, spawned);
+		bind_opt(s, i++, t->pid, t->pid > 0);
 		bind_opt(s, i++, t->exit_status, t->exit_status >= 0);
 		bind_opt(s, i++, t->signal, t->signal > 0);
 		bind_opt(s, i++, t->user_cpu_us, spawned);
 		bind_opt(s, i++, t->sys_cpu_us, spawned);
 		bind_opt(s, i++, t->max_rss_kb, spawned);
 		bind_text(s, i++, t->error);
+		bind_opt(s, i++, t->connect_us, fcgi && t->connect_us >= 0);
+		bind_opt(s, i++, t->worker_requests, t->worker_requests > 0);
 	}
 	if (sqlite3_step(s) != SQLITE_DONE)
 		log_msg(NULL, "timelog: insert: %s", sqlite3_errmsg(tl.db));
@@ -315,11 +320,17 @@ timelog_open(const char *path, int queue_len)
 		sqlite3_free(msg);
 		goto fail;
 	}
+	/* Databases from before FastCGI support lack two columns. */
+	sqlite3_exec(tl.db, "ALTER TABLE requests ADD COLUMN connect_us "
+	    "INTEGER", NULL, NULL, NULL);
+	sqlite3_exec(tl.db, "ALTER TABLE requests ADD COLUMN worker_requests "
+	    "INTEGER", NULL, NULL, NULL);
 	if (sqlite3_prepare_v2(tl.db, "INSERT INTO requests (ts, request_id,"
 	    " route, mode, method, path, status, bytes_in, bytes_out,"
 	    " queue_us, spawn_us, ttfb_us, total_us, pid, exit_status, signal,"
-	    " user_cpu_us, sys_cpu_us, max_rss_kb, error) VALUES (?,?,?,?,?,"
-	    "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", -1, &tl.ins_req, NULL) !=
+	    " user_cpu_us, sys_cpu_us, max_rss_kb, error, connect_us,"
+	    " worker_requests) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
+	    "?,?,?)", -1, &tl.ins_req, NULL) !=
 	    SQLITE_OK ||
 	    sqlite3_prepare_v2(tl.db, "INSERT INTO events (ts, kind, pid,"
 	    " detail) VALUES (?,?,?,?)", -1, &tl.ins_ev, NULL) != SQLITE_OK) {

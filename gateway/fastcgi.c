@@ -1,0 +1,364 @@
+/*
+ * fastcgi.c: one request through a FastCGI pool.
+ *
+ * The request borrows a connection from the route's pool (pool.c), sends
+ * BEGIN_REQUEST with FCGI_KEEP_CONN, the same RFC 3875 environment a CGI
+ * handler gets as PARAMS (cgienv.c, fcgi.c), and the request body as
+ * STDIN records while one poll loop reads the answer: STDOUT goes through
+ * the shared relay (the CGI header parser and the streaming writer),
+ * STDERR to the log.  Like the CGI pump, nothing is read from the worker
+ * while a write to the client blocks, so a slow client slows the worker
+ * rather than growing our memory.
+ *
+ * Ends: END_REQUEST (the connection goes back to the pool), the route's
+ * timeout (a local worker's process group is killed and replaced; 504),
+ * the client gone (a local worker is killed, since it may go on working
+ * on an abandoned request; a remote connection is closed), or a worker
+ * that dies or talks nonsense (502, or 503 when a fresh worker never
+ * answered: it failed at start-up).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <civetweb.h>
+#include <fastcgi.h>
+
+#include "cgigate.h"
+
+#define FCGI_ID		1
+#define READ_CHUNK	65536
+#define STDIN_CHUNK	16384
+#define POLL_MAX_MS	250
+
+struct fjob {
+	struct relay		 r;
+	struct pool_conn	 pc;
+	struct fcgi_parser	 fp;
+	unsigned char		 rbuf[READ_CHUNK];
+	/* bytes waiting to go to the application */
+	unsigned char		*out;
+	size_t			 outoff, outlen;
+	unsigned char		 stdin_rec[8 + STDIN_CHUNK + 8];
+	int			 stdin_done;	/* empty STDIN record queued */
+	int			 got_bytes;	/* anything from the app yet */
+};
+
+static _Thread_local struct fjob *tls_job;
+static _Thread_local struct cgiresp *tls_parser;
+
+/* Queue the next STDIN record from the request body. */
+static int
+next_stdin(struct fjob *j)
+{
+	ssize_t n;
+
+	n = relay_body(&j->r, (char *)j->stdin_rec + 8, STDIN_CHUNK);
+	if (n < 0)
+		return -1;
+	fcgi_header(j->stdin_rec, FCGI_STDIN, FCGI_ID, (size_t)n);
+	memset(j->stdin_rec + 8 + n, 0, fcgi_pad((size_t)n));
+	j->out = j->stdin_rec;
+	j->outoff = 0;
+	j->outlen = 8 + (size_t)n + fcgi_pad((size_t)n);
+	if (n == 0)
+		j->stdin_done = 1;
+	return 0;
+}
+
+/* Bytes from the application: 1 at END_REQUEST, 0 for more, -1 failed. */
+static int
+on_input(struct fjob *j, size_t len)
+{
+	const unsigned char *p = j->rbuf, *chunk;
+	size_t used, clen;
+	enum fcgi_event ev;
+
+	while (len > 0) {
+		ev = fcgi_parse(&j->fp, p, len, &used, &chunk, &clen);
+		p += used;
+		len -= used;
+		switch (ev) {
+		case FCGI_EV_STDOUT:
+			if (relay_out(&j->r, (const char *)chunk, clen) == -1)
+				return -1;
+			break;
+		case FCGI_EV_STDERR:
+			relay_err(&j->r, (const char *)chunk, clen);
+			break;
+		case FCGI_EV_END:
+			if (len > 0)
+				j->fp.error = "FastCGI data after END_REQUEST";
+			return 1;
+		case FCGI_EV_ERROR:
+			j->r.fail = j->fp.error;
+			j->r.fail_status = 502;
+			return -1;
+		case FCGI_EV_MORE:
+			break;
+		}
+	}
+	return 0;
+}
+
+enum outcome { DONE, TIMEOUT, APP_GONE, APP_BAD, CLIENT_GONE, FAILED };
+
+static enum outcome
+converse(struct fjob *j, uint64_t deadline, uint64_t first_deadline)
+{
+	struct http_ctx *h = j->r.h;
+	struct pollfd pfd;
+	uint64_t now, until;
+	ssize_t n;
+	int ms, rc;
+
+	for (;;) {
+		now = now_us();
+		until = j->got_bytes ? deadline : first_deadline;
+		if (http_draining() && http_drain_deadline() < until)
+			until = http_drain_deadline();
+		if (now >= until)
+			return TIMEOUT;
+		if (j->outlen == 0 && !j->stdin_done && next_stdin(j) == -1)
+			return h->client_gone ? CLIENT_GONE : FAILED;
+		if (http_flush(h) == -1) {
+			j->r.fail = "client went away";
+			h->client_gone = 1;
+			return CLIENT_GONE;
+		}
+		pfd.fd = j->pc.fd;
+		pfd.events = POLLIN | (j->outlen > 0 ? POLLOUT : 0);
+		pfd.revents = 0;
+		ms = (int)((until - now + 999) / 1000);
+		if (ms > POLL_MAX_MS)
+			ms = POLL_MAX_MS;
+		if (poll(&pfd, 1, ms) == -1 && errno != EINTR)
+			return FAILED;
+		if (pfd.revents & POLLOUT && j->outlen > 0) {
+			n = write(j->pc.fd, j->out + j->outoff, j->outlen);
+			if (n > 0) {
+				j->outoff += (size_t)n;
+				j->outlen -= (size_t)n;
+			} else if (n == -1 && errno != EAGAIN &&
+			    errno != EINTR) {
+				/* Read what it said before hanging up. */
+				j->outlen = 0;
+				j->stdin_done = 1;
+			}
+		}
+		if (pfd.revents & (POLLIN | POLLHUP | POLLERR)) {
+			n = read(j->pc.fd, j->rbuf, sizeof(j->rbuf));
+			if (n == 0 || (n == -1 && errno != EAGAIN &&
+			    errno != EINTR)) {
+				j->r.fail = "FastCGI application closed the "
+				    "connection before END_REQUEST";
+				return APP_GONE;
+			}
+			if (n > 0) {
+				j->got_bytes = 1;
+				rc = on_input(j, (size_t)n);
+				if (rc == 1)
+					return DONE;
+				if (rc == -1)
+					return j->r.fail_status == 502 ?
+					    APP_BAD : h->client_gone ?
+					    CLIENT_GONE : FAILED;
+			}
+		}
+	}
+}
+
+/*
+ * Send BEGIN_REQUEST, PARAMS and, for a request without a body, the empty
+ * STDIN record, in one write: an application that answers before reading
+ * STDIN (libfcgi's accept loop does) then finds no stray record of this
+ * request on the connection when it reads the next one.
+ */
+static int
+begin(struct fjob *j, unsigned char *msg, size_t len, uint64_t deadline)
+{
+	if (pool_write_all(j->pc.fd, msg, len, deadline) == -1)
+		return -1;
+	if (j->r.body_left == 0)
+		j->stdin_done = 1;
+	return 0;
+}
+
+/* Build the opening records: BEGIN_REQUEST, PARAMS, maybe empty STDIN. */
+static unsigned char *
+opening(struct fjob *j, char **envp, size_t *len)
+{
+	unsigned char *params, *msg;
+	size_t plen, n;
+
+	if ((params = fcgi_encode_params(FCGI_ID, envp, &plen)) == NULL)
+		return NULL;
+	n = 16 + plen + (j->r.body_left == 0 ? 8 : 0);
+	if ((msg = malloc(n)) == NULL) {
+		free(params);
+		return NULL;
+	}
+	fcgi_begin_request(msg, FCGI_ID, 1);
+	memcpy(msg + 16, params, plen);
+	if (j->r.body_left == 0)
+		fcgi_header(msg + 16 + plen, FCGI_STDIN, FCGI_ID, 0);
+	free(params);
+	*len = n;
+	return msg;
+}
+
+static int
+run(struct fjob *j, const struct fcgi_target *tg)
+{
+	struct relay *r = &j->r;
+	struct http_ctx *h = r->h;
+	const struct route_conf *conf = r->conf;
+	struct cgi_header hdr[64];
+	struct cgi_request req;
+	unsigned char *msg;
+	char **envp;
+	size_t mlen;
+	uint64_t deadline, first = 0;
+	enum outcome oc = FAILED;
+	const char *why;
+	int st, attempt;
+
+	if ((st = pool_acquire(tg->pool, h->start_us +
+	    (uint64_t)conf->max_queue_wait_us, &j->pc, &why)) != 0) {
+		h->t.queue_us = (long long)(now_us() - h->start_us);
+		return http_error(h, st, why, "Retry-After: 1\r\n");
+	}
+	h->t.queue_us = (long long)(now_us() - h->start_us) -
+	    j->pc.connect_us;
+	h->t.connect_us = j->pc.connect_us;
+	h->t.pid = (int)j->pc.pid;
+	h->t.worker_requests = (long long)j->pc.nreq;
+
+	relay_request(h, tg->script_name, tg->script_filename,
+	    tg->document_root, tg->path_info, &req, hdr);
+	req.extra_env = conf->env;
+	req.nextra = conf->nenv;
+	envp = cgienv_build(&req);
+	msg = envp ? opening(j, envp, &mlen) : NULL;
+	free(envp);
+	if (msg == NULL) {
+		pool_release(&j->pc, POOL_CLOSE, NULL);
+		return http_error(h, 503, "out of memory", "Retry-After: 1\r\n");
+	}
+	deadline = h->start_us + (uint64_t)conf->timeout_us;
+	for (attempt = 0; ; attempt++) {
+		fcgi_parser_init(&j->fp, FCGI_ID);
+		j->outlen = j->outoff = 0;
+		j->stdin_done = 0;
+		st = begin(j, msg, mlen, deadline);
+		if (st == 0) {
+			first = deadline;
+			if (j->pc.nreq == 1 && j->pc.pid > 0 && now_us() +
+			    (uint64_t)conf->fcgi.start_us < first)
+				first = now_us() + (uint64_t)conf->fcgi.start_us;
+			oc = converse(j, deadline, first);
+		}
+		/*
+		 * A kept connection the application has closed in between
+		 * (it may drop one after a protocol hiccup) shows as a
+		 * failed write or EOF before any answer: open a new one and
+		 * start over, as long as no body byte was consumed.
+		 */
+		if ((st == -1 || (oc == APP_GONE && !j->got_bytes)) &&
+		    j->pc.reused && attempt == 0 && h->t.bytes_in == 0 &&
+		    pool_redial(&j->pc) == 0)
+			continue;
+		break;
+	}
+	free(msg);
+	if (st == -1) {
+		pool_release(&j->pc, POOL_FAIL, "cannot send the request");
+		return http_error(h, 502, "FastCGI application refused the "
+		    "request", NULL);
+	}
+	relay_err_end(r);
+
+	switch (oc) {
+	case DONE:
+		if (j->fp.proto_status != FCGI_REQUEST_COMPLETE &&
+		    !r->headers_done) {
+			pool_release(&j->pc, POOL_CLOSE, NULL);
+			return http_error(h, 503, "FastCGI application "
+			    "overloaded or refused the role",
+			    "Retry-After: 1\r\n");
+		}
+		if (j->fp.error != NULL)
+			log_msg(h->reqid, "%s", j->fp.error);
+		pool_release(&j->pc, j->fp.error ? POOL_CLOSE : POOL_KEEP,
+		    NULL);
+		return relay_end(r, 0);
+	case TIMEOUT:
+		pool_release(&j->pc, POOL_KILL, "request timed out");
+		if (!j->got_bytes && j->pc.nreq == 1 && first < deadline)
+			return http_error(h, 503, "FastCGI worker did not "
+			    "answer within start_timeout", "Retry-After: 1\r\n");
+		return http_error(h, 504, "FastCGI request timed out", NULL);
+	case CLIENT_GONE:
+		pool_release(&j->pc, POOL_KILL, "client went away");
+		return relay_client_gone(r);
+	case APP_GONE:
+		pool_release(&j->pc, POOL_FAIL, r->fail);
+		if (!j->got_bytes && j->pc.nreq == 1 && j->pc.pid > 0)
+			return http_error(h, 503, "FastCGI worker failed at "
+			    "start-up", "Retry-After: 1\r\n");
+		return http_error(h, 502, r->fail, NULL);
+	case APP_BAD:
+		pool_release(&j->pc, j->pc.pid > 0 ? POOL_KILL : POOL_CLOSE,
+		    r->fail);
+		return http_error(h, r->fail_status ? r->fail_status : 502,
+		    r->fail, NULL);
+	case FAILED:
+	default:
+		pool_release(&j->pc, POOL_CLOSE, NULL);
+		if (r->fail_status == 413)
+			h->keep_alive = 0;
+		return http_error(h, r->fail_status ? r->fail_status : 502,
+		    r->fail ? r->fail : "FastCGI exchange failed", NULL);
+	}
+}
+
+int
+fastcgi_serve(struct http_ctx *h, const struct route_conf *conf,
+    const struct fcgi_target *tg, int nph)
+{
+	const struct mg_request_info *ri = mg_get_request_info(h->conn);
+	struct fjob *j;
+
+	if (h->hops == 0 && ri->content_length > conf->max_body) {
+		h->keep_alive = 0;
+		return http_error(h, 413, "declared body over max_body", NULL);
+	}
+	if (tg->pool == NULL)
+		return http_error(h, 503, "no FastCGI pool for this route",
+		    "Retry-After: 1\r\n");
+	if (tls_parser == NULL && (tls_parser = malloc(sizeof(*tls_parser))) ==
+	    NULL)
+		return http_error(h, 503, "out of memory", "Retry-After: 1\r\n");
+	if (tls_job == NULL && (tls_job = malloc(sizeof(*tls_job))) == NULL)
+		return http_error(h, 503, "out of memory", "Retry-After: 1\r\n");
+	j = tls_job;
+	j->outlen = j->outoff = 0;
+	j->stdin_done = 0;
+	j->got_bytes = 0;
+	cgiresp_init(tls_parser);
+	relay_init(&j->r, h, conf, tls_parser, nph);
+	return run(j, tg);
+}
+
+void
+fastcgi_thread_exit(void)
+{
+	free(tls_job);
+	free(tls_parser);
+	tls_job = NULL;
+	tls_parser = NULL;
+}

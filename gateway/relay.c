@@ -1,0 +1,267 @@
+/*
+ * relay.c: what CGI and FastCGI requests share between the client and a
+ * handler, whichever way the handler runs.
+ *
+ * Toward the handler: the request's RFC 3875 description (relay_request,
+ * fed to cgienv.c) and its body, read from civetweb in pieces and counted
+ * against max_body (relay_body).  From the handler: its output, parsed by
+ * cgiresp.c until the header block is complete and then streamed through
+ * http.c (relay_out), and its stderr, logged line by line with the request
+ * id up to stderr_limit (relay_err).  relay_end and relay_client_gone turn
+ * the way an exchange ended into the answer and the log line.
+ *
+ * The caller owns the transport (pipes or a FastCGI connection) and the
+ * relay's memory; nothing here blocks except reading the request body.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <civetweb.h>
+
+#include "cgigate.h"
+
+void
+relay_init(struct relay *r, struct http_ctx *h, const struct route_conf *conf,
+    struct cgiresp *p, int nph)
+{
+	const struct mg_request_info *ri = mg_get_request_info(h->conn);
+
+	memset(r, 0, sizeof(*r));
+	r->h = h;
+	r->conf = conf;
+	r->p = p;
+	r->nph = nph;
+	r->body_left = h->hops > 0 ? 0 : ri->content_length;
+	if (r->body_left < 0 && mg_get_header(h->conn, "Transfer-Encoding"))
+		r->body_left = -1;
+	else if (r->body_left < 0)
+		r->body_left = 0;
+}
+
+/* Log complete stderr lines (or the tail at the end), up to the cap. */
+static void
+log_err(struct relay *r, int final)
+{
+	char *line = r->errbuf, *nl, *end = r->errbuf + r->errlen;
+	const struct config *cfg = r->h->cfg;
+
+	while (line < end) {
+		nl = memchr(line, '\n', (size_t)(end - line));
+		if (nl == NULL && !final && (line > r->errbuf ||
+		    r->errlen < sizeof(r->errbuf)))
+			break;
+		if (nl == NULL)
+			nl = end;
+		if ((long long)r->errlogged < cfg->stderr_cap)
+			log_msg(r->h->reqid, "stderr: %.*s", (int)(nl - line),
+			    line);
+		else if ((long long)r->errlogged - (nl - line) <
+		    cfg->stderr_cap)
+			log_msg(r->h->reqid, "stderr: (more output dropped, "
+			    "limit %lld bytes)", (long long)cfg->stderr_cap);
+		r->errlogged += (size_t)(nl - line) + 1;
+		line = nl < end ? nl + 1 : end;
+	}
+	memmove(r->errbuf, line, (size_t)(end - line));
+	r->errlen = (size_t)(end - line);
+}
+
+void
+relay_err(struct relay *r, const char *buf, size_t n)
+{
+	size_t k;
+
+	while (n > 0) {
+		k = sizeof(r->errbuf) - r->errlen;
+		if (k > n)
+			k = n;
+		memcpy(r->errbuf + r->errlen, buf, k);
+		r->errlen += k;
+		buf += k;
+		n -= k;
+		log_err(r, 0);
+	}
+}
+
+void
+relay_err_end(struct relay *r)
+{
+	if (r->errlen > 0)
+		log_err(r, 1);
+}
+
+/* Local Location without Status: internal redirect or a 302. */
+static int
+local_redirect(struct relay *r)
+{
+	struct http_ctx *h = r->h;
+
+	if (r->conf->internal_redirect && h->hops < 5) {
+		snprintf(h->redirect, sizeof(h->redirect), "%s",
+		    r->p->location);
+		return 1;
+	}
+	r->p->status = 302;
+	return 0;
+}
+
+int
+relay_out(struct relay *r, const char *buf, size_t n)
+{
+	struct http_ctx *h = r->h;
+	enum cgiresp_state st;
+	size_t used;
+
+	if (r->nph)
+		return http_send_raw(h, buf, n);
+	while (!r->headers_done) {
+		st = cgiresp_feed(r->p, buf, n, &used);
+		if (st == CGIRESP_MORE) {
+			if (used == n)
+				return 0;
+			buf += used;
+			n -= used;
+			continue;
+		}
+		if (st == CGIRESP_ERROR) {
+			r->fail = r->p->error;
+			r->fail_status = 502;
+			return -1;
+		}
+		if (r->p->status == 0 && local_redirect(r)) {
+			r->headers_done = 2;
+			return 0;
+		}
+		r->headers_done = 1;
+		if (http_send_header(h, r->p, r->p->content_length) == -1 ||
+		    http_send_body(h, r->p->buf + r->p->body_off,
+		    r->p->len - r->p->body_off) == -1)
+			return -1;
+		buf += used;
+		n -= used;
+	}
+	if (r->headers_done == 2 || n == 0)
+		return 0;	/* an internal redirect discards the body */
+	return http_send_body(h, buf, n);
+}
+
+ssize_t
+relay_body(struct relay *r, char *buf, size_t len)
+{
+	struct http_ctx *h = r->h;
+	int n;
+
+	if (r->body_left == 0)
+		return 0;
+	if (r->body_left > 0 && (long long)len > r->body_left)
+		len = (size_t)r->body_left;
+	n = mg_read(h->conn, buf, len);
+	if (n < 0) {
+		r->fail = "client went away while sending the body";
+		h->client_gone = 1;
+		return -1;
+	}
+	if (n == 0) {
+		r->body_left = 0;
+		return 0;
+	}
+	h->t.bytes_in += n;
+	if (r->body_left > 0)
+		r->body_left -= n;
+	if (h->t.bytes_in > r->conf->max_body) {
+		r->fail = "request body over max_body";
+		r->fail_status = 413;
+		return -1;
+	}
+	return n;
+}
+
+void
+relay_request(struct http_ctx *h, const char *script_name,
+    const char *script_filename, const char *document_root,
+    const char *path_info, struct cgi_request *req, struct cgi_header *hdr)
+{
+	const struct mg_request_info *ri = mg_get_request_info(h->conn);
+	static _Thread_local char proto[16], root[PATH_MAX], host[256];
+	static _Thread_local char uri[8192];
+	const char *hv;
+	int i;
+
+	memset(req, 0, sizeof(*req));
+	req->method = h->hops > 0 ? "GET" : ri->request_method;
+	if (h->hops == 0 && ri->query_string != NULL)
+		snprintf(uri, sizeof(uri), "%s?%s", ri->request_uri,
+		    ri->query_string);
+	else
+		snprintf(uri, sizeof(uri), "%s", h->hops > 0 ? h->uri :
+		    ri->request_uri);
+	req->request_uri = uri;
+	req->query = ri->query_string;
+	if (h->hops > 0)
+		req->query = strchr(h->uri, '?') ? strchr(h->uri, '?') + 1 :
+		    NULL;
+	req->script_name = script_name;
+	req->path_info = path_info;
+	req->script_filename = script_filename;
+	if (document_root == NULL) {
+		if (realpath(h->cfg->www, root) == NULL)
+			snprintf(root, sizeof(root), "%s", h->cfg->www);
+		document_root = root;
+	}
+	req->document_root = document_root;
+	snprintf(host, sizeof(host), "%s", (hv = mg_get_header(h->conn,
+	    "Host")) != NULL ? hv : "localhost");
+	if (host[0] != '[' && strchr(host, ':') != NULL)
+		*strchr(host, ':') = '\0';
+	else if (host[0] == '[' && strstr(host, "]:") != NULL)
+		strstr(host, "]:")[1] = '\0';
+	req->server_name = host;
+	req->server_port = ri->server_port;
+	snprintf(proto, sizeof(proto), "HTTP/%s", ri->http_version);
+	req->server_protocol = proto;
+	req->remote_addr = ri->remote_addr;
+	req->remote_port = ri->remote_port;
+	req->remote_user = ri->remote_user;
+	req->https = ri->is_ssl;
+	req->content_length = h->hops > 0 ? -1 : ri->content_length;
+	req->content_type = mg_get_header(h->conn, "Content-Type");
+	for (i = 0; i < ri->num_headers && i < RELAY_MAX_HEADERS; i++) {
+		hdr[i].name = ri->http_headers[i].name;
+		hdr[i].value = ri->http_headers[i].value;
+	}
+	req->headers = hdr;
+	req->nheaders = i;
+	req->path_env = h->cfg->path_env;
+}
+
+int
+relay_client_gone(struct relay *r)
+{
+	struct http_ctx *h = r->h;
+
+	snprintf(h->t.error, sizeof(h->t.error), "%s",
+	    r->fail ? r->fail : "client went away");
+	log_msg(h->reqid, "%s; handler stopped", h->t.error);
+	if (!h->sent_header)
+		h->t.status = 499;
+	http_finish(h, 1);
+	return h->t.status;
+}
+
+int
+relay_end(struct relay *r, int truncated)
+{
+	struct http_ctx *h = r->h;
+
+	if (r->headers_done == 2)
+		return 0;	/* internal redirect */
+	if (!r->nph && !r->headers_done) {
+		cgiresp_eof(r->p);
+		return http_error(h, 502, h->t.signal > 0 ? h->t.error :
+		    r->p->error, NULL);
+	}
+	http_finish(h, truncated);
+	return h->t.status ? h->t.status : 200;
+}
