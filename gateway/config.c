@@ -36,7 +36,7 @@ static const struct route_conf builtin_route = {
 		.idle_us = 60 * 1000000LL,
 		.start_us = 10 * 1000000LL,
 		.max_requests = 0,
-		.max_connections = 8,
+		.max_connections = 4,
 	},
 };
 

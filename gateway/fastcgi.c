@@ -303,10 +303,14 @@ run(struct fjob *j, const struct fcgi_target *tg)
 			    "answer within start_timeout", "Retry-After: 1\r\n");
 		return http_error(h, 504, "FastCGI request timed out", NULL);
 	case CLIENT_GONE:
-		pool_release(&j->pc, POOL_KILL, "client went away");
+		/* A local worker may go on with an abandoned request. */
+		pool_release(&j->pc, j->pc.pid > 0 ? POOL_KILL : POOL_CLOSE,
+		    "client went away");
 		return relay_client_gone(r);
 	case APP_GONE:
-		pool_release(&j->pc, POOL_FAIL, r->fail);
+		/* A backend dropping one connection is not a dead backend. */
+		pool_release(&j->pc, j->pc.pid > 0 ? POOL_FAIL : POOL_CLOSE,
+		    r->fail);
 		if (!j->got_bytes && j->pc.nreq == 1 && j->pc.pid > 0)
 			return http_error(h, 503, "FastCGI worker failed at "
 			    "start-up", "Retry-After: 1\r\n");
