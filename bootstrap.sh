@@ -4,9 +4,11 @@
 set -eu
 cd "$(dirname "$0")"
 
+# Build; run (libfcgi-perl for handlers/hello-perl.fcgi); test (curl,
+# sqlite3, procps, mandoc, php-fpm as a remote FastCGI backend).
 PKGS="gcc make autoconf automake pkg-config libc6-dev
-libcivetweb-dev libsqlite3-dev libcmocka-dev libfcgi-dev
-curl sqlite3 procps"
+libcivetweb-dev libsqlite3-dev libcmocka-dev libfcgi-dev libfcgi-perl
+curl sqlite3 procps mandoc php-fpm"
 
 missing=""
 for p in $PKGS; do
@@ -21,9 +23,18 @@ if [ -n "$missing" ]; then
 	fi
 	echo "bootstrap.sh: installing$missing"
 	export DEBIAN_FRONTEND=noninteractive
+	# Installing a daemon (php-fpm) must not start it as a service:
+	# the tests run their own instances on ephemeral ports.
+	policy=""
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+		chmod +x /usr/sbin/policy-rc.d
+		policy=1
+	fi
 	apt-get update -qq
 	# shellcheck disable=SC2086
 	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+	[ -z "$policy" ] || rm -f /usr/sbin/policy-rc.d
 fi
 
 if [ ! -x configure ] || [ configure.ac -nt configure ] ||

@@ -141,8 +141,13 @@ pump(struct pump *s, uint64_t deadline)
 			ms = POLL_MAX_MS;
 		if (http_draining() && ms > 50)
 			ms = 50;
-		if (poll(pfd, (nfds_t)nfd, ms) == -1 && errno != EINTR)
+		i = poll(pfd, (nfds_t)nfd, ms);
+		if (i == -1 && errno != EINTR)
 			return -1;
+		if (i == 0 && !s->in_open && http_client_closed(h)) {
+			s->r.fail = "client went away";
+			return -1;
+		}
 		if (idx_in >= 0 && pfd[idx_in].revents & (POLLOUT | POLLERR))
 			if (feed_stdin(s) == -1)
 				return -1;

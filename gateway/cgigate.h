@@ -569,6 +569,7 @@ struct http_ctx {
 	int			 chunked;
 	int			 sent_header;
 	int			 client_gone;
+	int			 client_fd;	/* socket + 1; 0: unknown, -1: none */
 	int			 hops;		/* internal redirects taken */
 	char			 redirect[4096];	/* set by cgi_serve */
 	char			 uri[4096];	/* target after a redirect */
@@ -594,6 +595,11 @@ int	 http_send_header(struct http_ctx *h, const struct cgiresp *p,
 	    long long length);
 /* Send body bytes (chunked if so decided); 0 or -1 when the client is gone */
 int	 http_send_body(struct http_ctx *h, const char *buf, size_t n);
+/*
+ * Has the client closed its side of the connection?  For requests that
+ * wait on a silent handler; 1 sets client_gone.
+ */
+int	 http_client_closed(struct http_ctx *h);
 /* Write what is buffered; 0, or -1 when the client is gone. */
 int	 http_flush(struct http_ctx *h);
 /* Finish the body: final chunk unless truncated; truncated closes. */

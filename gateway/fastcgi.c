@@ -136,8 +136,14 @@ converse(struct fjob *j, uint64_t deadline, uint64_t first_deadline)
 		ms = (int)((until - now + 999) / 1000);
 		if (ms > POLL_MAX_MS)
 			ms = POLL_MAX_MS;
-		if (poll(&pfd, 1, ms) == -1 && errno != EINTR)
+		rc = poll(&pfd, 1, ms);
+		if (rc == -1 && errno != EINTR)
 			return FAILED;
+		if (rc == 0 && j->stdin_done && j->outlen == 0 &&
+		    http_client_closed(h)) {
+			j->r.fail = "client went away";
+			return CLIENT_GONE;
+		}
 		if (pfd.revents & POLLOUT && j->outlen > 0) {
 			n = write(j->pc.fd, j->out + j->outoff, j->outlen);
 			if (n > 0) {

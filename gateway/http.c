@@ -23,6 +23,11 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 
 #include <civetweb.h>
 
@@ -472,6 +477,74 @@ log_message(const struct mg_connection *conn, const char *msg)
 	(void)conn;
 	log_msg(NULL, "civetweb: %s", msg);
 	return 1;
+}
+
+/*
+ * Civetweb does not hand out a connection's socket, so find it: the
+ * descriptor whose peer is this request's client and whose local port is
+ * the one it came in on.  Only slow requests ask, once each.
+ */
+static int
+find_client_fd(struct http_ctx *h)
+{
+	const struct mg_request_info *ri = mg_get_request_info(h->conn);
+	struct sockaddr_storage ss;
+	struct rlimit rl;
+	char addr[INET6_ADDRSTRLEN];
+	socklen_t len;
+	int fd, max, port;
+
+	max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 65536 ?
+	    (int)rl.rlim_cur : 65536;
+	for (fd = 3; fd < max; fd++) {
+		len = sizeof(ss);
+		if (getpeername(fd, (struct sockaddr *)&ss, &len) == -1)
+			continue;
+		if (ss.ss_family == AF_INET) {
+			struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+
+			inet_ntop(AF_INET, &in->sin_addr, addr, sizeof(addr));
+			port = ntohs(in->sin_port);
+		} else if (ss.ss_family == AF_INET6) {
+			struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+
+			inet_ntop(AF_INET6, &in6->sin6_addr, addr,
+			    sizeof(addr));
+			port = ntohs(in6->sin6_port);
+		} else
+			continue;
+		if (port != ri->remote_port || strcmp(addr, ri->remote_addr))
+			continue;
+		len = sizeof(ss);
+		if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
+		    ((ss.ss_family == AF_INET && ntohs(((struct sockaddr_in *)
+		    &ss)->sin_port) == ri->server_port) ||
+		    (ss.ss_family == AF_INET6 && ntohs(((struct sockaddr_in6 *)
+		    &ss)->sin6_port) == ri->server_port)))
+			return fd;
+	}
+	return -1;
+}
+
+int
+http_client_closed(struct http_ctx *h)
+{
+	char c;
+	ssize_t n;
+	int fd;
+
+	if (h->client_fd == 0) {	/* not looked for yet */
+		fd = find_client_fd(h);
+		h->client_fd = fd >= 0 ? fd + 1 : -1;
+	}
+	if (h->client_fd < 0)
+		return 0;
+	n = recv(h->client_fd - 1, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
+		h->client_gone = 1;
+		return 1;
+	}
+	return 0;
 }
 
 /* A worker thread ends: give back the buffers it grew while serving. */

@@ -253,6 +253,18 @@ pool_get(const char *route, const char *path, const struct route_conf *rc)
 	return p;
 }
 
+static void
+retire(struct pool *p, struct endpoint *e, const char *why)
+{
+	if (e->state != EP_UP)
+		return;
+	e->state = EP_RETIRING;
+	e->why = why;
+	e->retire_us = 0;	/* signalled once it is idle */
+	timelog_event("worker_retire", (int)e->c.pid, "%s: %s", p->route,
+	    why);
+}
+
 /* A free endpoint: an idle worker, or the least loaded backend. */
 static struct endpoint *
 pick(struct pool *p)
@@ -260,7 +272,8 @@ pick(struct pool *p)
 	struct endpoint *e, *best = NULL;
 
 	for (e = p->eps; e != NULL; e = e->next) {
-		if (e->state != EP_UP || e->ejected)
+		if (e->state != EP_UP || e->ejected ||
+		    (e->limit > 0 && e->served >= e->limit))
 			continue;
 		if (!p->remote) {
 			if (e->busy == 0 && (best == NULL ||
@@ -462,6 +475,8 @@ pool_release(struct pool_conn *pc, enum pool_end how, const char *why)
 	e->busy--;
 	switch (how) {
 	case POOL_KEEP:
+		if (e->limit > 0 && e->served >= e->limit)
+			retire(p, e, "max_requests reached");
 		if (e->state == EP_UP && e->nidle < MAX_IDLE_CONNS &&
 		    !e->ejected) {
 			e->idle[e->nidle++] = pc->fd;
@@ -695,18 +710,6 @@ worker_exited(struct pool *p, struct endpoint *e)
 	e->state = EP_DEAD;
 	while (e->nidle > 0)
 		close(e->idle[--e->nidle]);
-}
-
-static void
-retire(struct pool *p, struct endpoint *e, const char *why)
-{
-	if (e->state != EP_UP)
-		return;
-	e->state = EP_RETIRING;
-	e->why = why;
-	e->retire_us = 0;	/* signalled once it is idle */
-	timelog_event("worker_retire", (int)e->c.pid, "%s: %s", p->route,
-	    why);
 }
 
 /* One pass over a local pool.  Lock held. */

@@ -1,0 +1,256 @@
+#!/bin/sh
+# fastcgi.sh: FastCGI pools and remote backends, end to end.
+#
+# Real cgigate, real workers (handlers/hello.fcgi built with libfcgi, the
+# Perl one, tests/fixtures/fcgi-fixture with its misbehaving modes), a
+# real php-fpm as a remote backend, curl as the client.
+. "$(dirname "$0")/gw.sh"
+
+FIX="$TB/tests/fixtures/fcgi-fixture"
+[ -x "$FIX" ] || skip "fixture not built ($FIX)"
+
+cp "$TB/handlers/hello.fcgi" "$H/hello.fcgi"
+cp "$TS/handlers/hello-perl.fcgi" "$H/hello-perl.fcgi"
+cp "$FIX" "$H/fix.fcgi"
+cp "$FIX" "$H/slow.fcgi"
+cp "$FIX" "$H/one.fcgi"
+cp "$FIX" "$H/rec.fcgi"
+cp "$FIX" "$H/boot.fcgi"
+
+cat >"$W/cgigate.conf" <<EOF
+[server]
+handlers = $H
+www = $W/www
+timings = $W/timings.db
+[route /fix]
+timeout = 2s
+max_workers = 2
+[route /slow]
+timeout = 1s
+max_workers = 1
+[route /one]
+min_workers = 1
+max_workers = 1
+max_queue_wait = 200ms
+[route /rec]
+max_workers = 3
+max_requests = 10
+[route /boot]
+env = FIXTURE_START=crash
+max_queue_wait = 500ms
+EOF
+mkdir -p "$W/www"
+start_gateway --config "$W/cgigate.conf"
+
+# --- the plain cases -------------------------------------------------
+body=$(curl -s "$URL/hello")
+expect_eq "libfcgi hello.fcgi answers" "hi" "$body"
+body=$(curl -s "$URL/hello-perl/x/y")
+case $body in
+"hello from perl, pid "*"path '/x/y'") ok "Perl FCGI worker answers with PATH_INFO" ;;
+*) not_ok "Perl FCGI worker answers with PATH_INFO: $body" ;;
+esac
+env=$(curl -s -H 'Proxy: evil' -H 'X-User: me' -H 'X_User: spoof' \
+    "$URL/fix/a/b?env")
+expect_contains "PARAMS carry SCRIPT_NAME" "SCRIPT_NAME=/fix" "$env"
+expect_contains "PARAMS carry PATH_INFO" "PATH_INFO=/a/b" "$env"
+expect_contains "PARAMS carry QUERY_STRING" "QUERY_STRING=env" "$env"
+expect_contains "PARAMS carry SCRIPT_FILENAME" "SCRIPT_FILENAME=$H/fix.fcgi" "$env"
+expect_contains "PARAMS carry HTTP_X_USER" "HTTP_X_USER=me" "$env"
+expect_absent "no HTTP_PROXY in PARAMS (httpoxy)" "HTTP_PROXY" "$env"
+expect_absent "X_User never impersonates X-User" "spoof" "$env"
+
+# A body larger than one STDIN record, echoed back intact.
+head -c 300000 /dev/urandom >"$W/body"
+curl -s --data-binary @"$W/body" "$URL/fix?echo" >"$W/echoed"
+if cmp -s "$W/body" "$W/echoed"; then ok "300 KB body through STDIN and back"
+else not_ok "300 KB body through STDIN and back"; fi
+curl -s -H 'Transfer-Encoding: chunked' --data-binary @"$W/body" \
+    "$URL/fix?echo" >"$W/echoed"
+if cmp -s "$W/body" "$W/echoed"; then ok "chunked upload through STDIN"
+else not_ok "chunked upload through STDIN"; fi
+n=$(curl -s "$URL/fix?big=5000000" | wc -c)
+expect_eq "5 MB response streamed" 5000000 "$n"
+code=$(http_code "$URL/fix?status=404")
+expect_eq "Status from a worker" 404 "$code"
+
+# --- misbehaving workers ----------------------------------------------
+code=$(http_code "$URL/fix?garbage")
+expect_eq "garbage records -> 502" 502 "$code"
+code=$(http_code "$URL/fix?wrongid")
+expect_eq "record for another request id -> 502" 502 "$code"
+expect_log "garbage is logged" "FastCGI record with an unknown version"
+curl -s "$URL/fix" >/dev/null	# warm a worker that has served one
+code=$(http_code "$URL/fix?crash")
+expect_eq "crash after headers keeps the status" 200 "$code"
+curl -s -o /dev/null "$URL/fix?crash"
+rc=$?
+[ $rc -ne 0 ] && ok "crash mid-body ends the response visibly (curl $rc)" ||
+    not_ok "crash mid-body ends the response visibly (curl $rc)"
+code=$(http_code "$URL/fix")
+expect_eq "the pool replaced the crashed worker" 200 "$code"
+
+code=$(http_code "$URL/fix?stderr=2000000")
+expect_eq "2 MB of STDERR records, no deadlock" 200 "$code"
+expect_log "worker stderr is logged with the request id" "] stderr: eeee"
+expect_log "worker stderr is capped" "more output dropped"
+
+t0=$(date +%s)
+code=$(http_code "$URL/slow?sleep=5000")
+expect_eq "slow worker past timeout -> 504" 504 "$code"
+expect_log "the slow worker is killed" "pool /slow: killing worker"
+code=$(http_code "$URL/slow")
+expect_eq "the slow route serves again after the kill" 200 "$code"
+
+# Client gives up: the worker is killed and the slot is free again.
+curl -s -m 1 "$URL/one?sleep=4000" >/dev/null
+code=$(http_code "$URL/one")
+expect_eq "a client that left frees its worker slot" 200 "$code"
+
+# Pool growth to max, then 503 with Retry-After.
+curl -s -o /dev/null "$URL/one?sleep=1500" &
+bg=$!
+sleep 0.5
+hdr=$(curl -s -D - -o /dev/null "$URL/one")
+wait $bg
+case $hdr in
+*"503"*"Retry-After"*) ok "max_workers busy past max_queue_wait -> 503 + Retry-After" ;;
+*) not_ok "max_workers busy past max_queue_wait -> 503: $hdr" ;;
+esac
+
+# A worker that dies at start-up: quick 503s, backoff, then recovery
+# once the program is replaced by a working one.
+t0=$(now_ms)
+code=$(http_code "$URL/boot")
+t1=$(now_ms)
+expect_eq "worker crashing at start-up -> 503" 503 "$code"
+[ $((t1 - t0)) -lt 3000 ] && ok "the 503 comes quickly" ||
+    not_ok "the 503 comes quickly ($((t1 - t0)) ms)"
+sleep 1
+expect_log "start-up failures back off" "worker failed at start-up"
+cat >"$H/boot.fcgi.new" <<'EOF'
+#!/bin/sh
+unset FIXTURE_START
+exec "$(dirname "$0")/fix.fcgi"
+EOF
+chmod 755 "$H/boot.fcgi.new"
+mv "$H/boot.fcgi.new" "$H/boot.fcgi"
+ok_after=0
+for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+	[ "$(http_code "$URL/boot")" = 200 ] && { ok_after=1; break; }
+	sleep 0.3
+done
+[ $ok_after = 1 ] && ok "the pool recovers once the program is fixed" ||
+    not_ok "the pool recovers once the program is fixed"
+
+# --- recycling and rolling under concurrent load -----------------------
+seq 1 200 | sed "s|.*|$URL/rec|" >"$W/urls"
+xargs -P 6 -n 10 curl -s -o /dev/null -w '%{http_code}\n' <"$W/urls" \
+    >"$W/codes" 2>/dev/null &
+load=$!
+sleep 0.3
+touch "$H/rec.fcgi"	# roll the pool while it serves
+wait $load
+good=$(grep -c '^200$' "$W/codes")
+expect_eq "200 requests through recycling + a roll: all 200" 200 "$good"
+stop_gateway
+n=$(sql "select count(*) from events where kind='worker_retire' and detail like '/rec: max_requests%'")
+[ "$n" -ge 10 ] && ok "workers recycled after max_requests ($n)" ||
+    not_ok "workers recycled after max_requests ($n)"
+n=$(sql "select count(*) from events where kind='worker_retire' and detail = '/rec: program changed'")
+[ "$n" -ge 1 ] && ok "touching the program rolled the pool" ||
+    not_ok "touching the program rolled the pool ($n)"
+n=$(sql "select count(*) from requests where mode='fastcgi' and route='/rec' and worker_requests between 1 and 10")
+expect_eq "timings: worker_requests counted per worker" 200 "$n"
+n=$(sql "select count(*) from requests where mode='fastcgi' and pid > 0 and connect_us is not null and ttfb_us > 0 and status = 200")
+[ "$n" -ge 200 ] && ok "timings: pid, connect_us, ttfb_us recorded" ||
+    not_ok "timings: pid, connect_us, ttfb_us recorded ($n)"
+n=$(sql "select count(*) from requests where connect_us = 0")
+[ "$n" -ge 1 ] && ok "timings: reused connections have connect_us 0" ||
+    not_ok "timings: reused connections have connect_us 0"
+
+# --- kill -9 leaves no worker ----------------------------------------------
+start_gateway --config "$W/cgigate.conf"
+curl -s "$URL/hello" >/dev/null
+curl -s "$URL/fix" >/dev/null
+workers=$(pgrep -P "$GW_PID" | tr '\n' ' ')
+[ -n "$workers" ] && ok "workers are running: $workers" ||
+    not_ok "workers are running"
+kill -9 "$GW_PID"
+wait "$GW_PID" 2>/dev/null
+GW_PID=
+alive=""
+for i in 1 2 3 4 5 6 7 8 9 10; do
+	alive=""
+	for w in $workers; do
+		st=$(ps -o stat= -p "$w" 2>/dev/null)
+		case $st in ""|Z*) ;; *) alive="$alive $w" ;; esac
+	done
+	[ -z "$alive" ] && break
+	sleep 0.2
+done
+[ -z "$alive" ] && ok "kill -9 of cgigate leaves no live worker" ||
+    not_ok "kill -9 of cgigate leaves no live worker:$alive"
+
+# --- php-fpm as a remote backend -------------------------------------------
+FPM=$(ls /usr/sbin/php-fpm* 2>/dev/null | head -n 1)
+if [ -z "$FPM" ]; then
+	echo "# php-fpm not installed: remote backend checks skipped"
+	finish
+fi
+mkdir -p "$W/php/app"
+cat >"$W/php/app/index.php" <<'EOF'
+<?php
+header("X-Php: yes");
+echo "php ", 6 * 7, " ", $_SERVER["SCRIPT_FILENAME"], " ", $_SERVER["SCRIPT_NAME"], "\n";
+EOF
+fpm_port=$(free_port)
+cat >"$W/fpm.conf" <<EOF
+[global]
+error_log = $W/fpm.log
+daemonize = no
+[www]
+listen = 127.0.0.1:$fpm_port
+pm = static
+pm.max_children = 2
+EOF
+"$FPM" -n -y "$W/fpm.conf" -R >"$W/fpm.out" 2>&1 &
+FPM_PID=$!
+track "$FPM_PID"
+wait_port "$fpm_port" || not_ok "php-fpm did not start"
+cat >"$W/remote.conf" <<EOF
+[server]
+handlers = $H
+www = $W/www
+timings = $W/timings.db
+[route /php]
+fastcgi = tcp:127.0.0.1:$fpm_port, unix:$W/nobody-listens.sock
+document_root = $W/php
+max_connections = 2
+timeout = 5s
+EOF
+start_gateway --config "$W/remote.conf"
+out=$(curl -s -D "$W/h" "$URL/php/app/index.php")
+expect_eq "php-fpm serves a PHP script through cgigate" \
+    "php 42 $W/php/app/index.php /php/app/index.php" "$out"
+grep -qi '^X-Php: yes' "$W/h" && ok "PHP's headers come through" ||
+    not_ok "PHP's headers come through"
+expect_log "a dead backend is ejected" "nobody-listens.sock ejected"
+seq 1 60 | sed "s|.*|$URL/php/app/index.php|" >"$W/urls"
+xargs -P 4 -n 5 curl -s -o /dev/null -w '%{http_code}\n' <"$W/urls" \
+    >"$W/codes" 2>/dev/null
+good=$(grep -c '^200$' "$W/codes")
+expect_eq "60 concurrent PHP requests all 200" 60 "$good"
+code=$(http_code "$URL/php/missing.php")
+expect_eq "a missing script is php-fpm's 404" 404 "$code"
+kill "$FPM_PID"
+wait "$FPM_PID" 2>/dev/null
+t0=$(now_ms)
+code=$(http_code "$URL/php/app/index.php")
+t1=$(now_ms)
+case $code in 502|503) ok "no backend left -> $code" ;;
+*) not_ok "no backend left -> 502/503, got $code" ;; esac
+[ $((t1 - t0)) -lt 3000 ] && ok "and it does not hang" ||
+    not_ok "and it does not hang ($((t1 - t0)) ms)"
+stop_gateway
+finish

@@ -1,0 +1,130 @@
+# gw.sh: sourced by integration tests.  Starts the real gateway/cgigate on
+# an ephemeral loopback port in a private directory, counts checks, and on
+# exit stops every process the test started (by PID) and removes the
+# directory.  TAP-like output: "ok - ..." / "not ok - ...".
+
+TS=$(cd "${top_srcdir:-$(dirname "$0")/../..}" && pwd)
+TB=$(cd "${top_builddir:-$(dirname "$0")/../..}" && pwd)
+GATEWAY="$TB/gateway/cgigate"
+W=$(mktemp -d "${TMPDIR:-/tmp}/cgigate-test.XXXXXX")
+H="$W/handlers"
+mkdir -p "$H"
+GW_PID=
+GW_LOG=
+URL=
+TRACKED=
+FAILS=0
+CHECKS=0
+
+ok() { CHECKS=$((CHECKS + 1)); echo "ok - $*"; }
+not_ok() { CHECKS=$((CHECKS + 1)); FAILS=$((FAILS + 1)); echo "not ok - $*"; }
+skip() { echo "# skip: $*"; exit 77; }
+
+expect_eq() {	# what want got
+	if [ "$2" = "$3" ]; then ok "$1"
+	else not_ok "$1 (want '$2', got '$3')"; fi
+}
+
+expect_contains() {	# what needle haystack
+	case $3 in
+	*"$2"*) ok "$1" ;;
+	*) not_ok "$1 ('$2' missing)" ;;
+	esac
+}
+
+expect_absent() {	# what needle haystack
+	case $3 in
+	*"$2"*) not_ok "$1 ('$2' present)" ;;
+	*) ok "$1" ;;
+	esac
+}
+
+# A line of the gateway's log (of every run in this test) matching text.
+expect_log() {	# what text
+	i=0
+	while ! cat "$W"/gateway.*.log 2>/dev/null | grep -qF -- "$2"; do
+		i=$((i + 1))
+		[ $i -lt 20 ] || { not_ok "$1 (log lacks '$2')"; return; }
+		sleep 0.1
+	done
+	ok "$1"
+}
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+http_code() { curl -s -m 20 -o /dev/null -w '%{http_code}' "$@"; }
+
+sql() { sqlite3 -cmd '.timeout 5000' "$W/timings.db" "$1"; }
+
+track() { TRACKED="$TRACKED $1"; }
+
+# A port nobody listens on now (for peers that need one up front).
+free_port() {
+	while :; do
+		p=$((20000 + $(od -An -N2 -tu2 /dev/urandom) % 40000))
+		curl -s -m 1 -o /dev/null "http://127.0.0.1:$p/" 2>/dev/null
+		[ $? -eq 7 ] && { echo "$p"; return; }
+	done
+}
+
+wait_port() {
+	i=0
+	until curl -s -m 1 -o /dev/null "http://127.0.0.1:$1/" 2>/dev/null ||
+	    [ $? -ne 7 ]; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || return 1
+		sleep 0.05
+	done
+}
+
+# start_gateway [cgigate options]: listens on 127.0.0.1:0; sets GW_PID, URL.
+start_gateway() {
+	GW_RUN=$((${GW_RUN:-0} + 1))
+	GW_LOG="$W/gateway.$GW_RUN.log"
+	"$GATEWAY" --listen 127.0.0.1:0 "$@" 2>"$GW_LOG" &
+	GW_PID=$!
+	track "$GW_PID"
+	i=0
+	while ! grep -q 'listening on' "$GW_LOG"; do
+		i=$((i + 1))
+		if [ $i -gt 100 ] || ! kill -0 "$GW_PID" 2>/dev/null; then
+			cat "$GW_LOG"
+			not_ok "cgigate did not start"
+			finish
+		fi
+		sleep 0.05
+	done
+	port=$(sed -n 's/.*listening on [0-9.]*:\([0-9]*\).*/\1/p' "$GW_LOG" |
+	    head -n 1)
+	URL="http://127.0.0.1:$port"
+}
+
+# SIGTERM and wait: cgigate drains, flushes its timings and exits 0.
+stop_gateway() {
+	[ -n "$GW_PID" ] || return 0
+	kill -TERM "$GW_PID" 2>/dev/null
+	wait "$GW_PID"
+	GW_RC=$?
+	GW_PID=
+}
+
+cleanup() {
+	for p in $TRACKED; do kill -TERM "$p" 2>/dev/null; done
+	sleep 0.2
+	for p in $TRACKED; do kill -KILL "$p" 2>/dev/null; done
+	for p in $TRACKED; do wait "$p" 2>/dev/null; done
+	if [ "$FAILS" -ne 0 ] && [ -n "$GW_LOG" ]; then
+		echo "# --- last gateway log ---"
+		tail -n 30 "$GW_LOG" | sed 's/^/# /'
+	fi
+	rm -rf "$W"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+finish() {
+	stop_gateway
+	echo "# $CHECKS checks, $FAILS failed"
+	[ "$FAILS" -eq 0 ] && exit 0
+	exit 1
+}
