@@ -28,6 +28,8 @@
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <fcntl.h>
 
 #include <civetweb.h>
 
@@ -36,6 +38,9 @@
 #define OUTBUF		65536
 
 static struct mg_context *ctx;
+static atomic_int inflight;		/* between begin and end_request */
+static int ports[MAX_LISTEN];		/* what we listen on */
+static int nports;
 static const struct config *cfg;
 static atomic_int draining;
 static atomic_ullong drain_deadline;
@@ -411,7 +416,7 @@ handle(struct mg_connection *conn, void *cbdata)
 	h.start_us = tls.start ? tls.start : now_us();
 	snprintf(h.reqid, sizeof(h.reqid), "%s", tls.reqid);
 	h.head = strcmp(ri->request_method, "HEAD") == 0;
-	h.keep_alive = want_keep_alive(conn);
+	h.keep_alive = want_keep_alive(conn) && !http_draining();
 	h.t.ts = wall_now();
 	h.t.exit_status = -1;
 	h.t.connect_us = -1;
@@ -442,6 +447,7 @@ static int
 begin_request(struct mg_connection *conn)
 {
 	(void)conn;
+	atomic_fetch_add(&inflight, 1);
 	tls.start = now_us();
 	tls.answered = 0;
 	snprintf(tls.reqid, sizeof(tls.reqid), "r%llu",
@@ -455,6 +461,7 @@ end_request(const struct mg_connection *conn, int status)
 	const struct mg_request_info *ri = mg_get_request_info(conn);
 	struct timing t;
 
+	atomic_fetch_sub(&inflight, 1);
 	if (tls.answered || ri == NULL)
 		return;
 	memset(&t, 0, sizeof(t));
@@ -566,7 +573,7 @@ int
 http_start(const struct config *c)
 {
 	struct mg_callbacks cb;
-	struct mg_server_port ports[MAX_LISTEN];
+	struct mg_server_port sp[MAX_LISTEN];
 	char listen[MAX_LISTEN * 64] = "", threads[16];
 	const char *opts[32];
 	int i, n = 0, np;
@@ -611,12 +618,13 @@ http_start(const struct config *c)
 		return -1;
 	}
 	mg_set_request_handler(ctx, "/", handle, NULL);
-	np = mg_get_server_ports(ctx, MAX_LISTEN, ports);
+	np = mg_get_server_ports(ctx, MAX_LISTEN, sp);
 	for (i = 0; i < np && i < c->nlisten; i++) {
 		const char *colon = strrchr(c->listen[i], ':');
 
+		ports[nports++] = sp[i].port;
 		log_msg(NULL, "listening on %.*s:%d",
-		    (int)(colon - c->listen[i]), c->listen[i], ports[i].port);
+		    (int)(colon - c->listen[i]), c->listen[i], sp[i].port);
 	}
 	return 0;
 }
@@ -627,13 +635,72 @@ http_drain_deadline(void)
 	return atomic_load(&drain_deadline);
 }
 
+/*
+ * Stop accepting without stopping civetweb, which refuses every write
+ * once mg_stop begins: each listening socket is replaced, under the same
+ * descriptor, by a Unix socket that listens where nobody connects.  The
+ * kernel then refuses new connections while civetweb's accept loop keeps
+ * polling, quietly, until mg_stop closes it all.
+ */
+static void
+close_listeners(void)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_un un;
+	socklen_t len;
+	int fd, i, on, port, quiet;
+
+	for (fd = 3; fd < 65536; fd++) {
+		len = sizeof(on);
+		if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) == -1) {
+			if (errno == EBADF && fd > 1024)
+				break;
+			continue;
+		}
+		len = sizeof(ss);
+		if (!on || getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+			continue;
+		if (ss.ss_family == AF_INET)
+			port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		else if (ss.ss_family == AF_INET6)
+			port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+		else
+			continue;
+		for (i = 0; i < nports && ports[i] != port; i++)
+			;
+		if (i == nports)
+			continue;
+		memset(&un, 0, sizeof(un));
+		un.sun_family = AF_UNIX;
+		len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
+		    (size_t)snprintf(un.sun_path + 1, sizeof(un.sun_path) - 1,
+		    "cgigate.%ld.closed.%d", (long)getpid(), fd));
+		if ((quiet = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) ==
+		    -1 || bind(quiet, (struct sockaddr *)&un, len) == -1 ||
+		    listen(quiet, 1) == -1 || dup2(quiet, fd) == -1) {
+			log_msg(NULL, "drain: cannot close listener %d: %s", fd,
+			    strerror(errno));
+		} else
+			fcntl(fd, F_SETFD, FD_CLOEXEC);
+		if (quiet >= 0)
+			close(quiet);
+	}
+}
+
 void
 http_stop_drain(int64_t drain_us)
 {
-	atomic_store(&drain_deadline, now_us() + (uint64_t)drain_us);
+	uint64_t deadline = now_us() + (uint64_t)drain_us;
+
+	atomic_store(&drain_deadline, deadline);
 	atomic_store(&draining, 1);
 	admit_drain();
-	if (ctx != NULL)
-		mg_stop(ctx);
+	if (ctx == NULL)
+		return;
+	close_listeners();
+	/* Requests in flight finish; they cut themselves off at deadline. */
+	while (atomic_load(&inflight) > 0 && now_us() < deadline + 1000000)
+		usleep(20000);
+	mg_stop(ctx);
 	ctx = NULL;
 }

@@ -1,0 +1,209 @@
+#!/bin/sh
+# cgi_basic.sh: the CGI path as a client sees it (RFC 3875), static files,
+# streaming, and one timing row per request.
+. "$(dirname "$0")/gw.sh"
+
+# Requests sent, counted in a file: most are sent from $(...) subshells.
+get() { echo >>"$W/sent"; curl -s -m 30 "$@"; }
+code_of() { echo >>"$W/sent"; http_code "$@"; }
+
+cat >"$H/env.cgi" <<'EOF'
+#!/bin/sh
+printf 'Content-Type: text/plain\r\n\r\n'
+echo "ARGC=$#"
+env
+EOF
+cat >"$H/echo.cgi" <<'EOF'
+#!/bin/sh
+printf 'Content-Type: application/octet-stream\r\n\r\n'
+exec cat
+EOF
+cat >"$H/big.cgi" <<'EOF'
+#!/bin/sh
+printf 'Content-Type: application/octet-stream\r\n\r\n'
+exec head -c "$QUERY_STRING" /dev/zero
+EOF
+cat >"$H/sized.cgi" <<'EOF'
+#!/bin/sh
+printf 'Content-Type: text/plain\r\nContent-Length: 6\r\n\r\nsized\n'
+EOF
+cat >"$H/status.cgi" <<'EOF'
+#!/bin/sh
+printf 'Status: 404 Nothing Here\nContent-Type: text/plain\nX-Extra: yes\n\ngone\n'
+EOF
+cat >"$H/away.cgi" <<'EOF'
+#!/bin/sh
+printf 'Location: http://example.com/elsewhere\n\n'
+EOF
+cat >"$H/inner.cgi" <<'EOF'
+#!/bin/sh
+printf 'Location: /target/x?from=inner\n\n'
+EOF
+cat >"$H/target.cgi" <<'EOF'
+#!/bin/sh
+printf 'Content-Type: text/plain\n\n'
+echo "target method=$REQUEST_METHOD path=$PATH_INFO query=$QUERY_STRING"
+EOF
+cat >"$H/nph-raw.cgi" <<'EOF'
+#!/bin/sh
+printf 'HTTP/1.1 299 Raw\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nraw body\n'
+EOF
+mkdir -p "$H/api"
+cat >"$H/api/users.cgi" <<'EOF'
+#!/bin/sh
+printf 'Content-Type: text/plain\n\nusers %s\n' "$PATH_INFO"
+EOF
+chmod 755 "$H"/*.cgi "$H"/api/*.cgi
+mkdir -p "$W/www"
+echo "static hello" >"$W/www/hello.txt"
+
+cat >"$W/cgigate.conf" <<EOF
+[server]
+handlers = $H
+www = $W/www
+timings = $W/timings.db
+path = /opt/cgi-bin:/usr/bin:/bin
+[route /inner]
+internal_redirect = yes
+[route /env]
+env = GREETING=hello there
+EOF
+export CGIGATE_TEST_SECRET=leak-me
+start_gateway --config "$W/cgigate.conf"
+port=${URL##*:}
+
+# --- meta-variables ------------------------------------------------------
+env=$(get -H 'Proxy: http://evil:1/' -H 'X-User: alice' -H 'X_User: mallory' \
+    -H 'Accept-Language: en' "$URL/env/extra/path?a=1&b=two")
+has() { expect_contains "$1" "$2" "$env"; }
+has "GATEWAY_INTERFACE" "GATEWAY_INTERFACE=CGI/1.1"
+has "SERVER_PROTOCOL" "SERVER_PROTOCOL=HTTP/1.1"
+has "SERVER_SOFTWARE" "SERVER_SOFTWARE=cgigate/"
+has "SERVER_NAME" "SERVER_NAME=127.0.0.1"
+has "SERVER_PORT" "SERVER_PORT=$port"
+has "REQUEST_METHOD" "REQUEST_METHOD=GET"
+has "SCRIPT_NAME is the route" "SCRIPT_NAME=/env
+"
+has "PATH_INFO is the rest" "PATH_INFO=/extra/path"
+has "PATH_TRANSLATED" "PATH_TRANSLATED=$W/www/extra/path"
+has "QUERY_STRING" "QUERY_STRING=a=1&b=two"
+has "REQUEST_URI keeps the query" "REQUEST_URI=/env/extra/path?a=1&b=two"
+has "SCRIPT_FILENAME" "SCRIPT_FILENAME=$H/env.cgi"
+has "DOCUMENT_ROOT" "DOCUMENT_ROOT=$W/www"
+has "REMOTE_ADDR" "REMOTE_ADDR=127.0.0.1"
+has "REMOTE_HOST" "REMOTE_HOST=127.0.0.1"
+has "HTTP_ headers" "HTTP_ACCEPT_LANGUAGE=en"
+has "X-User becomes HTTP_X_USER" "HTTP_X_USER=alice"
+has "configured PATH" "PATH=/opt/cgi-bin:/usr/bin:/bin"
+has "route env" "GREETING=hello there"
+has "no arguments" "ARGC=0"
+expect_absent "Proxy never becomes HTTP_PROXY (httpoxy)" "HTTP_PROXY" "$env"
+expect_absent "X_User cannot impersonate X-User" "mallory" "$env"
+expect_absent "cgigate's own environment does not leak" "leak-me" "$env"
+expect_absent "no CONTENT_LENGTH without a body" "CONTENT_LENGTH" "$env"
+expect_absent "no AUTH_TYPE without credentials" "AUTH_TYPE" "$env"
+
+env=$(get -d 'x=1' -H 'Content-Type: application/x-www-form-urlencoded' \
+    "$URL/env")
+expect_contains "POST gives REQUEST_METHOD" "REQUEST_METHOD=POST" "$env"
+expect_contains "POST gives CONTENT_LENGTH" "CONTENT_LENGTH=3" "$env"
+expect_contains "POST gives CONTENT_TYPE" \
+    "CONTENT_TYPE=application/x-www-form-urlencoded" "$env"
+env=$(get "$URL/env?just+words")
+expect_contains "a query without '=' is not argv (RFC 3875 4.4)" "ARGC=0" "$env"
+out=$(get "$URL/api/users/42")
+expect_eq "nested handler: /api/users + PATH_INFO" "users /42" "$out"
+code=$(code_of "$URL/envy")
+expect_eq "a longer name is not a route prefix (/envy)" 404 "$code"
+
+# --- request bodies ----------------------------------------------------------
+head -c 1000000 /dev/urandom >"$W/body"
+get --data-binary @"$W/body" "$URL/echo" >"$W/back"
+cmp -s "$W/body" "$W/back" && ok "1 MB POST echoed intact" ||
+    not_ok "1 MB POST echoed intact"
+get -H 'Transfer-Encoding: chunked' --data-binary @"$W/body" "$URL/echo" \
+    >"$W/back"
+cmp -s "$W/body" "$W/back" && ok "chunked upload echoed intact" ||
+    not_ok "chunked upload echoed intact"
+
+# --- responses ---------------------------------------------------------------
+get -D "$W/h" -o /dev/null "$URL/env"
+grep -qi '^Transfer-Encoding: chunked' "$W/h" &&
+    ok "no Content-Length from the handler: chunked" ||
+    not_ok "no Content-Length from the handler: chunked"
+get -D "$W/h" -o "$W/b" "$URL/sized"
+grep -qi '^Content-Length: 6' "$W/h" && ! grep -qi '^Transfer-Encoding' "$W/h" &&
+    ok "a handler's Content-Length is passed on" ||
+    not_ok "a handler's Content-Length is passed on"
+get -0 -D "$W/h" -o "$W/b" "$URL/env"
+grep -qi '^Transfer-Encoding' "$W/h" && not_ok "HTTP/1.0 gets no chunking" ||
+    ok "HTTP/1.0 gets no chunking"
+grep -q 'GATEWAY_INTERFACE' "$W/b" && ok "HTTP/1.0 body complete" ||
+    not_ok "HTTP/1.0 body complete"
+get -D "$W/h" -o "$W/b" "$URL/status"
+head -n 1 "$W/h" | grep -q '^HTTP/1.1 404 Nothing Here' &&
+    ok "Status: header sets status and reason" ||
+    not_ok "Status: header sets status and reason: $(head -n 1 "$W/h")"
+grep -qi '^X-Extra: yes' "$W/h" && ok "other headers pass" ||
+    not_ok "other headers pass"
+get -D "$W/h" -o /dev/null "$URL/away"
+head -n 1 "$W/h" | grep -q ' 302 ' &&
+    grep -qi '^Location: http://example.com/elsewhere' "$W/h" &&
+    ok "absolute Location without Status: 302" ||
+    not_ok "absolute Location without Status: 302"
+out=$(get "$URL/inner")
+expect_eq "local Location with internal_redirect: served inside" \
+    "target method=GET path=/x query=from=inner" "$out"
+get -D "$W/h" -o "$W/b" "$URL/nph-raw"
+head -n 1 "$W/h" | grep -q '^HTTP/1.1 299 Raw' && grep -q 'raw body' "$W/b" &&
+    ok "nph- output passes unparsed" || not_ok "nph- output passes unparsed"
+out=$(get -I "$URL/sized" | head -n 1)
+expect_contains "HEAD is answered" "200" "$out"
+
+# --- 50 MB streamed with bounded memory, slow client included ----------------
+rss() { awk '/VmRSS/ {print $2}' "/proc/$GW_PID/status"; }
+rss0=$(rss)
+echo >>"$W/sent"
+curl -s -m 120 --limit-rate 20M "$URL/big?52428800" | wc -c >"$W/n" &
+cl=$!
+max=0
+while kill -0 $cl 2>/dev/null; do
+	r=$(rss)
+	[ "${r:-0}" -gt "$max" ] && max=$r
+	sleep 0.2
+done
+wait $cl
+expect_eq "50 MB streamed intact" 52428800 "$(tr -d ' ' <"$W/n")"
+grow=$((max - rss0))
+[ "$grow" -lt 32768 ] && ok "RSS grew by $grow kB during 50 MB (bounded)" ||
+    not_ok "RSS grew by $grow kB during 50 MB (should stay bounded)"
+
+# --- static files and admin ------------------------------------------------
+get -D "$W/h" -o "$W/b" "$URL/hello.txt"
+expect_eq "static file from www" "static hello" "$(cat "$W/b")"
+etag=$(sed -n 's/^[Ee][Tt][Aa][Gg]: *\(.*\)\r$/\1/p' "$W/h")
+[ -n "$etag" ] && ok "static file has an ETag" || not_ok "static file has an ETag"
+code=$(code_of -H "If-None-Match: $etag" "$URL/hello.txt")
+expect_eq "If-None-Match with its ETag: 304" 304 "$code"
+expect_eq "missing static file: 404" 404 "$(code_of "$URL/nope.txt")"
+expect_eq "/_gateway/health" "ok" "$(get "$URL/_gateway/health")"
+
+# --- one timing row per request -----------------------------------------------
+stop_gateway
+expect_eq "cgigate exits 0 on SIGTERM" 0 "$GW_RC"
+rows=$(sql "select count(*) from requests")
+expect_eq "exactly one requests row per request sent" \
+    "$(wc -l <"$W/sent" | tr -d ' ')" "$rows"
+row=$(sql "select route, mode, status, pid > 0, exit_status, spawn_us > 0,
+    ttfb_us > 0, total_us >= ttfb_us from requests where path like '/api/users/42%'")
+expect_eq "a CGI row: route, mode, status, pid, exit, timings" \
+    "/api/users|cgi|200|1|0|1|1|1" "$row"
+row=$(sql "select mode, status from requests where path = '/hello.txt' limit 1")
+expect_eq "a static row" "static|200" "$row"
+row=$(sql "select mode, status from requests where path = '/_gateway/health'")
+expect_eq "an admin row" "admin|200" "$row"
+row=$(sql "select bytes_out >= 52428800 from requests where route = '/big'")
+expect_eq "bytes_out counts the streamed body" 1 "$row"
+row=$(sql "select count(*) from events where kind in ('start', 'stop')")
+expect_eq "start and stop events" 2 "$row"
+finish

@@ -1,0 +1,183 @@
+#!/bin/sh
+# cgi_failures.sh: broken handlers, limits and overload map to the right
+# answer and a log line; nothing is left running, no zombie stays.
+. "$(dirname "$0")/gw.sh"
+
+mk() {	# name, then the script body on stdin
+	{ echo '#!/bin/sh'; cat; } >"$H/$1.cgi"
+	chmod 755 "$H/$1.cgi"
+}
+mk crash <<'EOF'
+kill -SEGV $$
+EOF
+mk silent <<'EOF'
+exit 1
+EOF
+mk garbage <<'EOF'
+printf 'this is no header\n\nbody\n'
+EOF
+mk crinvalue <<'EOF'
+printf 'Content-Type: text/plain\rX-Injected: 1\n\nbody\n'
+EOF
+mk noblank <<'EOF'
+printf 'Content-Type: text/plain\n'
+EOF
+mk hugeheader <<'EOF'
+printf 'Content-Type: text/plain\n'
+i=0
+while [ $i -lt 2000 ]; do printf 'X-Filler-%d: %s\n' $i aaaaaaaaaaaaaaaaaaaa; i=$((i+1)); done
+printf '\nbody\n'
+EOF
+mk lurker <<'EOF'
+sleep 300 &
+echo $! >"$PIDFILE"
+echo $$ >>"$PIDFILE"
+sleep 300
+EOF
+mk late <<'EOF'
+printf 'Content-Type: text/plain\n\nfirst part\n'
+sleep 0.3
+kill -KILL $$
+EOF
+mk marker <<'EOF'
+touch "$MARKER"
+printf 'Content-Type: text/plain\n\nran\n'
+EOF
+mk busy <<'EOF'
+sleep 1.5
+printf 'Content-Type: text/plain\n\ndone\n'
+EOF
+mk flood <<'EOF'
+head -c 10485760 /dev/zero | tr '\0' 'e' | fold -w 100 >&2
+printf 'Content-Type: text/plain\n\nsurvived\n'
+EOF
+mk waiter <<'EOF'
+echo $$ >"$PIDFILE"
+sleep 30
+printf 'Content-Type: text/plain\n\nlate\n'
+EOF
+mk quick <<'EOF'
+printf 'Content-Type: text/plain\n\nq\n'
+EOF
+
+cat >"$W/cgigate.conf" <<EOF
+[server]
+handlers = $H
+www = $W/www
+timings = $W/timings.db
+stderr_limit = 8K
+[route /lurker]
+timeout = 1s
+env = PIDFILE=$W/lurker.pids
+[route /marker]
+max_body = 1K
+env = MARKER=$W/marker
+[route /busy]
+max_concurrency = 1
+max_queue_wait = 200ms
+[route /waiter]
+env = PIDFILE=$W/waiter.pid
+EOF
+mkdir -p "$W/www"
+start_gateway --config "$W/cgigate.conf"
+
+expect_eq "crash before headers -> 502" 502 "$(http_code "$URL/crash")"
+expect_log "the crash is logged" "GET /crash -> 502: killed by signal 11"
+expect_eq "exit 1 without output -> 502" 502 "$(http_code "$URL/silent")"
+expect_eq "garbage headers -> 502" 502 "$(http_code "$URL/garbage")"
+expect_eq "bare CR inside a header -> 502" 502 "$(http_code "$URL/crinvalue")"
+out=$(curl -s "$URL/crinvalue")
+expect_absent "the bad header is never forwarded" "X-Injected" "$out"
+expect_eq "no blank line after headers -> 502" 502 "$(http_code "$URL/noblank")"
+expect_eq "header block over the bound -> 502" 502 "$(http_code "$URL/hugeheader")"
+
+# Timeout: the whole process group goes, background children included.
+code=$(http_code "$URL/lurker")
+expect_eq "timeout -> 504" 504 "$code"
+expect_log "the timeout is logged" "GET /lurker -> 504"
+survivors=""
+for p in $(cat "$W/lurker.pids" 2>/dev/null); do
+	st=$(ps -o stat= -p "$p" 2>/dev/null)
+	case $st in ""|Z*) ;; *) survivors="$survivors $p" ;; esac
+done
+[ -s "$W/lurker.pids" ] && [ -z "$survivors" ] &&
+    ok "no process of the timed-out group survives" ||
+    not_ok "no process of the timed-out group survives:$survivors"
+
+# A crash after the headers: the response ends visibly truncated.
+curl -s -o "$W/late.out" "$URL/late"
+rc=$?
+[ $rc -eq 18 ] && ok "crash after headers: curl sees a cut transfer (18)" ||
+    not_ok "crash after headers: curl sees a cut transfer (got $rc)"
+grep -q 'first part' "$W/late.out" && ok "what was sent arrived" ||
+    not_ok "what was sent arrived"
+
+# 413 before anything is spawned.
+code=$(curl -s -o /dev/null -w '%{http_code}' --data-binary @/dev/stdin \
+    "$URL/marker" <<EOF
+$(head -c 4000 /dev/zero | tr '\0' x)
+EOF
+)
+expect_eq "declared body over max_body -> 413" 413 "$code"
+[ ! -e "$W/marker" ] && ok "and the handler never ran" ||
+    not_ok "and the handler never ran"
+head -c 4000 /dev/zero | tr '\0' x >"$W/big.body"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Transfer-Encoding: chunked' \
+    --data-binary @"$W/big.body" "$URL/marker")
+expect_eq "chunked body over max_body -> 413" 413 "$code"
+
+# Overload: concurrency 1, short queue wait -> 503 with Retry-After.
+curl -s -o "$W/busy1" "$URL/busy" &
+b1=$!
+sleep 0.4
+curl -s -D "$W/busy2.h" -o /dev/null "$URL/busy"
+wait $b1
+head -n 1 "$W/busy2.h" | grep -q ' 503 ' && ok "route full past max_queue_wait -> 503" ||
+    not_ok "route full past max_queue_wait -> 503: $(head -n 1 "$W/busy2.h")"
+grep -qi '^Retry-After:' "$W/busy2.h" && ok "503 carries Retry-After" ||
+    not_ok "503 carries Retry-After"
+expect_eq "the admitted request completed" "done" "$(cat "$W/busy1")"
+
+# 10 MB of stderr: no deadlock, logged with the request id, capped.
+out=$(curl -s -m 60 "$URL/flood")
+expect_eq "10 MB stderr flood does not deadlock" "survived" "$out"
+expect_log "stderr is logged with the request id" "] stderr: eeeeeeeeee"
+expect_log "stderr is capped" "more output dropped, limit 8192 bytes"
+lines=$(cat "$W"/gateway.*.log | grep -c 'stderr: eeee')
+[ "$lines" -le 90 ] && ok "stderr lines bounded by the cap ($lines)" ||
+    not_ok "stderr lines bounded by the cap ($lines)"
+
+# A client that leaves gets its handler killed.
+curl -s -m 1 "$URL/waiter" >/dev/null
+sleep 1
+wp=$(cat "$W/waiter.pid" 2>/dev/null)
+st=$(ps -o stat= -p "$wp" 2>/dev/null)
+case $st in ""|Z*) ok "client gone: handler killed" ;;
+*) not_ok "client gone: handler killed (pid $wp is $st)" ;; esac
+expect_log "the departure is logged" "client went away"
+
+# No zombies after 1,000 requests.
+seq 1 1000 | sed "s|.*|$URL/quick|" >"$W/urls"
+xargs -P 4 -n 50 curl -s -o /dev/null -w '%{http_code}\n' <"$W/urls" \
+    >"$W/codes"
+expect_eq "1,000 requests all 200" 1000 "$(grep -c '^200$' "$W/codes")"
+sleep 0.5
+z=$(ps -eo ppid=,stat= | awk -v p="$GW_PID" '$1 == p && $2 ~ /^Z/' | wc -l)
+expect_eq "no zombie among cgigate's children" 0 "$z"
+left=$(ps -eo ppid= | awk -v p="$GW_PID" '$1 == p' | wc -l)
+expect_eq "no handler process left running" 0 "$left"
+
+expect_eq "cgigate still answers after all that" ok \
+    "$(curl -s "$URL/_gateway/health")"
+stop_gateway
+expect_eq "and stops cleanly" 0 "$GW_RC"
+n=$(sql "select count(*) from requests where status = 502 and error is not null")
+[ "$n" -ge 6 ] && ok "502 rows carry their error ($n)" ||
+    not_ok "502 rows carry their error ($n)"
+n=$(sql "select count(*) from requests where status = 504 and signal is not null")
+expect_eq "the 504 row records the kill" 1 "$n"
+n=$(sql "select count(*) from requests where status = 413")
+expect_eq "both 413s are recorded" 2 "$n"
+n=$(sql "select count(*) from requests where status = 413 and pid is null")
+expect_eq "the declared one never had a process" 1 "$n"
+finish

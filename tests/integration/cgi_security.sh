@@ -1,0 +1,107 @@
+#!/bin/sh
+# cgi_security.sh: what a handler inherits (descriptors, group, directory,
+# limits), and that nothing outside the handlers directory ever runs.
+. "$(dirname "$0")/gw.sh"
+
+mkdir -p "$H/sub" "$W/outside" "$W/www"
+[ -x "$TB/tests/fixtures/fdlist" ] || skip "tests/fixtures/fdlist not built"
+cp "$TB/tests/fixtures/fdlist" "$H/fds.cgi"
+cat >"$H/sub/self.cgi" <<'EOF'
+#!/bin/sh
+printf 'Content-Type: text/plain\n\n'
+echo "cwd=$(pwd)"
+echo "pid=$$ pgid=$(ps -o pgid= -p $$ | tr -d ' ')"
+echo "nofile=$(ulimit -n) cpu=$(ulimit -t)"
+EOF
+cat >"$W/outside/evil.cgi" <<'EOF'
+#!/bin/sh
+touch "$(dirname "$0")/RAN"
+printf 'Content-Type: text/plain\n\nevil\n'
+EOF
+cp "$W/outside/evil.cgi" "$H/plain.cgi"
+cp "$W/outside/evil.cgi" "$H/writable.cgi"
+cp "$W/outside/evil.cgi" "$H/setuid.cgi"
+cp "$W/outside/evil.cgi" "$H/fine.fcgi.cgi"
+chmod 755 "$H"/*.cgi "$H"/sub/*.cgi "$W/outside/evil.cgi"
+chmod 644 "$H/plain.cgi"
+chmod 757 "$H/writable.cgi"
+chmod 4755 "$H/setuid.cgi"
+ln -s "$W/outside/evil.cgi" "$H/link.cgi"
+ln -s "$W/outside" "$H/outdir"
+
+cat >"$W/cgigate.conf" <<EOF
+[server]
+handlers = $H
+www = $W/www
+timings = $W/timings.db
+[route /sub]
+rlimit_nofile = 64
+rlimit_cpu = 7
+EOF
+start_gateway --config "$W/cgigate.conf"
+
+# Only 0, 1 and 2, even while many requests run at once.
+i=0
+jobs=""
+while [ $i -lt 24 ]; do
+	curl -s "$URL/fds" >"$W/fds.$i" &
+	jobs="$jobs $!"
+	i=$((i + 1))
+done
+for j in $jobs; do wait "$j"; done
+bad=0
+for f in "$W"/fds.*; do
+	[ "$(cat "$f")" = "0 1 2 " ] || { bad=$((bad + 1)); echo "# $f: $(cat "$f")"; }
+done
+expect_eq "24 concurrent handlers see exactly fds 0 1 2" 0 "$bad"
+
+out=$(curl -s "$URL/sub/self")
+expect_contains "cwd is the handler's directory" "cwd=$H/sub" "$out"
+pid=$(echo "$out" | sed -n 's/^pid=\([0-9]*\) .*/\1/p')
+expect_contains "own process group (pgid = pid)" "pgid=$pid" "$out"
+expect_contains "rlimit_nofile applied" "nofile=64" "$out"
+expect_contains "rlimit_cpu applied" "cpu=7" "$out"
+
+# Traversal and encoding tricks: 4xx, and nothing outside runs.
+for p in '/..%2f..%2foutside/evil.cgi' '/%2e%2e/outside/evil.cgi' \
+    '/sub/..%2f..%2foutside/evil' '/sub%2fself' '/sub%5cself' \
+    '/fds%00.cgi' '/sub\self' '//sub/self' '/sub//self' \
+    '/sub/./self' '/sub/../fds' '/%2e%2e/%2e%2e/etc/passwd' '/%zz' \
+    '/outdir/evil'; do
+	code=$(curl -s --path-as-is -o "$W/trav" -w '%{http_code}' "$URL$p")
+	case $code in
+	4??) ok "$p refused ($code)" ;;
+	*) not_ok "$p refused (got $code: $(head -c 80 "$W/trav"))" ;;
+	esac
+done
+[ ! -e "$W/outside/RAN" ] && ok "nothing outside the handlers dir ran" ||
+    not_ok "nothing outside the handlers dir ran"
+
+expect_eq "symlink leaving the dir -> 403" 403 "$(http_code "$URL/link")"
+expect_eq "non-executable file -> 403" 403 "$(http_code "$URL/plain")"
+expect_eq "world-writable file -> 403" 403 "$(http_code "$URL/writable")"
+expect_eq "setuid file -> 403" 403 "$(http_code "$URL/setuid")"
+[ ! -e "$H/RAN" ] && ok "none of the refused handlers ran" ||
+    not_ok "none of the refused handlers ran"
+expect_log "refusals are logged" "world-writable"
+
+# New handlers go live, removed ones go away, without a restart.
+cp "$H/sub/self.cgi" "$H/newcomer.cgi"
+t0=$(now_ms)
+code=404
+while [ "$code" = 404 ] && [ $(($(now_ms) - t0)) -lt 5000 ]; do
+	code=$(http_code "$URL/newcomer")
+	[ "$code" = 404 ] && sleep 0.1
+done
+t1=$(now_ms)
+expect_eq "a dropped-in handler is served" 200 "$code"
+[ $((t1 - t0)) -le 1500 ] && ok "within a second or so ($((t1 - t0)) ms)" ||
+    not_ok "within a second or so ($((t1 - t0)) ms)"
+rm "$H/newcomer.cgi"
+sleep 1.2
+expect_eq "a removed handler is gone" 404 "$(http_code "$URL/newcomer")"
+
+stop_gateway
+n=$(sql "select count(*) from requests where status = 403 and error is not null")
+expect_eq "every 403 has a row with its reason" 16 "$n"
+finish

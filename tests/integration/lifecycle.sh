@@ -1,0 +1,136 @@
+#!/bin/sh
+# lifecycle.sh: options, configuration errors, --check, defaults, and a
+# graceful stop that finishes the request in flight and loses no row.
+. "$(dirname "$0")/gw.sh"
+
+out=$("$GATEWAY" --version)
+expect_contains "--version" "cgigate " "$out"
+out=$("$GATEWAY" --help)
+rc=$?
+expect_eq "--help exits 0" 0 "$rc"
+for o in --config --listen --handlers --www --timings --check --version \
+    --help; do
+	expect_contains "--help lists $o" "$o" "$out"
+done
+"$GATEWAY" --no-such-option >/dev/null 2>&1
+expect_eq "an unknown option exits 2" 2 "$?"
+
+cat >"$H/hello.cgi" <<'EOF'
+#!/bin/sh
+printf 'Content-Type: text/plain\n\nhello\n'
+EOF
+cat >"$H/slow.cgi" <<'EOF'
+#!/bin/sh
+sleep 2
+printf 'Content-Type: text/plain\n\nslow done\n'
+EOF
+chmod 755 "$H"/*.cgi
+mkdir -p "$W/www"
+
+# Bad configuration: file:line: reason, non-zero, both for --check and start.
+printf '[server]\nhandlers = %s\n\n[route /x]\ntimeout = soon\n' "$H" \
+    >"$W/bad.conf"
+out=$("$GATEWAY" --config "$W/bad.conf" --check 2>&1)
+rc=$?
+[ $rc -ne 0 ] && ok "--check on a bad config fails ($rc)" ||
+    not_ok "--check on a bad config fails"
+expect_contains "the error names file and line" "$W/bad.conf:5:" "$out"
+expect_contains "and the reason" "bad duration" "$out"
+out=$("$GATEWAY" --config "$W/bad.conf" --listen 127.0.0.1:0 2>&1)
+rc=$?
+[ $rc -ne 0 ] && ok "cgigate refuses to start on it ($rc)" ||
+    not_ok "cgigate refuses to start on it"
+expect_contains "with the same message" "$W/bad.conf:5: bad duration" "$out"
+for bad in 'listen' 'nonsense = 1' '[route nope]' '[server]\nthreads = 0' \
+    '[route /a]\nmax_body = 5Q' '[route /a]\nmystery = 1'; do
+	printf "$bad\n" >"$W/bad2.conf"
+	"$GATEWAY" --config "$W/bad2.conf" --check >"$W/out" 2>&1
+	rc=$?
+	grep -q "$W/bad2.conf:[0-9]*: " "$W/out" && [ $rc -ne 0 ] &&
+	    ok "rejected with file:line: $(printf "$bad" | tr "\n" " ")" ||
+	    not_ok "rejected with file:line: $bad ($rc: $(cat "$W/out"))"
+done
+"$GATEWAY" --config "$W/missing.conf" --check >"$W/out" 2>&1
+[ $? -ne 0 ] && grep -q "missing.conf" "$W/out" &&
+    ok "a missing config file is an error" ||
+    not_ok "a missing config file is an error"
+
+printf '[server]\nhandlers = %s\nwww = %s\n[route /hello]\ntimeout = 500ms\n' \
+    "$H" "$W/www" >"$W/good.conf"
+out=$("$GATEWAY" --config "$W/good.conf" --check 2>&1)
+expect_eq "--check on a good config exits 0" 0 "$?"
+expect_contains "and says so" "configuration ok" "$out"
+
+# Defaults: run from a directory with handlers/ and www/, no options but
+# the port; the timings directory is created.
+mkdir -p "$W/run/handlers" "$W/run/www"
+cp "$H/hello.cgi" "$W/run/handlers/"
+(cd "$W/run" && exec "$GATEWAY" --listen 127.0.0.1:0) 2>"$W/run.log" &
+DPID=$!
+track "$DPID"
+i=0
+while ! grep -q 'listening on' "$W/run.log" && [ $i -lt 100 ]; do
+	sleep 0.05; i=$((i + 1))
+done
+dport=$(sed -n 's/.*listening on [0-9.]*:\([0-9]*\).*/\1/p' "$W/run.log")
+expect_eq "defaults serve ./handlers" hello \
+    "$(curl -s "http://127.0.0.1:$dport/hello")"
+kill -INT "$DPID"
+wait "$DPID"
+expect_eq "SIGINT exits 0" 0 "$?"
+[ -f "$W/run/var/timings.db" ] && ok "default ./var/timings.db created" ||
+    not_ok "default ./var/timings.db created"
+"$GATEWAY" --listen 127.0.0.1 --check >"$W/out" 2>&1
+rc=$?
+[ $rc -eq 2 ] && grep -q "ADDR:PORT" "$W/out" &&
+    ok "--listen without a port is refused" ||
+    not_ok "--listen without a port is refused ($rc)"
+
+# Command-line options override the file.
+printf '[server]\nlisten = 127.0.0.1:1\nhandlers = /nonexistent\n' >"$W/over.conf"
+start_gateway --config "$W/over.conf" --handlers "$H" --www "$W/www" \
+    --timings "$W/timings.db"
+expect_eq "--listen and --handlers override the file" hello \
+    "$(curl -s "$URL/hello")"
+
+# Graceful stop: the request in flight completes, the row is written.
+curl -s -o "$W/slow.out" -w '%{http_code}' "$URL/slow" >"$W/slow.code" &
+cl=$!
+sleep 0.5
+t0=$(now_ms)
+stop_gateway
+t1=$(now_ms)
+wait $cl
+expect_eq "SIGTERM: the in-flight request completes" "200 slow done" \
+    "$(cat "$W/slow.code") $(cat "$W/slow.out")"
+expect_eq "SIGTERM: exit status 0" 0 "$GW_RC"
+[ $((t1 - t0)) -lt 10000 ] && ok "the drain is bounded ($((t1 - t0)) ms)" ||
+    not_ok "the drain is bounded ($((t1 - t0)) ms)"
+expect_eq "its row is in the database" 200 \
+    "$(sql "select status from requests where route = '/slow'")"
+expect_eq "and the stop event" 1 "$(sql "select count(*) from events where kind = 'stop'")"
+
+# IPv6 listen addresses: served, or refused clearly (Debian's civetweb
+# has no IPv6 support compiled in).
+"$GATEWAY" --listen '[::1]:0' --handlers "$H" --www "$W/www" \
+    --timings "$W/t6.db" 2>"$W/v6.log" &
+v6=$!
+track "$v6"
+i=0
+while ! grep -q 'listening on\|IPv6' "$W/v6.log" && kill -0 $v6 2>/dev/null &&
+    [ $i -lt 100 ]; do
+	sleep 0.05; i=$((i + 1))
+done
+if grep -q 'listening on' "$W/v6.log"; then
+	p6=$(sed -n 's/.*listening on .*:\([0-9]*\)$/\1/p' "$W/v6.log")
+	expect_eq "IPv6 listener serves" hello \
+	    "$(curl -s -g "http://[::1]:$p6/hello")"
+	kill "$v6"
+else
+	wait $v6
+	rc=$?
+	[ $rc -ne 0 ] && grep -q 'without IPv6' "$W/v6.log" &&
+	    ok "IPv6 refused clearly by this civetweb build ($rc)" ||
+	    not_ok "IPv6 refused clearly ($rc: $(cat "$W/v6.log"))"
+fi
+finish
