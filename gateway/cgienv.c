@@ -22,16 +22,23 @@ struct envbuf {
 	char	 *str;
 	size_t	  nvec, nstr;	/* counts, or fill positions */
 	int	  sizing;
+	char *const *extra;	/* the route's env lines, which win */
+	int	  nextra;
 };
 
 static void
 put(struct envbuf *b, const char *name, const char *value)
 {
 	size_t ln, lv;
+	int i;
 
 	if (value == NULL)
 		return;
 	ln = strlen(name);
+	for (i = 0; i < b->nextra; i++)
+		if (strncmp(b->extra[i], name, ln) == 0 &&
+		    b->extra[i][ln] == '=')
+			return;
 	lv = strlen(value);
 	if (!b->sizing) {
 		char *p = b->str + b->nstr;
@@ -65,7 +72,14 @@ cgienv_header_var(const char *name, char *out, size_t len)
 
 	if (n == 0 || n + 6 > len)
 		return -1;
+	/*
+	 * Proxy would become HTTP_PROXY (httpoxy); credentials are not for
+	 * scripts (RFC 3875 4.1.18); the body's headers have their own
+	 * variables.
+	 */
 	if (strcasecmp(name, "Proxy") == 0 ||
+	    strcasecmp(name, "Authorization") == 0 ||
+	    strcasecmp(name, "Proxy-Authorization") == 0 ||
 	    strcasecmp(name, "Content-Length") == 0 ||
 	    strcasecmp(name, "Content-Type") == 0)
 		return -1;
@@ -139,6 +153,8 @@ cgienv_build(const struct cgi_request *r)
 	char *mem;
 
 	memset(&b, 0, sizeof(b));
+	b.extra = r->extra_env;
+	b.nextra = r->nextra;
 	b.sizing = 1;
 	fill(&b, r);
 	if ((mem = malloc((b.nvec + 1) * sizeof(char *) + b.nstr)) == NULL)

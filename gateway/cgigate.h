@@ -203,7 +203,7 @@ struct cgi_request {
 	const struct cgi_header *headers;
 	int		 nheaders;
 	const char	*path_env;
-	char *const	*extra_env;	/* "NAME=value" */
+	char *const	*extra_env;	/* "NAME=value"; replace built-ins */
 	int		 nextra;
 };
 

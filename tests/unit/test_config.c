@@ -1,0 +1,255 @@
+/*
+ * test_config.c: the configuration file: values and units, every error
+ * reported as file:line: reason, and inheritance between route sections.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "cgigate.h"
+
+static void
+test_units(void **state)
+{
+	(void)state;
+	assert_int_equal(parse_duration("2"), 2000000);
+	assert_int_equal(parse_duration("2s"), 2000000);
+	assert_int_equal(parse_duration("500ms"), 500000);
+	assert_int_equal(parse_duration("1.5s"), 1500000);
+	assert_int_equal(parse_duration("3m"), 180000000);
+	assert_int_equal(parse_duration("0"), 0);
+	assert_true(parse_duration("") < 0);
+	assert_true(parse_duration("s") < 0);
+	assert_true(parse_duration("-1") < 0);
+	assert_true(parse_duration("5h") < 0);
+	assert_true(parse_duration("5 s") < 0);
+	assert_int_equal(parse_size("100"), 100);
+	assert_int_equal(parse_size("4K"), 4096);
+	assert_int_equal(parse_size("10M"), 10485760);
+	assert_int_equal(parse_size("2G"), 2147483648LL);
+	assert_true(parse_size("5Q") < 0);
+	assert_true(parse_size("-5") < 0);
+	assert_true(parse_size("") < 0);
+}
+
+static void
+test_defaults(void **state)
+{
+	struct config c;
+	const struct route_conf *r;
+
+	(void)state;
+	assert_int_equal(config_init(&c), 0);
+	config_finish(&c);
+	assert_int_equal(c.nlisten, 1);
+	assert_string_equal(c.listen[0], "127.0.0.1:8080");
+	assert_string_equal(c.handlers, "./handlers");
+	assert_string_equal(c.www, "./www");
+	assert_string_equal(c.timings, "./var/timings.db");
+	r = config_route(&c, "/anything");
+	assert_int_equal(r->timeout_us, 30000000);
+	assert_int_equal(r->max_concurrency, 16);
+	assert_int_equal(r->max_queue_wait_us, 5000000);
+	assert_int_equal(r->max_body, 10485760);
+	assert_int_equal(r->internal_redirect, 0);
+	assert_int_equal(r->rlim[RL_CPU], RLIM_INFINITY);
+	assert_int_equal(r->fcgi.min_workers, 1);
+	assert_int_equal(r->fcgi.max_workers, 4);
+	assert_int_equal(r->fcgi.nbackends, 0);
+	config_free(&c);
+}
+
+static const char good[] =
+    "# a comment\n"
+    "; another\n"
+    "[server]\n"
+    "listen = 127.0.0.1:9000\n"
+    "listen = 127.0.0.2:9001\n"
+    "handlers = /srv/h\n"
+    "www = /srv/www\n"
+    "timings = /var/lib/t.db\n"
+    "path = /opt/bin:/bin\n"
+    "threads = 8\n"
+    "drain_timeout = 3s\n"
+    "stderr_limit = 1K\n"
+    "timings_queue = 128\n"
+    "\n"
+    "[route /]\n"
+    "timeout = 10s\n"
+    "env = SITE=main\n"
+    "\n"
+    "[route /reports]\n"
+    "timeout = 2s\n"
+    "max_concurrency = 4\n"
+    "max_queue_wait = 500ms\n"
+    "max_body = 1M\n"
+    "internal_redirect = yes\n"
+    "env = DB=/srv/db\n"
+    "rlimit_cpu = 5\n"
+    "rlimit_as = 256M\n"
+    "rlimit_nproc = 10\n"
+    "rlimit_nofile = unlimited\n"
+    "\n"
+    "[route /reports/daily]\n"
+    "max_body = 2K\n"
+    "env = DB=/srv/daily\n"
+    "\n"
+    "[route /php]\n"
+    "fastcgi = tcp:127.0.0.1:9000 , unix:/run/php.sock\n"
+    "document_root = /srv/php\n"
+    "max_connections = 2\n"
+    "[route /pool]\n"
+    "mode = fastcgi\n"
+    "min_workers = 9\n"
+    "max_workers = 3\n"
+    "idle_timeout = 1m\n"
+    "max_requests = 100\n"
+    "start_timeout = 2s\n";
+
+static const char *
+env_of(const struct route_conf *r, const char *name)
+{
+	size_t n = strlen(name);
+	int i;
+
+	for (i = 0; i < r->nenv; i++)
+		if (strncmp(r->env[i], name, n) == 0 && r->env[i][n] == '=')
+			return r->env[i] + n + 1;
+	return NULL;
+}
+
+static void
+test_good_file(void **state)
+{
+	struct config c;
+	const struct route_conf *r;
+	char err[256] = "";
+
+	(void)state;
+	assert_int_equal(config_init(&c), 0);
+	assert_int_equal(config_parse(&c, good, "good.conf", err, sizeof(err)),
+	    0);
+	config_finish(&c);
+	assert_int_equal(c.nlisten, 2);
+	assert_string_equal(c.listen[1], "127.0.0.2:9001");
+	assert_string_equal(c.handlers, "/srv/h");
+	assert_string_equal(c.www, "/srv/www");
+	assert_string_equal(c.timings, "/var/lib/t.db");
+	assert_string_equal(c.path_env, "/opt/bin:/bin");
+	assert_int_equal(c.threads, 8);
+	assert_int_equal(c.drain_us, 3000000);
+	assert_int_equal(c.stderr_cap, 1024);
+	assert_int_equal(c.timings_queue, 128);
+
+	r = config_route(&c, "/reports/daily/x");
+	assert_string_equal(r->prefix, "/reports/daily");
+	assert_int_equal(r->max_body, 2048);		/* its own */
+	assert_int_equal(r->timeout_us, 2000000);	/* from /reports */
+	assert_int_equal(r->max_concurrency, 4);
+	assert_int_equal(r->internal_redirect, 1);
+	assert_int_equal(r->rlim[RL_CPU], 5);
+	assert_int_equal(r->rlim[RL_AS], 256 << 20);
+	assert_int_equal(r->rlim[RL_NOFILE], RLIM_INFINITY);
+	assert_string_equal(env_of(r, "DB"), "/srv/daily");	/* overridden */
+	assert_string_equal(env_of(r, "SITE"), "main");		/* inherited */
+
+	r = config_route(&c, "/reports");
+	assert_string_equal(env_of(r, "DB"), "/srv/db");
+	r = config_route(&c, "/reportsx");	/* not a segment boundary */
+	assert_string_equal(r->prefix, "/");
+	assert_int_equal(r->timeout_us, 10000000);
+	assert_int_equal(r->max_body, 10485760);
+
+	r = config_route(&c, "/php/app/index.php");
+	assert_int_equal(r->fcgi.nbackends, 2);
+	assert_string_equal(r->fcgi.backends[0], "tcp:127.0.0.1:9000");
+	assert_string_equal(r->fcgi.backends[1], "unix:/run/php.sock");
+	assert_string_equal(r->fcgi.document_root, "/srv/php");
+	assert_int_equal(r->fcgi.max_connections, 2);
+	assert_ptr_equal(config_remote(&c, "/php/x.php"), r);
+	assert_null(config_remote(&c, "/phpx"));
+	assert_null(config_remote(&c, "/reports"));
+
+	r = config_route(&c, "/pool");
+	assert_int_equal(r->mode, MODE_FASTCGI);
+	assert_int_equal(r->fcgi.max_workers, 3);
+	assert_int_equal(r->fcgi.min_workers, 3);	/* capped at max */
+	assert_int_equal(r->fcgi.idle_us, 60000000);
+	assert_int_equal(r->fcgi.max_requests, 100);
+	assert_int_equal(r->fcgi.start_us, 2000000);
+	config_free(&c);
+}
+
+/* Parse text; it must fail with "f.conf:LINE: " and the reason. */
+static void
+bad(const char *text, int line, const char *reason)
+{
+	struct config c;
+	char err[256] = "", want[32];
+
+	assert_int_equal(config_init(&c), 0);
+	assert_int_equal(config_parse(&c, text, "f.conf", err, sizeof(err)),
+	    -1);
+	snprintf(want, sizeof(want), "f.conf:%d: ", line);
+	if (strncmp(err, want, strlen(want)) != 0 ||
+	    strstr(err, reason) == NULL)
+		fail_msg("'%s': got '%s', want '%s...%s'", text, err, want,
+		    reason);
+	config_free(&c);
+}
+
+static void
+test_bad_lines(void **state)
+{
+	(void)state;
+	bad("listen = 1:2\n", 1, "outside");
+	bad("[server]\nlisten\n", 2, "");
+	bad("[server]\nbogus = 1\n", 2, "unknown directive");
+	bad("[server]\nlisten = noport\n", 2, "ADDR:PORT");
+	bad("[server]\nthreads = 1\n", 2, "threads");
+	bad("[server]\nthreads = many\n", 2, "threads");
+	bad("[server]\ndrain_timeout = soon\n", 2, "bad duration");
+	bad("[server]\nstderr_limit = 5Q\n", 2, "bad size");
+	bad("[nonsense]\n", 1, "");
+	bad("[route]\n", 1, "");
+	bad("[route relative]\n", 1, "");
+	bad("[route /a/../b]\n", 1, "");
+	bad("[route /a/]\n", 1, "");
+	bad("[server\n", 1, "");
+	bad("\n\n[route /a]\ntimeout = 0\n", 4, "bad duration");
+	bad("[route /a]\nmax_concurrency = 0\n", 2, "max_concurrency");
+	bad("[route /a]\nmax_queue_wait = x\n", 2, "bad duration");
+	bad("[route /a]\nmax_body = -1\n", 2, "bad size");
+	bad("[route /a]\ninternal_redirect = maybe\n", 2, "yes or no");
+	bad("[route /a]\nmode = magic\n", 2, "cgi or fastcgi");
+	bad("[route /a]\nenv = NOEQUALS\n", 2, "NAME=value");
+	bad("[route /a]\nenv = BAD-NAME=1\n", 2, "letters");
+	bad("[route /a]\nrlimit_cpu = -3\n", 2, "duration");
+	bad("[route /a]\nrlimit_nproc = lots\n", 2, "positive");
+	bad("[route /a]\nwhatever = 1\n", 2, "unknown directive");
+	bad("[route /a]\nfastcgi = http://x\n", 2, "tcp:HOST:PORT");
+	bad("[route /a]\nfastcgi = tcp:host\n", 2, "tcp:HOST:PORT");
+	bad("[route /a]\nfastcgi = tcp:h:99999\n", 2, "tcp:HOST:PORT");
+	bad("[route /a]\nfastcgi = unix:relative\n", 2, "tcp:HOST:PORT");
+	bad("[route /a]\nfastcgi = tcp:h:1\nfastcgi = tcp:h:2\n", 3, "twice");
+	bad("[route /a]\ndocument_root = rel\n", 2, "absolute");
+	bad("[route /a]\nmax_workers = 0\n", 2, "max_workers");
+	bad("[route /a]\nmax_connections = 0\n", 2, "max_connections");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_units),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_good_file),
+		cmocka_unit_test(test_bad_lines),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
