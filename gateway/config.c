@@ -706,7 +706,9 @@ config_finish(struct config *c)
 
 	if (c->nlisten == 0)
 		config_add_listen(c, DEFAULT_LISTEN);
-	qsort(c->routes, c->nroutes, sizeof(c->routes[0]), longest_first);
+	if (c->nroutes > 0)
+		qsort(c->routes, (size_t)c->nroutes, sizeof(c->routes[0]),
+		    longest_first);
 	/*
 	 * Shortest first, so every ancestor is complete before its
 	 * descendants copy from it.
