@@ -156,6 +156,12 @@ struct route_table *route_table_new(void);
  * ENOMEM.
  */
 int	 route_table_add(struct route_table *t, const char *relpath);
+/*
+ * Order the table longest name first, as route_table_get and route_match
+ * see it.  They sort on first use otherwise: call this before a table is
+ * shared between threads.
+ */
+void	 route_table_sort(struct route_table *t);
 size_t	 route_table_count(const struct route_table *t);
 const struct route *route_table_get(const struct route_table *t, size_t i);
 /*

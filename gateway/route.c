@@ -125,15 +125,20 @@ longest_first(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
+void
+route_table_sort(struct route_table *t)
+{
+	if (!t->sorted && t->n > 0)
+		qsort(t->r, t->n, sizeof(t->r[0]), longest_first);
+	t->sorted = 1;
+}
+
 const struct route *
 route_table_get(const struct route_table *t, size_t i)
 {
 	if (!t->sorted) {
-		/* Sorting is idempotent; the cast keeps the getter const. */
-		struct route_table *w = (struct route_table *)(uintptr_t)t;
-
-		qsort(w->r, w->n, sizeof(w->r[0]), longest_first);
-		w->sorted = 1;
+		/* Single-threaded use; shared tables are sorted up front. */
+		route_table_sort((struct route_table *)(uintptr_t)t);
 	}
 	return i < t->n ? &t->r[i] : NULL;
 }

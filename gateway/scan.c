@@ -115,6 +115,7 @@ build(const char *dir, void (*report)(const char *, const char *, int))
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd >= 0)
 		walk(fd, "", 0, t, &count, report);
+	route_table_sort(t);	/* before any reader sees it */
 	return t;
 }
 
