@@ -57,11 +57,7 @@ chmod 755 "$H"/*.cgi "$H"/api/*.cgi
 mkdir -p "$W/www"
 echo "static hello" >"$W/www/hello.txt"
 
-cat >"$W/cgigate.conf" <<EOF
-[server]
-handlers = $H
-www = $W/www
-timings = $W/timings.db
+{ server_conf; cat <<EOF; } >"$W/cgigate.conf"
 path = /opt/cgi-bin:/usr/bin:/bin
 [route /inner]
 internal_redirect = yes

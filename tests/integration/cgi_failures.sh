@@ -60,11 +60,7 @@ mk quick <<'EOF'
 printf 'Content-Type: text/plain\n\nq\n'
 EOF
 
-cat >"$W/cgigate.conf" <<EOF
-[server]
-handlers = $H
-www = $W/www
-timings = $W/timings.db
+{ server_conf; cat <<EOF; } >"$W/cgigate.conf"
 stderr_limit = 8K
 [route /lurker]
 timeout = 1s
@@ -172,8 +168,7 @@ expect_eq "cgigate still answers after all that" ok \
 stop_gateway
 expect_eq "and stops cleanly" 0 "$GW_RC"
 n=$(sql "select count(*) from requests where status = 502 and error is not null")
-[ "$n" -ge 6 ] && ok "502 rows carry their error ($n)" ||
-    not_ok "502 rows carry their error ($n)"
+expect_ge "502 rows carry their error" 6 "$n"
 n=$(sql "select count(*) from requests where status = 504 and signal is not null")
 expect_eq "the 504 row records the kill" 1 "$n"
 n=$(sql "select count(*) from requests where status = 413")

@@ -29,11 +29,7 @@ chmod 4755 "$H/setuid.cgi"
 ln -s "$W/outside/evil.cgi" "$H/link.cgi"
 ln -s "$W/outside" "$H/outdir"
 
-cat >"$W/cgigate.conf" <<EOF
-[server]
-handlers = $H
-www = $W/www
-timings = $W/timings.db
+{ server_conf; cat <<EOF; } >"$W/cgigate.conf"
 [route /sub]
 rlimit_nofile = 64
 rlimit_cpu = 7

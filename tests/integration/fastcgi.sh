@@ -17,11 +17,7 @@ cp "$FIX" "$H/one.fcgi"
 cp "$FIX" "$H/rec.fcgi"
 cp "$FIX" "$H/boot.fcgi"
 
-cat >"$W/cgigate.conf" <<EOF
-[server]
-handlers = $H
-www = $W/www
-timings = $W/timings.db
+{ server_conf; cat <<EOF; } >"$W/cgigate.conf"
 [route /fix]
 timeout = 2s
 max_workers = 2
@@ -155,19 +151,15 @@ good=$(grep -c '^200$' "$W/codes")
 expect_eq "200 requests through recycling + a roll: all 200" 200 "$good"
 stop_gateway
 n=$(sql "select count(*) from events where kind='worker_retire' and detail like '/rec: max_requests%'")
-[ "$n" -ge 10 ] && ok "workers recycled after max_requests ($n)" ||
-    not_ok "workers recycled after max_requests ($n)"
+expect_ge "workers recycled after max_requests" 10 "$n"
 n=$(sql "select count(*) from events where kind='worker_retire' and detail = '/rec: program changed'")
-[ "$n" -ge 1 ] && ok "touching the program rolled the pool" ||
-    not_ok "touching the program rolled the pool ($n)"
+expect_ge "touching the program rolled the pool" 1 "$n"
 n=$(sql "select count(*) from requests where mode='fastcgi' and route='/rec' and worker_requests between 1 and 10")
 expect_eq "timings: worker_requests counted per worker" 200 "$n"
 n=$(sql "select count(*) from requests where mode='fastcgi' and pid > 0 and connect_us is not null and ttfb_us > 0 and status = 200")
-[ "$n" -ge 200 ] && ok "timings: pid, connect_us, ttfb_us recorded" ||
-    not_ok "timings: pid, connect_us, ttfb_us recorded ($n)"
+expect_ge "timings: pid, connect_us, ttfb_us recorded" 200 "$n"
 n=$(sql "select count(*) from requests where connect_us = 0")
-[ "$n" -ge 1 ] && ok "timings: reused connections have connect_us 0" ||
-    not_ok "timings: reused connections have connect_us 0"
+expect_ge "timings: reused connections have connect_us 0" 1 "$n"
 
 # --- kill -9 leaves no worker ----------------------------------------------
 start_gateway --config "$W/cgigate.conf"
@@ -218,11 +210,7 @@ EOF
 FPM_PID=$!
 track "$FPM_PID"
 wait_port "$fpm_port" || not_ok "php-fpm did not start"
-cat >"$W/remote.conf" <<EOF
-[server]
-handlers = $H
-www = $W/www
-timings = $W/timings.db
+{ server_conf; cat <<EOF; } >"$W/remote.conf"
 [route /php]
 fastcgi = tcp:127.0.0.1:$fpm_port, unix:$W/nobody-listens.sock
 document_root = $W/php

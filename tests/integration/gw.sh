@@ -39,6 +39,17 @@ expect_absent() {	# what needle haystack
 	esac
 }
 
+expect_ge() {	# what min got
+	if [ "$3" -ge "$2" ] 2>/dev/null; then ok "$1 ($3)"
+	else not_ok "$1 (want at least $2, got '$3')"; fi
+}
+
+# The [server] section every test starts its configuration with.
+server_conf() {
+	printf '[server]\nhandlers = %s\nwww = %s\ntimings = %s\n' \
+	    "$H" "$W/www" "$W/timings.db"
+}
+
 # A line of the gateway's log (of every run in this test) matching text.
 expect_log() {	# what text
 	i=0
