@@ -307,6 +307,14 @@ size_t	 fcgi_nv_put(unsigned char *out, const char *name, size_t nlen,
  */
 unsigned char *fcgi_encode_params(unsigned id, char *const *env,
 	    size_t *len);
+/*
+ * Frame len bytes of a stream (STDIN, ...) as records of at most 65,535
+ * bytes each, padded; len 0 gives the empty record that ends a stream.
+ * out needs fcgi_stream_size(len) bytes.  Returns the bytes written.
+ */
+size_t	 fcgi_stream_size(size_t len);
+size_t	 fcgi_stream(unsigned char *out, int type, unsigned id,
+	    const void *data, size_t len);
 void	 fcgi_parser_init(struct fcgi_parser *p, unsigned id);
 /*
  * Consume application bytes.  Stops at the first event: *used says how

@@ -43,6 +43,7 @@ struct fjob {
 	/* bytes waiting to go to the application */
 	unsigned char		*out;
 	size_t			 outoff, outlen;
+	char			 body[STDIN_CHUNK];
 	unsigned char		 stdin_rec[8 + STDIN_CHUNK + 8];
 	int			 stdin_done;	/* empty STDIN record queued */
 	int			 got_bytes;	/* anything from the app yet */
@@ -57,14 +58,13 @@ next_stdin(struct fjob *j)
 {
 	ssize_t n;
 
-	n = relay_body(&j->r, (char *)j->stdin_rec + 8, STDIN_CHUNK);
+	n = relay_body(&j->r, j->body, sizeof(j->body));
 	if (n < 0)
 		return -1;
-	fcgi_header(j->stdin_rec, FCGI_STDIN, FCGI_ID, (size_t)n);
-	memset(j->stdin_rec + 8 + n, 0, fcgi_pad((size_t)n));
 	j->out = j->stdin_rec;
 	j->outoff = 0;
-	j->outlen = 8 + (size_t)n + fcgi_pad((size_t)n);
+	j->outlen = fcgi_stream(j->stdin_rec, FCGI_STDIN, FCGI_ID, j->body,
+	    (size_t)n);
 	if (n == 0)
 		j->stdin_done = 1;
 	return 0;
@@ -203,17 +203,17 @@ opening(struct fjob *j, char **envp, size_t *len)
 
 	if ((params = fcgi_encode_params(FCGI_ID, envp, &plen)) == NULL)
 		return NULL;
-	n = 16 + plen + (j->r.body_left == 0 ? 8 : 0);
+	n = 16 + plen + (j->r.body_left == 0 ? fcgi_stream_size(0) : 0);
 	if ((msg = malloc(n)) == NULL) {
 		free(params);
 		return NULL;
 	}
 	fcgi_begin_request(msg, FCGI_ID, 1);
 	memcpy(msg + 16, params, plen);
+	*len = 16 + plen;
 	if (j->r.body_left == 0)
-		fcgi_header(msg + 16 + plen, FCGI_STDIN, FCGI_ID, 0);
+		*len += fcgi_stream(msg + *len, FCGI_STDIN, FCGI_ID, NULL, 0);
 	free(params);
-	*len = n;
 	return msg;
 }
 

@@ -142,6 +142,37 @@ fail:
 	return NULL;
 }
 
+size_t
+fcgi_stream_size(size_t len)
+{
+	size_t nrec = len == 0 ? 1 : (len + FCGI_MAX_LENGTH - 1) /
+	    FCGI_MAX_LENGTH;
+
+	return len + nrec * (FCGI_HEADER_LEN + 7);
+}
+
+size_t
+fcgi_stream(unsigned char *out, int type, unsigned id, const void *data,
+    size_t len)
+{
+	const unsigned char *p = data;
+	size_t off = 0, chunk;
+
+	do {
+		chunk = len > FCGI_MAX_LENGTH ? FCGI_MAX_LENGTH : len;
+		fcgi_header(out + off, type, id, chunk);
+		off += FCGI_HEADER_LEN;
+		if (chunk > 0)
+			memcpy(out + off, p, chunk);
+		off += chunk;
+		memset(out + off, 0, fcgi_pad(chunk));
+		off += fcgi_pad(chunk);
+		p += chunk;
+		len -= chunk;
+	} while (len > 0);
+	return off;
+}
+
 void
 fcgi_parser_init(struct fcgi_parser *p, unsigned id)
 {

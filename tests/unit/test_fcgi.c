@@ -145,6 +145,35 @@ test_params_empty_env(void **state)
 	free(out);
 }
 
+static void
+test_stdin_100k(void **state)
+{
+	unsigned char *body, *out;
+	size_t len = 100 * 1024, n;
+
+	(void)state;
+	body = malloc(len);
+	out = malloc(fcgi_stream_size(len));
+	assert_non_null(body);
+	assert_non_null(out);
+	for (n = 0; n < len; n++)
+		body[n] = (unsigned char)(n * 7);
+	n = fcgi_stream(out, 5, 1, body, len);
+	/* 65,535 (+1 padding) then 36,865 (+7 padding) */
+	assert_int_equal(n, 8 + 65535 + 1 + 8 + 36865 + 7);
+	assert_true(n <= fcgi_stream_size(len));
+	assert_memory_equal(out, "\001\005\000\001\377\377\001\000", 8);
+	assert_memory_equal(out + 8, body, 65535);
+	assert_int_equal(out[8 + 65535], 0);
+	assert_memory_equal(out + 65544, "\001\005\000\001\220\001\007\000", 8);
+	assert_memory_equal(out + 65552, body + 65535, 36865);
+	/* the empty record that ends the stream */
+	assert_int_equal(fcgi_stream(out, 5, 1, NULL, 0), 8);
+	assert_memory_equal(out, "\001\005\000\001\000\000\000\000", 8);
+	free(body);
+	free(out);
+}
+
 /* Append one record to buf, returning the new length. */
 static size_t
 rec(unsigned char *buf, size_t off, int type, unsigned id, const void *c,
@@ -342,6 +371,7 @@ main(void)
 		cmocka_unit_test(test_params_short_and_long),
 		cmocka_unit_test(test_params_split_at_65535),
 		cmocka_unit_test(test_params_empty_env),
+		cmocka_unit_test(test_stdin_100k),
 		cmocka_unit_test(test_parse_response),
 		cmocka_unit_test(test_parse_end_status),
 		cmocka_unit_test(test_parse_malformed),
