@@ -567,6 +567,24 @@ int	 fastcgi_serve(struct http_ctx *h, const struct route_conf *conf,
 	    const struct fcgi_target *tg, int nph);
 void	 fastcgi_thread_exit(void);
 
+/* bridge.c */
+
+/*
+ * Listen on "[addr]:port" for a civetweb without IPv6; *port gets the
+ * real port.  0, or -1 with errno set.
+ */
+int	 bridge_listen(const char *addr, int *port);
+/* Relay accepted connections to civetweb's 127.0.0.1:target.  0 or -1. */
+int	 bridge_start(int target);
+/*
+ * The client behind the relay connection whose local port civetweb saw
+ * as the remote port: its address and port, and the port it connected
+ * to.  0 with those set, or -1: not a bridged connection.
+ */
+int	 bridge_peer(int lport, char *addr, size_t len, int *port,
+	    int *sport);
+void	 bridge_stop(void);
+
 /* http.c */
 
 struct mg_connection;

@@ -39,7 +39,7 @@
 
 static struct mg_context *ctx;
 static atomic_int inflight;		/* between begin and end_request */
-static int ports[MAX_LISTEN];		/* what we listen on */
+static int ports[2 * MAX_LISTEN + 1];	/* what we listen on */
 static int nports;
 static const struct config *cfg;
 static atomic_int draining;
@@ -574,23 +574,36 @@ http_start(const struct config *c)
 {
 	struct mg_callbacks cb;
 	struct mg_server_port sp[MAX_LISTEN];
-	char listen[MAX_LISTEN * 64] = "", threads[16];
+	char listen[(MAX_LISTEN + 1) * 64] = "", threads[16];
 	const char *opts[32];
+	int bridged[MAX_LISTEN], nbridged = 0, port, b, k;
 	int i, n = 0, np;
 
 	cfg = c;
 	for (i = 0; i < c->nlisten; i++) {
 		if (c->listen[i][0] == '[' && !mg_check_feature(8)) {
-			log_msg(NULL, "listen %s: this libcivetweb is built "
-			    "without IPv6", c->listen[i]);
-			return -1;
+			/* No IPv6 in this civetweb: bridge.c listens. */
+			if (bridge_listen(c->listen[i], &port) == -1) {
+				log_msg(NULL, "listen %s: %s", c->listen[i],
+				    strerror(errno));
+				return -1;
+			}
+			bridged[nbridged++] = i;
+			ports[nports++] = port;
+			continue;
 		}
 		if (strlen(listen) + strlen(c->listen[i]) + 2 >=
 		    sizeof(listen))
 			return -1;
-		if (i > 0)
+		if (listen[0] != '\0')
 			strcat(listen, ",");
 		strcat(listen, c->listen[i]);
+	}
+	if (nbridged > 0) {
+		/* The bridge's way in, last in the list. */
+		if (listen[0] != '\0')
+			strcat(listen, ",");
+		strcat(listen, "127.0.0.1:0");
 	}
 	snprintf(threads, sizeof(threads), "%d", c->threads);
 	opts[n++] = "listening_ports";		opts[n++] = listen;
@@ -619,12 +632,24 @@ http_start(const struct config *c)
 	}
 	mg_set_request_handler(ctx, "/", handle, NULL);
 	np = mg_get_server_ports(ctx, MAX_LISTEN, sp);
-	for (i = 0; i < np && i < c->nlisten; i++) {
+	for (i = 0, k = 0, b = 0; i < c->nlisten; i++) {
 		const char *colon = strrchr(c->listen[i], ':');
+		int p;
 
-		ports[nports++] = sp[i].port;
+		if (b < nbridged && bridged[b] == i)
+			p = ports[b++];
+		else if (k < np)
+			p = sp[k++].port;
+		else
+			continue;
 		log_msg(NULL, "listening on %.*s:%d",
-		    (int)(colon - c->listen[i]), c->listen[i], sp[i].port);
+		    (int)(colon - c->listen[i]), c->listen[i], p);
+	}
+	for (i = 0; i < np; i++)
+		ports[nports++] = sp[i].port;
+	if (nbridged > 0 && bridge_start(sp[np - 1].port) == -1) {
+		http_stop_drain(0);
+		return -1;
 	}
 	return 0;
 }
@@ -703,4 +728,5 @@ http_stop_drain(int64_t drain_us)
 		usleep(20000);
 	mg_stop(ctx);
 	ctx = NULL;
+	bridge_stop();
 }

@@ -185,9 +185,9 @@ relay_request(struct http_ctx *h, const char *script_name,
 {
 	const struct mg_request_info *ri = mg_get_request_info(h->conn);
 	static _Thread_local char proto[16], root[PATH_MAX], host[256];
-	static _Thread_local char uri[8192];
+	static _Thread_local char uri[8192], peer[64];
 	const char *hv;
-	int i;
+	int i, port, sport;
 
 	memset(req, 0, sizeof(*req));
 	req->method = h->hops > 0 ? "GET" : ri->request_method;
@@ -223,6 +223,13 @@ relay_request(struct http_ctx *h, const char *script_name,
 	req->server_protocol = proto;
 	req->remote_addr = ri->remote_addr;
 	req->remote_port = ri->remote_port;
+	if (strcmp(ri->remote_addr, "127.0.0.1") == 0 &&
+	    bridge_peer(ri->remote_port, peer, sizeof(peer), &port,
+	    &sport) == 0) {
+		req->remote_addr = peer;	/* an IPv6 client */
+		req->remote_port = port;
+		req->server_port = sport;
+	}
 	req->remote_user = ri->remote_user;
 	req->https = ri->is_ssl;
 	req->content_length = h->hops > 0 ? -1 : ri->content_length;
