@@ -152,11 +152,27 @@ case $st in ""|Z*) ok "client gone: handler killed" ;;
 *) not_ok "client gone: handler killed (pid $wp is $st)" ;; esac
 expect_log "the departure is logged" "client went away"
 
-# No zombies after 1,000 requests.
+# No zombies after 1,000 requests, sent while an admin holds a read
+# transaction open on the timing database the whole time.
+(printf 'BEGIN;\nSELECT count(*) FROM requests;\n'; sleep 4;
+    printf 'SELECT count(*) FROM requests;\nCOMMIT;\n') |
+    sqlite3 "$W/timings.db" >"$W/reader.out" 2>&1 &
+reader=$!
 seq 1 1000 | sed "s|.*|$URL/quick|" >"$W/urls"
 xargs -P 4 -n 50 curl -s -o /dev/null -w '%{http_code}\n' <"$W/urls" \
     >"$W/codes"
 expect_eq "1,000 requests all 200" 1000 "$(grep -c '^200$' "$W/codes")"
+wait $reader
+r1=$(sed -n 1p "$W/reader.out")
+r2=$(sed -n 2p "$W/reader.out")
+expect_eq "the reader saw one snapshot throughout" "$r1" "$r2"
+i=0
+while n=$(sql "select count(*) from requests where route = '/quick'") &&
+    [ "$n" -lt 1000 ] && [ $i -lt 20 ]; do
+	sleep 0.1	# the writer commits every 200 ms at most
+	i=$((i + 1))
+done
+expect_eq "rows written while it read: all 1,000" 1000 "$n"
 sleep 0.5
 z=$(ps -eo ppid=,stat= | awk -v p="$GW_PID" '$1 == p && $2 ~ /^Z/' | wc -l)
 expect_eq "no zombie among cgigate's children" 0 "$z"
