@@ -412,7 +412,8 @@ pool_acquire(struct pool *p, uint64_t deadline, struct pool_conn *pc,
 			break;
 		}
 		p->waiters++;
-		kick();
+		if (!p->remote && count(p, EP_UP) < p->pc.max_workers)
+			kick();		/* room to grow */
 		ts = abs_ts(deadline);
 		pthread_cond_timedwait(&p->cond, &pm.lock, &ts);
 		p->waiters--;
@@ -513,8 +514,14 @@ pool_release(struct pool_conn *pc, enum pool_end how, const char *why)
 	pc->fd = -1;
 	e->idle_since_us = now_us();
 	pc->ep = NULL;
-	pthread_cond_broadcast(&p->cond);
-	kick();
+	/*
+	 * One endpoint came free: wake one waiter, not all of them (they
+	 * would only fight over the lock).  The manager has work only when
+	 * the endpoint is leaving.
+	 */
+	pthread_cond_signal(&p->cond);
+	if (how != POOL_KEEP || e->state != EP_UP)
+		kick();
 	pthread_mutex_unlock(&pm.lock);
 }
 
@@ -649,7 +656,7 @@ spawn_worker(struct pool *p)
 	snprintf(e->name, sizeof(e->name), "pid %d", (int)e->c.pid);
 	e->next = p->eps;
 	p->eps = e;
-	pthread_cond_broadcast(&p->cond);
+	pthread_cond_signal(&p->cond);
 	timelog_event("worker_spawn", (int)e->c.pid, "%s", p->route);
 	return;
 backoff:

@@ -14,6 +14,7 @@
  * relay's memory; nothing here blocks except reading the request body.
  */
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,26 @@
 #include <civetweb.h>
 
 #include "cgigate.h"
+
+static pthread_once_t www_once = PTHREAD_ONCE_INIT;
+static const struct config *www_cfg;
+static char www_real[PATH_MAX];
+
+static void
+resolve_www(void)
+{
+	if (realpath(www_cfg->www, www_real) == NULL)
+		snprintf(www_real, sizeof(www_real), "%s", www_cfg->www);
+}
+
+/* The www directory as DOCUMENT_ROOT: resolved once, it does not move. */
+static const char *
+www_root(const struct config *cfg)
+{
+	www_cfg = cfg;
+	pthread_once(&www_once, resolve_www);
+	return www_real;
+}
 
 void
 relay_init(struct relay *r, struct http_ctx *h, const struct route_conf *conf,
@@ -184,7 +205,7 @@ relay_request(struct http_ctx *h, const char *script_name,
     const char *path_info, struct cgi_request *req, struct cgi_header *hdr)
 {
 	const struct mg_request_info *ri = mg_get_request_info(h->conn);
-	static _Thread_local char proto[16], root[PATH_MAX], host[256];
+	static _Thread_local char proto[16], host[256];
 	static _Thread_local char uri[8192], peer[64];
 	const char *hv;
 	int i, port, sport;
@@ -205,11 +226,8 @@ relay_request(struct http_ctx *h, const char *script_name,
 	req->script_name = script_name;
 	req->path_info = path_info;
 	req->script_filename = script_filename;
-	if (document_root == NULL) {
-		if (realpath(h->cfg->www, root) == NULL)
-			snprintf(root, sizeof(root), "%s", h->cfg->www);
-		document_root = root;
-	}
+	if (document_root == NULL)
+		document_root = www_root(h->cfg);
 	req->document_root = document_root;
 	snprintf(host, sizeof(host), "%s", (hv = mg_get_header(h->conn,
 	    "Host")) != NULL ? hv : "localhost");
