@@ -231,7 +231,7 @@ run(struct fjob *j, const struct fcgi_target *tg)
 	uint64_t deadline, first = 0;
 	enum outcome oc = FAILED;
 	const char *why;
-	int st, attempt;
+	int st, attempt, dead = 0;
 
 	if ((st = pool_acquire(tg->pool, h->start_us +
 	    (uint64_t)conf->max_queue_wait_us, &j->pc, &why)) != 0) {
@@ -275,9 +275,11 @@ run(struct fjob *j, const struct fcgi_target *tg)
 		 * start over, as long as no body byte was consumed.
 		 */
 		if ((st == -1 || (oc == APP_GONE && !j->got_bytes)) &&
-		    j->pc.reused && attempt == 0 && h->t.bytes_in == 0 &&
-		    pool_redial(&j->pc) == 0)
-			continue;
+		    j->pc.reused && attempt == 0 && h->t.bytes_in == 0) {
+			if (pool_redial(&j->pc) == 0)
+				continue;
+			dead = 1;	/* it does not take connections */
+		}
 		break;
 	}
 	free(msg);
@@ -315,8 +317,8 @@ run(struct fjob *j, const struct fcgi_target *tg)
 		return relay_client_gone(r);
 	case APP_GONE:
 		/* A backend dropping one connection is not a dead backend. */
-		pool_release(&j->pc, j->pc.pid > 0 ? POOL_FAIL : POOL_CLOSE,
-		    r->fail);
+		pool_release(&j->pc, j->pc.pid > 0 || dead ? POOL_FAIL :
+		    POOL_CLOSE, r->fail);
 		if (!j->got_bytes && j->pc.nreq == 1 && j->pc.pid > 0)
 			return http_error(h, 503, "FastCGI worker failed at "
 			    "start-up", "Retry-After: 1\r\n");

@@ -16,6 +16,7 @@ cp "$FIX" "$H/slow.fcgi"
 cp "$FIX" "$H/one.fcgi"
 cp "$FIX" "$H/rec.fcgi"
 cp "$FIX" "$H/boot.fcgi"
+cp "$FIX" "$H/late.fcgi"
 
 { server_conf; cat <<EOF; } >"$W/cgigate.conf"
 [route /fix]
@@ -34,6 +35,9 @@ max_requests = 10
 [route /boot]
 env = FIXTURE_START=crash
 max_queue_wait = 500ms
+[route /late]
+env = FIXTURE_START=slow:5000
+start_timeout = 700ms
 EOF
 mkdir -p "$W/www"
 start_gateway --config "$W/cgigate.conf"
@@ -161,6 +165,30 @@ expect_ge "timings: pid, connect_us, ttfb_us recorded" 200 "$n"
 n=$(sql "select count(*) from requests where connect_us = 0")
 expect_ge "timings: reused connections have connect_us 0" 1 "$n"
 
+# --- start-up timeout; a graceful stop lets a FastCGI request finish -------
+start_gateway --config "$W/cgigate.conf"
+code=$(http_code "$URL/late")
+expect_eq "a worker silent past start_timeout -> 503" 503 "$code"
+expect_log "and it is said why" "did not answer within start_timeout"
+curl -s -o "$W/inflight" -w '%{http_code}' "$URL/fix?sleep=1500" \
+    >"$W/inflight.code" &
+cl=$!
+sleep 0.5
+fixpids=$(pgrep -P "$GW_PID" -f fix.fcgi | tr '\n' ' ')
+stop_gateway
+wait $cl
+expect_eq "SIGTERM: the FastCGI request in flight completes" 200 \
+    "$(cat "$W/inflight.code")"
+expect_eq "SIGTERM: cgigate exits 0" 0 "$GW_RC"
+left=""
+for w in $fixpids; do
+	st=$(ps -o stat= -p "$w" 2>/dev/null)
+	case $st in ""|Z*) ;; *) left="$left $w" ;; esac
+done
+expect_eq "and its workers are gone" "" "$left"
+n=$(sql "select count(*) from events where kind = 'worker_exit' and detail like '%stopped'")
+expect_ge "worker exits at stop are recorded" 1 "$n"
+
 # --- kill -9 leaves no worker ----------------------------------------------
 start_gateway --config "$W/cgigate.conf"
 curl -s "$URL/hello" >/dev/null
@@ -240,5 +268,18 @@ case $code in 502|503) ok "no backend left -> $code" ;;
 *) not_ok "no backend left -> 502/503, got $code" ;; esac
 [ $((t1 - t0)) -lt 3000 ] && ok "and it does not hang" ||
     not_ok "and it does not hang ($((t1 - t0)) ms)"
+# The backend comes back: probed, restored, served again.
+"$FPM" -n -y "$W/fpm.conf" -R >"$W/fpm.out" 2>&1 &
+FPM_PID=$!
+track "$FPM_PID"
+wait_port "$fpm_port" || not_ok "php-fpm did not restart"
+code=0
+for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+	code=$(http_code "$URL/php/app/index.php")
+	[ "$code" = 200 ] && break
+	sleep 0.5
+done
+expect_eq "a restored backend serves again" 200 "$code"
+expect_log "the restore is logged" "backend tcp:127.0.0.1:$fpm_port restored"
 stop_gateway
 finish
