@@ -17,6 +17,7 @@ cp "$FIX" "$H/one.fcgi"
 cp "$FIX" "$H/rec.fcgi"
 cp "$FIX" "$H/boot.fcgi"
 cp "$FIX" "$H/late.fcgi"
+cp "$FIX" "$H/idle.fcgi"
 
 { server_conf; cat <<EOF; } >"$W/cgigate.conf"
 [route /fix]
@@ -38,6 +39,10 @@ max_queue_wait = 500ms
 [route /late]
 env = FIXTURE_START=slow:5000
 start_timeout = 700ms
+[route /idle]
+min_workers = 1
+max_workers = 3
+idle_timeout = 1s
 EOF
 mkdir -p "$W/www"
 start_gateway --config "$W/cgigate.conf"
@@ -119,6 +124,24 @@ case $hdr in
 *"503"*"Retry-After"*) ok "max_workers busy past max_queue_wait -> 503 + Retry-After" ;;
 *) not_ok "max_workers busy past max_queue_wait -> 503: $hdr" ;;
 esac
+
+# Growth under concurrency, then back down to min_workers when idle.
+jobs=""
+for i in 1 2 3; do
+	curl -s -o /dev/null "$URL/idle?sleep=700" &
+	jobs="$jobs $!"
+done
+sleep 0.4
+n=$(pgrep -c -P "$GW_PID" -f idle.fcgi)
+expect_eq "the pool grew to max_workers for 3 concurrent requests" 3 "$n"
+for j in $jobs; do wait "$j"; done
+i=0
+while [ "$(pgrep -c -P "$GW_PID" -f idle.fcgi)" -gt 1 ] && [ $i -lt 40 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+expect_eq "idle workers past idle_timeout retire down to min_workers" 1 \
+    "$(pgrep -c -P "$GW_PID" -f idle.fcgi)"
 
 # A worker that dies at start-up: quick 503s, backoff, then recovery
 # once the program is replaced by a working one.
