@@ -92,6 +92,8 @@ struct config {
 	int64_t		 drain_us;	/* bound on a graceful stop */
 	int64_t		 stderr_cap;	/* stderr bytes logged per request */
 	int		 timings_queue;	/* records held in memory */
+	int64_t		 timings_max_age_us;	/* retention, 0: forever */
+	long long	 timings_max_rows;	/* retention, 0: no limit */
 	struct route_conf *routes;	/* sorted, longest prefix first */
 	int		 nroutes;
 };
@@ -365,7 +367,8 @@ struct timing {
  * Open (creating) the database and its schema, start the writer thread.
  * Returns 0, or -1 with the reason logged.
  */
-int	 timelog_open(const char *path, int queue_len);
+int	 timelog_open(const char *path, int queue_len, int64_t max_age_us,
+	    long long max_rows);
 /* Copy t into the queue; never blocks on disk.  Counts a drop when full. */
 void	 timelog_push(const struct timing *t);
 void	 timelog_event(const char *kind, int pid, const char *fmt, ...)

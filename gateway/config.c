@@ -129,6 +129,10 @@ parse_duration(const char *s)
 		v *= 1e3;
 	else if (strcmp(end, "m") == 0)
 		v *= 60e6;
+	else if (strcmp(end, "h") == 0)
+		v *= 3600e6;
+	else if (strcmp(end, "d") == 0)
+		v *= 86400e6;
 	else
 		return -1;
 	if (v > 1e15)
@@ -287,12 +291,20 @@ server_key(struct config *c, const char *k, const char *v)
 		c->threads = (int)n;
 	} else if (strcmp(k, "drain_timeout") == 0) {
 		if ((d = parse_duration(v)) < 0)
-			return "bad duration (use ms, s or m)";
+			return "bad duration (use ms, s, m, h or d)";
 		c->drain_us = d;
 	} else if (strcmp(k, "stderr_limit") == 0) {
 		if ((d = parse_size(v)) < 0)
 			return "bad size (use K, M or G)";
 		c->stderr_cap = d;
+	} else if (strcmp(k, "timings_max_age") == 0) {
+		if ((d = parse_duration(v)) < 0)
+			return "bad duration (use ms, s, m, h or d; 0: forever)";
+		c->timings_max_age_us = d;
+	} else if (strcmp(k, "timings_max_rows") == 0) {
+		if (parse_int(v, 0, LONG_MAX, &n) == -1)
+			return "timings_max_rows wants a number (0: no limit)";
+		c->timings_max_rows = n;
 	} else if (strcmp(k, "timings_queue") == 0) {
 		if (parse_int(v, 16, 1 << 20, &n) == -1)
 			return "timings_queue wants a number from 16 to 1048576";
@@ -341,12 +353,12 @@ fcgi_key(struct route_conf *r, const char *k, const char *v)
 		r->set |= RC_MAXWORKERS;
 	} else if (strcmp(k, "idle_timeout") == 0) {
 		if ((d = parse_duration(v)) <= 0)
-			return "bad duration (use ms, s or m)";
+			return "bad duration (use ms, s, m, h or d)";
 		f->idle_us = d;
 		r->set |= RC_IDLE;
 	} else if (strcmp(k, "start_timeout") == 0) {
 		if ((d = parse_duration(v)) <= 0)
-			return "bad duration (use ms, s or m)";
+			return "bad duration (use ms, s, m, h or d)";
 		f->start_us = d;
 		r->set |= RC_START;
 	} else if (strcmp(k, "max_requests") == 0) {
@@ -416,7 +428,7 @@ route_key(struct route_conf *r, const char *k, const char *v)
 		r->set |= RC_MODE;
 	} else if (strcmp(k, "timeout") == 0) {
 		if ((d = parse_duration(v)) <= 0)
-			return "bad duration (use ms, s or m)";
+			return "bad duration (use ms, s, m, h or d)";
 		r->timeout_us = d;
 		r->set |= RC_TIMEOUT;
 	} else if (strcmp(k, "max_concurrency") == 0) {
@@ -426,7 +438,7 @@ route_key(struct route_conf *r, const char *k, const char *v)
 		r->set |= RC_MAXCONC;
 	} else if (strcmp(k, "max_queue_wait") == 0) {
 		if ((d = parse_duration(v)) < 0)
-			return "bad duration (use ms, s or m)";
+			return "bad duration (use ms, s, m, h or d)";
 		r->max_queue_wait_us = d;
 		r->set |= RC_QUEUEWAIT;
 	} else if (strcmp(k, "max_body") == 0) {
@@ -464,7 +476,7 @@ route_key(struct route_conf *r, const char *k, const char *v)
 			r->rlim[i] = RLIM_INFINITY;
 		else if (i == RL_CPU) {
 			if ((d = parse_duration(v)) <= 0)
-				return "bad duration (use ms, s or m)";
+				return "bad duration (use ms, s, m, h or d)";
 			r->rlim[i] = (rlim_t)((d + 999999) / 1000000);
 		} else if (i == RL_AS) {
 			if ((d = parse_size(v)) <= 0)

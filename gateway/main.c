@@ -171,7 +171,8 @@ main(int argc, char *argv[])
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (timelog_open(cfg.timings, cfg.timings_queue) == -1)
+	if (timelog_open(cfg.timings, cfg.timings_queue,
+	    cfg.timings_max_age_us, cfg.timings_max_rows) == -1)
 		return 1;
 	if (spawn_init() == -1 || scan_start(cfg.handlers) == -1 ||
 	    pool_start(&cfg) == -1) {

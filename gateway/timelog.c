@@ -29,6 +29,8 @@
 
 #define BATCH_MAX	512
 #define BATCH_US	200000
+#define RETAIN_STEP	2000
+#define RETAIN_US	(5 * 1000000ULL)
 
 enum rec_kind { REC_REQUEST, REC_EVENT };
 
@@ -55,6 +57,9 @@ static struct {
 	unsigned long long dropped, dropped_reported;
 	sqlite3		*db;
 	sqlite3_stmt	*ins_req, *ins_ev;
+	int64_t		 max_age_us;
+	long long	 max_rows;
+	uint64_t	 next_retain;
 } tl = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 	.cond = PTHREAD_COND_INITIALIZER,
@@ -96,6 +101,65 @@ static const char schema[] =
 	" kind TEXT NOT NULL,"
 	" pid INTEGER,"
 	" detail TEXT);";
+
+/*
+ * Views for the questions an admin asks (cgigate-timings(7)); replaced at
+ * every start so that they follow the schema.  Percentiles are nearest
+ * rank: the value at rank ceil(n * p / 100).
+ */
+static const char views[] =
+	"DROP VIEW IF EXISTS route_stats; "
+	"DROP VIEW IF EXISTS slowest_recent; "
+	"DROP VIEW IF EXISTS recent_errors; "
+	"DROP VIEW IF EXISTS startup_cost; "
+	"CREATE VIEW route_stats AS "
+	"WITH t AS ( "
+	"  SELECT route, mode, total_us, "
+	"    ROW_NUMBER() OVER w AS r, COUNT(*) OVER (PARTITION BY route, mode) AS n "
+	"  FROM requests WINDOW w AS (PARTITION BY route, mode ORDER BY total_us)), "
+	"f AS ( "
+	"  SELECT route, mode, ttfb_us, "
+	"    ROW_NUMBER() OVER w AS r, COUNT(*) OVER (PARTITION BY route, mode) AS n "
+	"  FROM requests WHERE ttfb_us IS NOT NULL "
+	"  WINDOW w AS (PARTITION BY route, mode ORDER BY ttfb_us)), "
+	"tp AS ( "
+	"  SELECT route, mode, MAX(n) AS requests, "
+	"    MAX(CASE WHEN r = (n * 50 + 99) / 100 THEN total_us END) AS p50_total_us, "
+	"    MAX(CASE WHEN r = (n * 95 + 99) / 100 THEN total_us END) AS p95_total_us, "
+	"    MAX(CASE WHEN r = (n * 99 + 99) / 100 THEN total_us END) AS p99_total_us "
+	"  FROM t GROUP BY route, mode), "
+	"fp AS ( "
+	"  SELECT route, mode, "
+	"    MAX(CASE WHEN r = (n * 50 + 99) / 100 THEN ttfb_us END) AS p50_ttfb_us, "
+	"    MAX(CASE WHEN r = (n * 95 + 99) / 100 THEN ttfb_us END) AS p95_ttfb_us, "
+	"    MAX(CASE WHEN r = (n * 99 + 99) / 100 THEN ttfb_us END) AS p99_ttfb_us "
+	"  FROM f GROUP BY route, mode), "
+	"e AS ( "
+	"  SELECT route, mode, SUM(status >= 500) AS errors "
+	"  FROM requests GROUP BY route, mode) "
+	"SELECT tp.route, tp.mode, tp.requests, e.errors, "
+	"  tp.p50_total_us, tp.p95_total_us, tp.p99_total_us, "
+	"  fp.p50_ttfb_us, fp.p95_ttfb_us, fp.p99_ttfb_us "
+	"FROM tp JOIN e USING (route, mode) LEFT JOIN fp USING (route, mode); "
+	"CREATE VIEW slowest_recent AS "
+	"SELECT datetime(ts, 'unixepoch') AS time, request_id, route, mode, method, "
+	"  path, status, total_us, ttfb_us, queue_us, spawn_us, connect_us, pid, error "
+	"FROM requests WHERE ts >= unixepoch() - 3600 "
+	"ORDER BY total_us DESC LIMIT 50; "
+	"CREATE VIEW recent_errors AS "
+	"SELECT datetime(ts, 'unixepoch') AS time, request_id, route, mode, method, "
+	"  path, status, error, exit_status, signal, pid "
+	"FROM requests WHERE ts >= unixepoch() - 3600 AND status >= 500 "
+	"ORDER BY ts DESC; "
+	"CREATE VIEW startup_cost AS "
+	"SELECT route, mode, COUNT(*) AS requests, "
+	"  CAST(AVG(queue_us) AS INTEGER) AS avg_queue_us, "
+	"  CAST(AVG(spawn_us) AS INTEGER) AS avg_spawn_us, "
+	"  CAST(AVG(connect_us) AS INTEGER) AS avg_connect_us, "
+	"  CAST(AVG(ttfb_us) AS INTEGER) AS avg_ttfb_us, "
+	"  CAST(AVG(user_cpu_us + sys_cpu_us) AS INTEGER) AS avg_cpu_us, "
+	"  MAX(max_rss_kb) AS max_rss_kb "
+	"FROM requests WHERE mode IN ('cgi', 'fastcgi') GROUP BY route, mode; ";
 
 static void
 bind_text(sqlite3_stmt *s, int i, const char *v)
@@ -213,6 +277,38 @@ timelog_dropped(void)
 	return n;
 }
 
+/*
+ * Retention, a small step at a time so that the writer never stalls: at
+ * most RETAIN_STEP rows per table per pass, one pass every RETAIN_US.
+ * Row ids only grow and only the oldest go, so max(id) - min(id) + 1 is
+ * the row count without a scan.
+ */
+static void
+retain(void)
+{
+	char sql[256];
+	double cutoff;
+
+	if (tl.max_age_us > 0) {
+		cutoff = wall_now() - (double)tl.max_age_us / 1e6;
+		snprintf(sql, sizeof(sql), "DELETE FROM requests WHERE id IN "
+		    "(SELECT id FROM requests WHERE ts < %.6f ORDER BY id "
+		    "LIMIT %d)", cutoff, RETAIN_STEP);
+		sqlite3_exec(tl.db, sql, NULL, NULL, NULL);
+		snprintf(sql, sizeof(sql), "DELETE FROM events WHERE id IN "
+		    "(SELECT id FROM events WHERE ts < %.6f ORDER BY id "
+		    "LIMIT %d)", cutoff, RETAIN_STEP);
+		sqlite3_exec(tl.db, sql, NULL, NULL, NULL);
+	}
+	if (tl.max_rows > 0) {
+		snprintf(sql, sizeof(sql), "DELETE FROM requests WHERE id < "
+		    "min((SELECT max(id) FROM requests) - %lld + 1, "
+		    "(SELECT min(id) FROM requests) + %d)", tl.max_rows,
+		    RETAIN_STEP);
+		sqlite3_exec(tl.db, sql, NULL, NULL, NULL);
+	}
+}
+
 static void *
 writer(void *arg)
 {
@@ -230,7 +326,7 @@ writer(void *arg)
 		unsigned long long dropped = 0;
 
 		pthread_mutex_lock(&tl.lock);
-		while (tl.len == 0 && !tl.stop) {
+		if (tl.len == 0 && !tl.stop) {	/* one tick, for retention */
 			clock_gettime(CLOCK_REALTIME, &ts);
 			ts.tv_nsec += BATCH_US * 1000L;
 			if (ts.tv_nsec >= 1000000000L) {
@@ -275,6 +371,11 @@ writer(void *arg)
 				    NULL);
 			}
 		}
+		if ((tl.max_age_us > 0 || tl.max_rows > 0) &&
+		    now_us() >= tl.next_retain) {
+			retain();
+			tl.next_retain = now_us() + RETAIN_US;
+		}
 		if (stop)
 			break;
 	}
@@ -302,7 +403,8 @@ make_parent(const char *path)
 }
 
 int
-timelog_open(const char *path, int queue_len)
+timelog_open(const char *path, int queue_len, int64_t max_age_us,
+    long long max_rows)
 {
 	char *msg = NULL;
 
@@ -319,6 +421,11 @@ timelog_open(const char *path, int queue_len)
 		log_msg(NULL, "timelog: schema of %s: %s", path, msg);
 		sqlite3_free(msg);
 		goto fail;
+	}
+	if (sqlite3_exec(tl.db, views, NULL, NULL, &msg) != SQLITE_OK) {
+		log_msg(NULL, "timelog: views of %s: %s", path, msg);
+		sqlite3_free(msg);
+		msg = NULL;
 	}
 	/* Databases from before FastCGI support lack two columns. */
 	sqlite3_exec(tl.db, "ALTER TABLE requests ADD COLUMN connect_us "
@@ -337,6 +444,8 @@ timelog_open(const char *path, int queue_len)
 		log_msg(NULL, "timelog: prepare: %s", sqlite3_errmsg(tl.db));
 		goto fail;
 	}
+	tl.max_age_us = max_age_us;
+	tl.max_rows = max_rows;
 	tl.cap = (size_t)queue_len;
 	if ((tl.ring = calloc(tl.cap, sizeof(*tl.ring))) == NULL) {
 		log_msg(NULL, "timelog: out of memory");

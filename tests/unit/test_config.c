@@ -25,7 +25,9 @@ test_units(void **state)
 	assert_true(parse_duration("") < 0);
 	assert_true(parse_duration("s") < 0);
 	assert_true(parse_duration("-1") < 0);
-	assert_true(parse_duration("5h") < 0);
+	assert_int_equal(parse_duration("2h"), 7200000000LL);
+	assert_int_equal(parse_duration("7d"), 604800000000LL);
+	assert_true(parse_duration("5w") < 0);
 	assert_true(parse_duration("5 s") < 0);
 	assert_int_equal(parse_size("100"), 100);
 	assert_int_equal(parse_size("4K"), 4096);
@@ -77,6 +79,8 @@ static const char good[] =
     "drain_timeout = 3s\n"
     "stderr_limit = 1K\n"
     "timings_queue = 128\n"
+    "timings_max_age = 30d\n"
+    "timings_max_rows = 1000000\n"
     "\n"
     "[route /]\n"
     "timeout = 10s\n"
@@ -144,6 +148,8 @@ test_good_file(void **state)
 	assert_int_equal(c.drain_us, 3000000);
 	assert_int_equal(c.stderr_cap, 1024);
 	assert_int_equal(c.timings_queue, 128);
+	assert_int_equal(c.timings_max_age_us, 30 * 86400000000LL);
+	assert_int_equal(c.timings_max_rows, 1000000);
 
 	r = config_route(&c, "/reports/daily/x");
 	assert_string_equal(r->prefix, "/reports/daily");
@@ -214,6 +220,8 @@ test_bad_lines(void **state)
 	bad("[server]\nthreads = many\n", 2, "threads");
 	bad("[server]\ndrain_timeout = soon\n", 2, "bad duration");
 	bad("[server]\nstderr_limit = 5Q\n", 2, "bad size");
+	bad("[server]\ntimings_max_age = 1y\n", 2, "bad duration");
+	bad("[server]\ntimings_max_rows = -1\n", 2, "timings_max_rows");
 	bad("[nonsense]\n", 1, "");
 	bad("[route]\n", 1, "");
 	bad("[route relative]\n", 1, "");

@@ -1,0 +1,79 @@
+#!/bin/sh
+# timings.sh: the views of the timing database answer with the numbers
+# the rows hold, and retention trims by row count and by age.
+. "$(dirname "$0")/gw.sh"
+
+cat >"$H/fast.cgi" <<'EOF'
+#!/bin/sh
+printf 'Content-Type: text/plain\n\nfast\n'
+EOF
+cat >"$H/broken.cgi" <<'EOF'
+#!/bin/sh
+exit 3
+EOF
+chmod 755 "$H"/*.cgi
+mkdir -p "$W/www"
+{ server_conf; cat <<EOF; } >"$W/cgigate.conf"
+timings_max_rows = 40
+EOF
+start_gateway --config "$W/cgigate.conf"
+seq 1 30 | sed "s|.*|$URL/fast|" >"$W/urls"
+xargs -n 10 curl -s <"$W/urls" >/dev/null
+for i in 1 2 3; do curl -s -o /dev/null "$URL/broken"; done
+sleep 0.5
+
+row=$(sql "select requests, errors, p50_total_us <= p95_total_us,
+    p95_total_us <= p99_total_us, p50_ttfb_us > 0
+    from route_stats where route = '/fast'")
+expect_eq "route_stats: count, errors, ordered percentiles" "30|0|1|1|1" "$row"
+want=$(sql "select total_us from requests where route = '/fast'
+    order by total_us limit 1 offset 14")
+expect_eq "route_stats: p50 is the 15th of 30 (nearest rank)" "$want" \
+    "$(sql "select p50_total_us from route_stats where route = '/fast'")"
+want=$(sql "select max(total_us) from requests where route = '/fast'")
+expect_eq "route_stats: p99 of 30 is the largest" "$want" \
+    "$(sql "select p99_total_us from route_stats where route = '/fast'")"
+expect_eq "route_stats: errors counted" "3|3" \
+    "$(sql "select requests, errors from route_stats where route = '/broken'")"
+expect_eq "recent_errors lists them" 3 \
+    "$(sql "select count(*) from recent_errors where route = '/broken'")"
+expect_eq "slowest_recent is ordered" 1 \
+    "$(sql "select min(total_us) <= max(total_us) from slowest_recent")"
+row=$(sql "select requests, avg_spawn_us > 0, avg_connect_us is null
+    from startup_cost where route = '/fast' and mode = 'cgi'")
+expect_eq "startup_cost: CGI spawn cost, no connect cost" "30|1|1" "$row"
+
+# Row retention: 40 rows at most, trimmed by the writer within seconds.
+seq 1 100 | sed "s|.*|$URL/fast|" >"$W/urls"
+xargs -n 20 curl -s <"$W/urls" >/dev/null
+i=0
+while [ "$(sql "select count(*) from requests")" -gt 40 ] && [ $i -lt 80 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+n=$(sql "select count(*) from requests")
+[ "$n" -le 40 ] && ok "timings_max_rows keeps at most 40 rows ($n)" ||
+    not_ok "timings_max_rows keeps at most 40 rows ($n)"
+expect_eq "and it keeps the newest" 1 \
+    "$(sql "select max(id) = (select max(id) from requests) from requests")"
+stop_gateway
+
+# Age retention.
+{ server_conf; cat <<EOF; } >"$W/cgigate.conf"
+timings_max_age = 2s
+EOF
+start_gateway --config "$W/cgigate.conf"
+# (the 40 rows of the first run are older than that by now)
+sleep 2.2
+curl -s -o /dev/null "$URL/fast"
+i=0
+while [ "$(sql "select count(*) from requests where ts < unixepoch() - 2")" -gt 0 ] &&
+    [ $i -lt 80 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+expect_eq "timings_max_age removes rows older than 2 s" 0 \
+    "$(sql "select count(*) from requests where ts < unixepoch() - 2")"
+expect_eq "and keeps the fresh one" 1 "$(sql "select count(*) from requests")"
+stop_gateway
+finish
