@@ -1,5 +1,5 @@
 /*
- * big.fcgi: streams a large body, QUERY_STRING bytes long (default
+ * big-fcgi.fcgi: streams a large body, QUERY_STRING bytes long (default
  * 163840), in 16 KB writes, with libfcgi's FCGX interface.
  */
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /*
- * hello.fcgi: the smallest FastCGI responder, an unmodified libfcgi
+ * hello-fcgi.fcgi: the smallest FastCGI responder, an unmodified libfcgi
  * accept loop.  cgigate starts it with a listening socket on fd 0.
  */
 #include <fcgi_stdio.h>

@@ -6,7 +6,7 @@
 #
 #   cgi   W1 (handlers/hello-c.cgi: a header and "hi") as CGI:
 #         cgigate vs lighttpd mod_cgi
-#   fcgi  W1 as FastCGI (handlers/hello.fcgi, libfcgi) with 2 and 4
+#   fcgi  W1 as FastCGI (handlers/hello-fcgi.fcgi, libfcgi) with 2 and 4
 #         processes: cgigate's pool vs nginx fastcgi_pass to the same
 #         program started by spawn-fcgi (nginx's default: a connection
 #         per request; with fastcgi_keep_conn, libfcgi's one connection
@@ -32,7 +32,7 @@ need wrk wrk
 need lighttpd lighttpd
 need nginx nginx
 need spawn-fcgi spawn-fcgi
-for f in gateway/cgigate handlers/hello-c.cgi handlers/hello.fcgi; do
+for f in gateway/cgigate handlers/hello-c.cgi handlers/hello-fcgi.fcgi; do
 	[ -x "$top/$f" ] || { echo "bench: build first ($f)" >&2; exit 1; }
 done
 
@@ -46,7 +46,8 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 mkdir -p "$tmp/h" "$tmp/www"
-cp "$top/handlers/hello-c.cgi" "$top/handlers/hello.fcgi" "$tmp/h/"
+cp "$top/handlers/hello-c.cgi" "$tmp/h/"
+cp "$top/handlers/hello-fcgi.fcgi" "$tmp/h/hello.fcgi"
 : >"$tmp/results"
 
 freeport() {

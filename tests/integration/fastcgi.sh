@@ -1,7 +1,7 @@
 #!/bin/sh
 # fastcgi.sh: FastCGI pools and remote backends, end to end.
 #
-# Real cgigate, real workers (handlers/hello.fcgi built with libfcgi, the
+# Real cgigate, real workers (handlers/hello-fcgi.fcgi built with libfcgi, the
 # Perl one, tests/fixtures/fcgi-fixture with its misbehaving modes), a
 # real php-fpm as a remote backend, curl as the client.
 . "$(dirname "$0")/gw.sh"
@@ -9,7 +9,7 @@
 FIX="$TB/tests/fixtures/fcgi-fixture"
 [ -x "$FIX" ] || skip "fixture not built ($FIX)"
 
-cp "$TB/handlers/hello.fcgi" "$H/hello.fcgi"
+cp "$TB/handlers/hello-fcgi.fcgi" "$H/hello.fcgi"
 cp "$TS/handlers/hello-perl.fcgi" "$H/hello-perl.fcgi"
 cp "$FIX" "$H/fix.fcgi"
 cp "$FIX" "$H/slow.fcgi"

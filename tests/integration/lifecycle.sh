@@ -61,6 +61,11 @@ out=$("$GATEWAY" --config "$W/good.conf" --check 2>&1)
 expect_eq "--check on a good config exits 0" 0 "$?"
 expect_contains "and says so" "configuration ok" "$out"
 
+# The handlers shipped with cgigate pass --check: no two answer one route.
+out=$("$GATEWAY" --handlers "$TS/handlers" --www "$TS/www" --check 2>&1)
+expect_eq "the shipped handlers/ passes --check" 0 "$?"
+expect_contains "with no error" ", 0 errors" "$out"
+
 # Defaults: run from a directory with handlers/ and www/, no options but
 # the port; the timings directory is created.
 mkdir -p "$W/run/handlers" "$W/run/www"
