@@ -101,3 +101,17 @@ admit_drain(void)
 		pthread_cond_broadcast(&a->cond);
 	pthread_mutex_unlock(&lock);
 }
+
+int
+admit_waiting(const char *route)
+{
+	struct admit *a;
+	int n = 0;
+
+	pthread_mutex_lock(&lock);
+	for (a = routes; a != NULL; a = a->next)
+		if (strcmp(a->route, route) == 0)
+			n = a->waiting;
+	pthread_mutex_unlock(&lock);
+	return n;
+}

@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 #include <sys/resource.h>
 
@@ -80,6 +81,15 @@ struct route_conf {
 	struct pool_conf fcgi;
 };
 
+#define MAX_ALLOW	16
+
+/* An address block: who may use /_gateway/ (admin_allow). */
+struct cidr {
+	int		 family;	/* AF_INET or AF_INET6 */
+	unsigned char	 addr[16];
+	int		 bits;
+};
+
 struct config {
 	char		*file;		/* NULL: built-in defaults only */
 	char		*listen[MAX_LISTEN];
@@ -94,6 +104,9 @@ struct config {
 	int		 timings_queue;	/* records held in memory */
 	int64_t		 timings_max_age_us;	/* retention, 0: forever */
 	long long	 timings_max_rows;	/* retention, 0: no limit */
+	struct cidr	 admin_allow[MAX_ALLOW];	/* default: loopback */
+	int		 nadmin_allow;
+	int		 admin_allow_set;	/* the file replaced it */
 	struct route_conf *routes;	/* sorted, longest prefix first */
 	int		 nroutes;
 };
@@ -123,6 +136,10 @@ const struct route_conf *config_route(const struct config *c,
 /* The longest route with remote FastCGI backends covering path, or NULL. */
 const struct route_conf *config_remote(const struct config *c,
 	    const char *path);
+/* Parse "ADDR[/BITS]" (IPv4 or IPv6).  0 or -1. */
+int	 config_cidr(const char *s, struct cidr *out);
+/* Does the textual address addr fall in one of the blocks?  1 or 0. */
+int	 config_cidr_match(const struct cidr *c, int n, const char *addr);
 int	 config_set(char **field, const char *value);
 int	 config_add_listen(struct config *c, const char *addr);
 void	 config_free(struct config *c);
@@ -374,6 +391,8 @@ void	 timelog_push(const struct timing *t);
 void	 timelog_event(const char *kind, int pid, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
 unsigned long long timelog_dropped(void);
+/* Rows waiting for the writer now. */
+size_t	 timelog_depth(void);
 /* Write every queued record, stop the writer, close the database. */
 void	 timelog_close(void);
 
@@ -428,6 +447,8 @@ struct admit;
 struct admit *admit_enter(const char *route, int limit, int64_t wait_us);
 void	 admit_leave(struct admit *a);
 void	 admit_drain(void);
+/* Requests waiting for a slot of route now. */
+int	 admit_waiting(const char *route);
 
 /* scan.c */
 
@@ -554,6 +575,29 @@ void	 pool_release(struct pool_conn *pc, enum pool_end how,
 int	 pool_write_all(int fd, const void *buf, size_t len,
 	    uint64_t deadline);
 
+/* Requests waiting for a worker of route's pools now. */
+int	 pool_waiting(const char *route);
+/*
+ * The pools and their workers as a JSON array, and as Prometheus gauges;
+ * quote writes a string escaped and quoted.
+ */
+void	 pool_report(FILE *f, void (*quote)(FILE *, const char *));
+void	 pool_metrics(FILE *f, void (*quote)(FILE *, const char *));
+
+/* stats.c */
+
+enum stat_counter { STAT_SPAWNS, STAT_KILLS, STAT_NCOUNTERS };
+
+void	 stats_init(void);
+void	 stats_count(enum stat_counter c);
+/* A request for route and mode starts: returns a handle for stats_leave. */
+int	 stats_enter(const char *route, const char *mode);
+/* Count a finished request; entered: stats_enter's handle, or -1. */
+void	 stats_leave(const struct timing *t, int entered);
+/* Live state as JSON (/_gateway/status) or Prometheus text (metrics). */
+void	 stats_json(FILE *f);
+void	 stats_prometheus(FILE *f);
+
 /* fastcgi.c */
 
 /* Where a FastCGI request goes and what it tells the application. */
@@ -606,6 +650,7 @@ struct http_ctx {
 	int			 client_gone;
 	int			 client_fd;	/* socket + 1; 0: unknown, -1: none */
 	int			 hops;		/* internal redirects taken */
+	int			 stats;		/* stats_enter's handle, -1 */
 	char			 redirect[4096];	/* set by cgi_serve */
 	char			 uri[4096];	/* target after a redirect */
 };

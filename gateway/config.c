@@ -11,6 +11,7 @@
  * Route sections inherit field by field: [route /api/users] takes what it
  * does not set from [route /api], then [route /], then the built-ins.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -77,6 +78,8 @@ config_init(struct config *c)
 	c->drain_us = 10 * 1000000LL;
 	c->stderr_cap = 64 * 1024;
 	c->timings_queue = 8192;
+	config_cidr("127.0.0.0/8", &c->admin_allow[c->nadmin_allow++]);
+	config_cidr("::1", &c->admin_allow[c->nadmin_allow++]);
 	if (config_set(&c->handlers, DEFAULT_HANDLERS) == -1 ||
 	    config_set(&c->www, DEFAULT_WWW) == -1 ||
 	    config_set(&c->timings, DEFAULT_TIMINGS) == -1 ||
@@ -305,6 +308,27 @@ server_key(struct config *c, const char *k, const char *v)
 		if (parse_int(v, 0, LONG_MAX, &n) == -1)
 			return "timings_max_rows wants a number (0: no limit)";
 		c->timings_max_rows = n;
+	} else if (strcmp(k, "admin_allow") == 0) {
+		char *list, *item, *save = NULL;
+
+		if (!c->admin_allow_set)
+			c->nadmin_allow = 0;	/* the file's list replaces */
+		c->admin_allow_set = 1;
+		if ((list = strdup(v)) == NULL)
+			return "out of memory";
+		for (item = strtok_r(list, ",", &save); item != NULL;
+		    item = strtok_r(NULL, ",", &save)) {
+			item = trim(item);
+			if (c->nadmin_allow == MAX_ALLOW ||
+			    config_cidr(item,
+			    &c->admin_allow[c->nadmin_allow]) == -1) {
+				free(list);
+				return "admin_allow wants addresses or "
+				    "ADDR/BITS blocks, separated by commas";
+			}
+			c->nadmin_allow++;
+		}
+		free(list);
 	} else if (strcmp(k, "timings_queue") == 0) {
 		if (parse_int(v, 16, 1 << 20, &n) == -1)
 			return "timings_queue wants a number from 16 to 1048576";
@@ -759,4 +783,57 @@ config_remote(const struct config *c, const char *path)
 		    covers(c->routes[i].prefix, path))
 			return &c->routes[i];
 	return NULL;
+}
+
+int
+config_cidr(const char *s, struct cidr *out)
+{
+	char addr[64], *slash;
+	long bits = -1;
+
+	if (snprintf(addr, sizeof(addr), "%s", s) >= (int)sizeof(addr))
+		return -1;
+	if ((slash = strchr(addr, '/')) != NULL) {
+		*slash = '\0';
+		if (parse_int(slash + 1, 0, 128, &bits) == -1)
+			return -1;
+	}
+	memset(out, 0, sizeof(*out));
+	if (inet_pton(AF_INET, addr, out->addr) == 1) {
+		out->family = AF_INET;
+		out->bits = bits < 0 ? 32 : (int)bits;
+		return out->bits <= 32 ? 0 : -1;
+	}
+	if (inet_pton(AF_INET6, addr, out->addr) == 1) {
+		out->family = AF_INET6;
+		out->bits = bits < 0 ? 128 : (int)bits;
+		return 0;
+	}
+	return -1;
+}
+
+int
+config_cidr_match(const struct cidr *c, int n, const char *addr)
+{
+	unsigned char a[16];
+	int i, fam, b, full;
+
+	if (inet_pton(AF_INET, addr, a) == 1)
+		fam = AF_INET;
+	else if (inet_pton(AF_INET6, addr, a) == 1)
+		fam = AF_INET6;
+	else
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (c[i].family != fam)
+			continue;
+		full = c[i].bits / 8;
+		b = c[i].bits % 8;
+		if (memcmp(a, c[i].addr, (size_t)full) != 0)
+			continue;
+		if (b == 0 || ((a[full] ^ c[i].addr[full]) &
+		    (0xff << (8 - b)) & 0xff) == 0)
+			return 1;
+	}
+	return 0;
 }

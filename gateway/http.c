@@ -259,15 +259,68 @@ want_keep_alive(const struct mg_connection *conn)
 	return c != NULL && strcasecmp(c, "keep-alive") == 0;
 }
 
+/* The client's address as handlers see it (the IPv6 one if bridged). */
+static const char *
+client_addr(struct http_ctx *h, char *buf, size_t len)
+{
+	const struct mg_request_info *ri = mg_get_request_info(h->conn);
+	int port, sport;
+
+	if (strcmp(ri->remote_addr, "127.0.0.1") == 0 &&
+	    bridge_peer(ri->remote_port, buf, len, &port, &sport) == 0)
+		return buf;
+	return ri->remote_addr;
+}
+
+/* Send buf (from an open_memstream, closed) as the whole body. */
+static int
+send_buf(struct http_ctx *h, const char *ctype, char *buf, size_t len)
+{
+	struct cgi_header hdr = { "Content-Type", ctype };
+
+	head_block(h, 200, NULL, &hdr, 1, "Cache-Control: no-store\r\n",
+	    (long long)len);
+	if (!h->head)
+		out(h, buf, len);
+	free(buf);
+	http_flush(h);
+	return h->t.status;
+}
+
+/*
+ * /_gateway/: health for load balancers (503 while draining), status
+ * (JSON) and metrics (Prometheus text), to admin_allow addresses only.
+ */
 static int
 admin(struct http_ctx *h)
 {
 	static const struct cgi_header ctype = {
 		"Content-Type", "text/plain; charset=utf-8"
 	};
+	char addr[64], *buf = NULL;
 	const char *body;
+	size_t len = 0;
+	FILE *f;
 
 	snprintf(h->t.mode, sizeof(h->t.mode), "admin");
+	snprintf(h->t.route, sizeof(h->t.route), "/_gateway");
+	if (!config_cidr_match(cfg->admin_allow, cfg->nadmin_allow,
+	    client_addr(h, addr, sizeof(addr))))
+		return http_error(h, 403, "admin endpoint: address not in "
+		    "admin_allow", NULL);
+	if (strcmp(h->path, "/_gateway/status") == 0 ||
+	    strcmp(h->path, "/_gateway/metrics") == 0) {
+		if ((f = open_memstream(&buf, &len)) == NULL)
+			return http_error(h, 503, "out of memory",
+			    "Retry-After: 1\r\n");
+		if (h->path[10] == 's')
+			stats_json(f);
+		else
+			stats_prometheus(f);
+		fclose(f);	/* sets buf and len */
+		return send_buf(h, h->path[10] == 's' ? "application/json" :
+		    "text/plain; version=0.0.4", buf, len);
+	}
 	if (strcmp(h->path, "/_gateway/health") != 0)
 		return http_error(h, 404, "no such admin endpoint", NULL);
 	if (http_draining()) {
@@ -375,14 +428,21 @@ dispatch(struct http_ctx *h, const char *raw)
 	found = scan_lookup(h->path, &rt, name, file, &path_info) == 0;
 	remote = config_remote(cfg, h->path);
 	if (remote != NULL && (!found ||
-	    strlen(remote->prefix) >= strlen(rt.name)))
+	    strlen(remote->prefix) >= strlen(rt.name))) {
+		if (h->stats < 0)
+			h->stats = stats_enter(remote->prefix, "fastcgi");
 		return serve_remote(h, remote);
+	}
 	if (found) {
 		const struct route_conf *conf = config_route(cfg, rt.name);
+		int fcgi = conf->mode == MODE_FASTCGI ||
+		    (conf->mode == MODE_AUTO && rt.kind == ROUTE_FCGI);
 
 		snprintf(h->t.route, sizeof(h->t.route), "%s", rt.name);
-		if (conf->mode == MODE_FASTCGI ||
-		    (conf->mode == MODE_AUTO && rt.kind == ROUTE_FCGI))
+		if (h->stats < 0)
+			h->stats = stats_enter(rt.name, fcgi ? "fastcgi" :
+			    "cgi");
+		if (fcgi)
 			return serve_local_fcgi(h, &rt, conf, path_info);
 		snprintf(h->t.mode, sizeof(h->t.mode), "cgi");
 		return cgi_serve(h, &rt, path_info);
@@ -420,6 +480,7 @@ handle(struct mg_connection *conn, void *cbdata)
 	h.t.ts = wall_now();
 	h.t.exit_status = -1;
 	h.t.connect_us = -1;
+	h.stats = -1;
 	snprintf(h.t.request_id, sizeof(h.t.request_id), "%s", h.reqid);
 	snprintf(h.t.method, sizeof(h.t.method), "%s", ri->request_method);
 	snprintf(h.t.path, sizeof(h.t.path), "%s", ri->request_uri);
@@ -439,6 +500,7 @@ handle(struct mg_connection *conn, void *cbdata)
 	tls.answered = 1;
 	h.t.total_us = (long long)(now_us() - h.start_us);
 	timelog_push(&h.t);
+	stats_leave(&h.t, h.stats);
 	return status;
 #undef h
 }
@@ -476,6 +538,7 @@ end_request(const struct mg_connection *conn, int status)
 	t.status = status;
 	t.total_us = tls.start ? (long long)(now_us() - tls.start) : 0;
 	timelog_push(&t);
+	stats_leave(&t, -1);
 }
 
 static int

@@ -171,6 +171,7 @@ main(int argc, char *argv[])
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	stats_init();
 	if (timelog_open(cfg.timings, cfg.timings_queue,
 	    cfg.timings_max_age_us, cfg.timings_max_rows) == -1)
 		return 1;

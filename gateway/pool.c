@@ -340,6 +340,7 @@ endpoint_failed(struct endpoint *e, const char *why)
 		e->state = EP_RETIRING;
 		e->why = "failed";
 		e->retire_us = now_us();
+		stats_count(STAT_KILLS);
 		kill(-e->c.pid, SIGKILL);
 	}
 }
@@ -504,6 +505,7 @@ pool_release(struct pool_conn *pc, enum pool_end how, const char *why)
 				e->why = "killed";
 				e->retire_us = now_us();
 			}
+			stats_count(STAT_KILLS);
 			kill(-e->c.pid, SIGKILL);
 		} else
 			endpoint_failed(e, why ? why : "timed out");
@@ -977,4 +979,91 @@ pool_stop(void)
 		free(p);
 	}
 	pm.pools = NULL;
+}
+
+int
+pool_waiting(const char *route)
+{
+	struct pool *p;
+	int n = 0;
+
+	pthread_mutex_lock(&pm.lock);
+	for (p = pm.pools; p != NULL; p = p->next)
+		if (strcmp(p->route, route) == 0)
+			n += p->waiters;
+	pthread_mutex_unlock(&pm.lock);
+	return n;
+}
+
+static const char *
+state_name(const struct endpoint *e)
+{
+	if (e->state == EP_DEAD)
+		return "dead";
+	if (e->state == EP_RETIRING)
+		return "retiring";
+	if (e->ejected)
+		return "ejected";
+	return e->busy > 0 ? "busy" : "idle";
+}
+
+void
+pool_report(FILE *f, void (*quote)(FILE *, const char *))
+{
+	struct endpoint *e;
+	struct pool *p;
+	uint64_t now = now_us();
+
+	pthread_mutex_lock(&pm.lock);
+	putc('[', f);
+	for (p = pm.pools; p != NULL; p = p->next) {
+		fputs(p == pm.pools ? "{\"route\":" : ",{\"route\":", f);
+		quote(f, p->route);
+		fprintf(f, ",\"remote\":%s,\"waiting\":%d,\"workers\":[",
+		    p->remote ? "true" : "false", p->waiters);
+		for (e = p->eps; e != NULL; e = e->next) {
+			fputs(e == p->eps ? "{\"name\":" : ",{\"name\":", f);
+			quote(f, e->name);
+			fprintf(f, ",\"pid\":%d,\"state\":\"%s\",\"busy\":%d,"
+			    "\"requests\":%lu,\"age_s\":%.3f}",
+			    p->remote ? 0 : (int)e->c.pid, state_name(e),
+			    e->busy, e->served, p->remote ? 0.0 :
+			    (double)(now - e->born_us) / 1e6);
+		}
+		fputs("]}", f);
+	}
+	putc(']', f);
+	pthread_mutex_unlock(&pm.lock);
+}
+
+void
+pool_metrics(FILE *f, void (*quote)(FILE *, const char *))
+{
+	static const char *states[] = {
+		"idle", "busy", "retiring", "ejected", "dead"
+	};
+	struct endpoint *e;
+	struct pool *p;
+	size_t i;
+	int n;
+
+	fputs("# HELP cgigate_pool_workers FastCGI workers (or backends) "
+	    "by state.\n# TYPE cgigate_pool_workers gauge\n", f);
+	pthread_mutex_lock(&pm.lock);
+	for (p = pm.pools; p != NULL; p = p->next)
+		for (i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
+			for (n = 0, e = p->eps; e != NULL; e = e->next)
+				n += strcmp(state_name(e), states[i]) == 0;
+			fputs("cgigate_pool_workers{route=", f);
+			quote(f, p->route);
+			fprintf(f, ",state=\"%s\"} %d\n", states[i], n);
+		}
+	fputs("# HELP cgigate_pool_waiting Requests waiting for a worker.\n"
+	    "# TYPE cgigate_pool_waiting gauge\n", f);
+	for (p = pm.pools; p != NULL; p = p->next) {
+		fputs("cgigate_pool_waiting{route=", f);
+		quote(f, p->route);
+		fprintf(f, "} %d\n", p->waiters);
+	}
+	pthread_mutex_unlock(&pm.lock);
 }

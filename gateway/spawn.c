@@ -160,6 +160,7 @@ spawn_child(const struct spawn_req *r, struct child *c)
 		errno = a.err;
 		goto fail;
 	}
+	stats_count(STAT_SPAWNS);
 	c->in = pin[1];
 	c->out = pout[0];
 	c->err = perr[0];
@@ -282,6 +283,7 @@ spawn_wait(struct child *c, uint64_t deadline)
 void
 spawn_kill_group(struct child *c, uint64_t grace_us)
 {
+	stats_count(STAT_KILLS);
 	kill(-c->pid, SIGTERM);
 	spawn_wait(c, now_us() + grace_us);
 	/* The leader may be gone while its group lives on: kill it all. */

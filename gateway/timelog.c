@@ -489,3 +489,14 @@ timelog_close(void)
 	tl.ring = NULL;
 	tl.db = NULL;
 }
+
+size_t
+timelog_depth(void)
+{
+	size_t n;
+
+	pthread_mutex_lock(&tl.lock);
+	n = tl.len;
+	pthread_mutex_unlock(&tl.lock);
+	return n;
+}

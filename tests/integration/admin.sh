@@ -1,0 +1,81 @@
+#!/bin/sh
+# admin.sh: /_gateway/health, status (JSON) and metrics (Prometheus text)
+# report what happened, and only to addresses in admin_allow.
+. "$(dirname "$0")/gw.sh"
+
+FIX="$TB/tests/fixtures/fcgi-fixture"
+[ -x "$FIX" ] || skip "fixture not built"
+cat >"$H/hello.cgi" <<'EOF'
+#!/bin/sh
+printf 'Content-Type: text/plain\n\nhello\n'
+EOF
+chmod 755 "$H/hello.cgi"
+cp "$FIX" "$H/pool.fcgi"
+mkdir -p "$W/www"
+{ server_conf; cat <<EOF; } >"$W/cgigate.conf"
+[route /pool]
+min_workers = 2
+max_workers = 2
+EOF
+start_gateway --config "$W/cgigate.conf"
+for i in 1 2 3 4 5; do curl -s -o /dev/null "$URL/hello"; done
+for i in 1 2 3; do curl -s -o /dev/null "$URL/pool"; done
+curl -s -o /dev/null "$URL/nothing-here"
+
+expect_eq "health" ok "$(curl -s "$URL/_gateway/health")"
+
+# status: valid JSON (checked with SQLite's JSON functions) that agrees
+# with what was sent and with the processes running.
+curl -s -D "$W/h" -o "$W/status.json" "$URL/_gateway/status"
+grep -qi '^Content-Type: application/json' "$W/h" &&
+    ok "status is application/json" || not_ok "status is application/json"
+js() { sqlite3 :memory: "select $1 from (select readfile('$W/status.json') as j)"; }
+expect_eq "status is valid JSON" 1 "$(js 'json_valid(j)')"
+expect_eq "status: requests of /hello" 5 "$(js "(select json_extract(value, '\$.requests') from json_each(j, '\$.routes') where json_extract(value, '\$.route') = '/hello')")"
+expect_eq "status: /hello is CGI" cgi "$(js "(select json_extract(value, '\$.mode') from json_each(j, '\$.routes') where json_extract(value, '\$.route') = '/hello')")"
+expect_eq "status: nothing in flight" 0 "$(js "(select sum(json_extract(value, '\$.in_flight')) from json_each(j, '\$.routes'))")"
+pids=$(js "(select group_concat(json_extract(w.value, '\$.pid'), ' ') from json_each(j, '\$.pools') p, json_each(p.value, '\$.workers') w where json_extract(p.value, '\$.route') = '/pool')")
+running=$(pgrep -P "$GW_PID" -f pool.fcgi | sort -n | tr '\n' ' ')
+expect_eq "status: the pool's worker pids are the running workers" \
+    "$running" "$(echo "$pids" | tr ' ' '\n' | sort -n | tr '\n' ' ')"
+expect_eq "status: the pool served 3" 3 "$(js "(select sum(json_extract(w.value, '\$.requests')) from json_each(j, '\$.pools') p, json_each(p.value, '\$.workers') w where json_extract(p.value, '\$.route') = '/pool')")"
+expect_ge "status: spawns counted" 2 "$(js "json_extract(j, '\$.spawns')")"
+
+# metrics: the Prometheus text agrees too.
+curl -s "$URL/_gateway/metrics" >"$W/metrics"
+expect_eq "metrics: requests_total for /hello 200" 5 \
+    "$(sed -n 's/^cgigate_requests_total{route="\/hello",mode="cgi",status="200"} //p' "$W/metrics")"
+expect_eq "metrics: a 404 is counted" 1 \
+    "$(grep -c '^cgigate_requests_total{.*status="404"} 1$' "$W/metrics")"
+inf=$(sed -n 's/^cgigate_request_duration_seconds_bucket{route="\/hello",mode="cgi",le="+Inf"} //p' "$W/metrics")
+cnt=$(sed -n 's/^cgigate_request_duration_seconds_count{route="\/hello",mode="cgi"} //p' "$W/metrics")
+expect_eq "metrics: histogram +Inf bucket = count" "$cnt" "$inf"
+mono=$(grep '^cgigate_request_duration_seconds_bucket{route="/hello"' "$W/metrics" |
+    awk '{ if ($2 < last) bad = 1; last = $2 } END { print bad ? "no" : "yes" }')
+expect_eq "metrics: buckets are cumulative" yes "$mono"
+expect_eq "metrics: pool workers idle" 2 \
+    "$(sed -n 's/^cgigate_pool_workers{route="\/pool",state="idle"} //p' "$W/metrics")"
+for m in cgigate_spawns_total cgigate_kills_total \
+    cgigate_timings_dropped_total cgigate_timings_queue_depth \
+    cgigate_uptime_seconds cgigate_requests_in_flight; do
+	grep -q "^# TYPE $m " "$W/metrics" && ok "metrics: $m exported" ||
+	    not_ok "metrics: $m exported"
+done
+stop_gateway
+
+# admin_allow that excludes loopback: every admin endpoint is refused.
+{ server_conf; echo "admin_allow = 10.1.0.0/16, 2001:db8::/32"; } \
+    >"$W/cgigate.conf"
+start_gateway --config "$W/cgigate.conf"
+for e in health status metrics; do
+	expect_eq "/_gateway/$e refused outside admin_allow" 403 \
+	    "$(http_code "$URL/_gateway/$e")"
+done
+expect_eq "handlers still answer" hello "$(curl -s "$URL/hello")"
+expect_log "the refusal is logged" "address not in admin_allow"
+stop_gateway
+{ server_conf; echo "admin_allow = 127.0.0.1/32"; } >"$W/cgigate.conf"
+start_gateway --config "$W/cgigate.conf"
+expect_eq "an explicit loopback block is allowed" ok \
+    "$(curl -s "$URL/_gateway/health")"
+finish
