@@ -393,6 +393,8 @@ void	 timelog_event(const char *kind, int pid, const char *fmt, ...)
 unsigned long long timelog_dropped(void);
 /* Rows waiting for the writer now. */
 size_t	 timelog_depth(void);
+/* New retention limits (SIGHUP). */
+void	 timelog_retention(int64_t max_age_us, long long max_rows);
 /* Write every queued record, stop the writer, close the database. */
 void	 timelog_close(void);
 
@@ -455,6 +457,8 @@ int	 admit_waiting(const char *route);
 /* Scan the handlers directory now and start the rescan thread.  0 or -1. */
 int	 scan_start(const char *dir);
 void	 scan_stop(void);
+/* Rescan now rather than at the next tick. */
+void	 scan_kick(void);
 /*
  * Find the route for a clean path and copy it out.  Returns 0 when found,
  * with *path_info pointing into path, -1 otherwise.
@@ -552,6 +556,11 @@ struct pool_conn {
 
 /* Start the manager thread; c must outlive the pools.  0 or -1. */
 int	 pool_start(const struct config *c);
+/*
+ * A reloaded configuration: pools take their new settings (a remote
+ * pool's backends stay until restart); c must outlive the pools.
+ */
+void	 pool_set_config(const struct config *c);
 /* After the HTTP side has drained: SIGTERM workers, wait, reap. */
 void	 pool_stop(void);
 /*
@@ -656,6 +665,8 @@ struct http_ctx {
 };
 
 int	 http_start(const struct config *c);
+/* Requests that start from now on use c (SIGHUP); c must stay valid. */
+void	 http_set_config(const struct config *c);
 /*
  * Stop accepting, let requests in flight finish until drain_us from now
  * (then their handlers are killed), and return once civetweb has stopped.

@@ -41,7 +41,7 @@ static struct mg_context *ctx;
 static atomic_int inflight;		/* between begin and end_request */
 static int ports[2 * MAX_LISTEN + 1];	/* what we listen on */
 static int nports;
-static const struct config *cfg;
+static _Atomic(const struct config *) cfg;	/* for new requests */
 static atomic_int draining;
 static atomic_ullong drain_deadline;
 static atomic_ullong reqseq;
@@ -304,7 +304,7 @@ admin(struct http_ctx *h)
 
 	snprintf(h->t.mode, sizeof(h->t.mode), "admin");
 	snprintf(h->t.route, sizeof(h->t.route), "/_gateway");
-	if (!config_cidr_match(cfg->admin_allow, cfg->nadmin_allow,
+	if (!config_cidr_match(h->cfg->admin_allow, h->cfg->nadmin_allow,
 	    client_addr(h, addr, sizeof(addr))))
 		return http_error(h, 403, "admin endpoint: address not in "
 		    "admin_allow", NULL);
@@ -343,7 +343,7 @@ static_escaped(struct http_ctx *h)
 	char joined[PATH_MAX], real[PATH_MAX], root[PATH_MAX];
 	size_t n;
 
-	if (realpath(cfg->www, root) == NULL ||
+	if (realpath(h->cfg->www, root) == NULL ||
 	    snprintf(joined, sizeof(joined), "%s%s", root, h->path) >=
 	    (int)sizeof(joined) || realpath(joined, real) == NULL)
 		return http_error(h, 404, "no such file", NULL);
@@ -426,7 +426,7 @@ dispatch(struct http_ctx *h, const char *raw)
 	    strncmp(h->path, "/_gateway/", 10) == 0)
 		return admin(h);
 	found = scan_lookup(h->path, &rt, name, file, &path_info) == 0;
-	remote = config_remote(cfg, h->path);
+	remote = config_remote(h->cfg, h->path);
 	if (remote != NULL && (!found ||
 	    strlen(remote->prefix) >= strlen(rt.name))) {
 		if (h->stats < 0)
@@ -434,7 +434,7 @@ dispatch(struct http_ctx *h, const char *raw)
 		return serve_remote(h, remote);
 	}
 	if (found) {
-		const struct route_conf *conf = config_route(cfg, rt.name);
+		const struct route_conf *conf = config_route(h->cfg, rt.name);
 		int fcgi = conf->mode == MODE_FASTCGI ||
 		    (conf->mode == MODE_AUTO && rt.kind == ROUTE_FCGI);
 
@@ -472,7 +472,7 @@ handle(struct mg_connection *conn, void *cbdata)
 #define h (*hp)
 	memset(&h, 0, sizeof(h));
 	h.conn = conn;
-	h.cfg = cfg;
+	h.cfg = atomic_load(&cfg);
 	h.start_us = tls.start ? tls.start : now_us();
 	snprintf(h.reqid, sizeof(h.reqid), "%s", tls.reqid);
 	h.head = strcmp(ri->request_method, "HEAD") == 0;
@@ -632,6 +632,12 @@ exit_thread(const struct mg_context *c, int type, void *ptr)
 	tls.h = NULL;
 }
 
+void
+http_set_config(const struct config *c)
+{
+	atomic_store(&cfg, c);
+}
+
 int
 http_start(const struct config *c)
 {
@@ -642,7 +648,7 @@ http_start(const struct config *c)
 	int bridged[MAX_LISTEN], nbridged = 0, port, b, k;
 	int i, n = 0, np;
 
-	cfg = c;
+	atomic_store(&cfg, c);
 	for (i = 0; i < c->nlisten; i++) {
 		if (c->listen[i][0] == '[' && !mg_check_feature(8)) {
 			/* No IPv6 in this civetweb: bridge.c listens. */

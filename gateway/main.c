@@ -54,6 +54,106 @@ sane_stdio(void)
 		close(fd);
 }
 
+/* SIGHUP loads a new configuration; older ones stay until exit. */
+#define MAX_RELOADS	1000
+
+/* What the command line says; it overrides the file, at every load. */
+struct opts {
+	const char	*conffile;
+	const char	*listen[MAX_LISTEN];
+	int		 nlisten;
+	const char	*handlers, *www, *timings;
+};
+
+/* The configuration: built-ins, the file, the command line.  NULL: err. */
+static struct config *
+build_config(const struct opts *o, char *err, size_t errlen)
+{
+	struct config *c;
+	int i;
+
+	if ((c = malloc(sizeof(*c))) == NULL || config_init(c) == -1) {
+		free(c);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (o->conffile != NULL &&
+	    config_load(c, o->conffile, err, errlen) == -1)
+		goto fail;
+	if (o->nlisten > 0) {
+		for (i = 0; i < c->nlisten; i++)
+			free(c->listen[i]);
+		c->nlisten = 0;
+		for (i = 0; i < o->nlisten; i++)
+			config_add_listen(c, o->listen[i]);
+	}
+	if ((o->handlers && config_set(&c->handlers, o->handlers) == -1) ||
+	    (o->www && config_set(&c->www, o->www) == -1) ||
+	    (o->timings && config_set(&c->timings, o->timings) == -1)) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	config_finish(c);
+	return c;
+fail:
+	config_free(c);
+	free(c);
+	return NULL;
+}
+
+static void
+need_restart(const char *what, const char *a, const char *b)
+{
+	if (strcmp(a, b) != 0)
+		log_msg(NULL, "SIGHUP: %s changed (%s -> %s); that takes a "
+		    "restart", what, a, b);
+}
+
+/*
+ * Load the configuration again and switch to it: requests that start
+ * from now on use it, requests in flight finish on the old one (which is
+ * why it is kept).  A configuration with errors changes nothing.
+ * Settings bound at start (listen, handlers, www, timings, threads) are
+ * reported and take effect at the next start.  0 when *cur was replaced
+ * (the caller keeps the old one for requests still using it), or -1.
+ */
+static int
+reload(const struct opts *o, struct config **cur)
+{
+	struct config *nc, *oc = *cur;
+	char err[512], a[1024] = "", b[1024] = "";
+	int i;
+
+	if ((nc = build_config(o, err, sizeof(err))) == NULL) {
+		log_msg(NULL, "SIGHUP: %s; keeping the running configuration",
+		    err);
+		timelog_event("reload_failed", getpid(), "%s", err);
+		return -1;
+	}
+	for (i = 0; i < oc->nlisten; i++)
+		snprintf(a + strlen(a), sizeof(a) - strlen(a), "%s%s",
+		    i ? "," : "", oc->listen[i]);
+	for (i = 0; i < nc->nlisten; i++)
+		snprintf(b + strlen(b), sizeof(b) - strlen(b), "%s%s",
+		    i ? "," : "", nc->listen[i]);
+	need_restart("listen", a, b);
+	need_restart("handlers", oc->handlers, nc->handlers);
+	need_restart("www", oc->www, nc->www);
+	need_restart("timings", oc->timings, nc->timings);
+	if (oc->threads != nc->threads)
+		log_msg(NULL, "SIGHUP: threads changed; that takes a restart");
+	http_set_config(nc);
+	pool_set_config(nc);
+	timelog_retention(nc->timings_max_age_us, nc->timings_max_rows);
+	scan_kick();
+	log_msg(NULL, "SIGHUP: configuration reloaded%s%s",
+	    o->conffile ? " from " : "", o->conffile ? o->conffile : "");
+	timelog_event("reload", getpid(), "%s",
+	    o->conffile ? o->conffile : "(no file)");
+	*cur = nc;
+	return 0;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -68,38 +168,39 @@ main(int argc, char *argv[])
 		{ "help",	no_argument,		NULL, 'h' },
 		{ NULL,		0,			NULL, 0 }
 	};
-	const char *conffile = NULL, *handlers = NULL, *www = NULL;
-	const char *timings = NULL, *listen[MAX_LISTEN];
-	struct config cfg;
+	struct opts o;
+	struct config *cfg, *prev, *old[MAX_RELOADS];
 	char err[512];
 	sigset_t set;
-	int ch, i, nlisten = 0, check = 0, sig, errors;
+	int ch, i, nold = 0, check = 0, sig, errors;
 	uint64_t t0;
+
+	memset(&o, 0, sizeof(o));
 
 	while ((ch = getopt_long(argc, argv, "c:l:d:w:t:nVh", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
-			conffile = optarg;
+			o.conffile = optarg;
 			break;
 		case 'l':
-			if (nlisten == MAX_LISTEN ||
+			if (o.nlisten == MAX_LISTEN ||
 			    strchr(optarg, ':') == NULL) {
 				fprintf(stderr, "cgigate: --listen %s: want "
 				    "ADDR:PORT (at most %d)\n", optarg,
 				    MAX_LISTEN);
 				return 2;
 			}
-			listen[nlisten++] = optarg;
+			o.listen[o.nlisten++] = optarg;
 			break;
 		case 'd':
-			handlers = optarg;
+			o.handlers = optarg;
 			break;
 		case 'w':
-			www = optarg;
+			o.www = optarg;
 			break;
 		case 't':
-			timings = optarg;
+			o.timings = optarg;
 			break;
 		case 'n':
 			check = 1;
@@ -124,41 +225,22 @@ main(int argc, char *argv[])
 
 	log_init();
 	sane_stdio();
-	if (config_init(&cfg) == -1) {
-		fprintf(stderr, "cgigate: out of memory\n");
-		return 1;
-	}
-	if (conffile != NULL &&
-	    config_load(&cfg, conffile, err, sizeof(err)) == -1) {
+	if ((cfg = build_config(&o, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "cgigate: %s\n", err);
-		config_free(&cfg);
 		return 1;
 	}
-	if (nlisten > 0) {
-		for (i = 0; i < cfg.nlisten; i++)
-			free(cfg.listen[i]);
-		cfg.nlisten = 0;
-		for (i = 0; i < nlisten; i++)
-			config_add_listen(&cfg, listen[i]);
-	}
-	if ((handlers && config_set(&cfg.handlers, handlers) == -1) ||
-	    (www && config_set(&cfg.www, www) == -1) ||
-	    (timings && config_set(&cfg.timings, timings) == -1)) {
-		fprintf(stderr, "cgigate: out of memory\n");
-		return 1;
-	}
-	config_finish(&cfg);
 
 	if (check) {
-		errors = scan_check(cfg.handlers, &cfg);
-		if (access(cfg.www, R_OK | X_OK) == -1) {
-			fprintf(stderr, "%s: www directory: %s\n", cfg.www,
+		errors = scan_check(cfg->handlers, cfg);
+		if (access(cfg->www, R_OK | X_OK) == -1) {
+			fprintf(stderr, "%s: www directory: %s\n", cfg->www,
 			    strerror(errno));
 			errors++;
 		}
 		printf("cgigate: configuration %s\n", errors ? "has errors" :
 		    "ok");
-		config_free(&cfg);
+		config_free(cfg);
+		free(cfg);
 		return errors ? 1 : 0;
 	}
 
@@ -172,15 +254,15 @@ main(int argc, char *argv[])
 	signal(SIGPIPE, SIG_IGN);
 
 	stats_init();
-	if (timelog_open(cfg.timings, cfg.timings_queue,
-	    cfg.timings_max_age_us, cfg.timings_max_rows) == -1)
+	if (timelog_open(cfg->timings, cfg->timings_queue,
+	    cfg->timings_max_age_us, cfg->timings_max_rows) == -1)
 		return 1;
-	if (spawn_init() == -1 || scan_start(cfg.handlers) == -1 ||
-	    pool_start(&cfg) == -1) {
+	if (spawn_init() == -1 || scan_start(cfg->handlers) == -1 ||
+	    pool_start(cfg) == -1) {
 		timelog_close();
 		return 1;
 	}
-	if (http_start(&cfg) == -1) {
+	if (http_start(cfg) == -1) {
 		pool_stop();
 		scan_stop();
 		spawn_shutdown();
@@ -188,24 +270,28 @@ main(int argc, char *argv[])
 		return 1;
 	}
 	log_msg(NULL, "cgigate %s started (handlers %s, www %s, timings %s)",
-	    PACKAGE_VERSION, cfg.handlers, cfg.www, cfg.timings);
+	    PACKAGE_VERSION, cfg->handlers, cfg->www, cfg->timings);
 	timelog_event("start", getpid(), "cgigate %s", PACKAGE_VERSION);
 
 	sigdelset(&set, SIGCHLD);
 	for (;;) {
 		if (sigwait(&set, &sig) != 0)
 			continue;
-		if (sig == SIGHUP) {
-			log_msg(NULL, "SIGHUP: reload is not supported yet; "
-			    "handlers are rescanned continuously");
+		if (sig != SIGHUP)
+			break;
+		if (nold == MAX_RELOADS) {
+			log_msg(NULL, "SIGHUP: %d reloads already; restart "
+			    "to reload again", MAX_RELOADS);
 			continue;
 		}
-		break;
+		prev = cfg;
+		if (reload(&o, &cfg) == 0)
+			old[nold++] = prev;	/* requests may still use it */
 	}
 	log_msg(NULL, "%s: draining (up to %lld ms)", strsignal(sig),
-	    (long long)(cfg.drain_us / 1000));
+	    (long long)(cfg->drain_us / 1000));
 	t0 = now_us();
-	http_stop_drain(cfg.drain_us);
+	http_stop_drain(cfg->drain_us);
 	pool_stop();
 	scan_stop();
 	spawn_shutdown();
@@ -213,6 +299,12 @@ main(int argc, char *argv[])
 	    (unsigned long long)((now_us() - t0) / 1000), spawn_zombies());
 	timelog_event("stop", getpid(), "%s", strsignal(sig));
 	timelog_close();
-	config_free(&cfg);
+	/* Every request is over: the configurations can go. */
+	for (i = 0; i < nold; i++) {
+		config_free(old[i]);
+		free(old[i]);
+	}
+	config_free(cfg);
+	free(cfg);
 	return 0;
 }

@@ -1067,3 +1067,33 @@ pool_metrics(FILE *f, void (*quote)(FILE *, const char *))
 	}
 	pthread_mutex_unlock(&pm.lock);
 }
+
+void
+pool_set_config(const struct config *c)
+{
+	const struct route_conf *rc;
+	struct pool *p;
+	int i;
+
+	pthread_mutex_lock(&pm.lock);
+	pm.cfg = c;
+	for (p = pm.pools; p != NULL; p = p->next) {
+		rc = config_route(c, p->route);
+		if (p->remote) {
+			/* The backends themselves are fixed until restart. */
+			p->pc.max_connections = rc->fcgi.max_connections;
+		} else {
+			p->pc = rc->fcgi;
+			memcpy(p->rlim, rc->rlim, sizeof(p->rlim));
+		}
+		/* New workers get the new environment; running ones keep
+		   theirs until they are replaced. */
+		for (i = 0; i < p->nenv; i++)
+			free(p->env[i]);
+		for (p->nenv = 0, i = 0; i < rc->nenv; i++)
+			if ((p->env[p->nenv] = strdup(rc->env[i])) != NULL)
+				p->nenv++;
+	}
+	kick();
+	pthread_mutex_unlock(&pm.lock);
+}

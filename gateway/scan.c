@@ -203,6 +203,14 @@ scan_start(const char *dir)
 }
 
 void
+scan_kick(void)
+{
+	pthread_mutex_lock(&sc.wlock);
+	pthread_cond_signal(&sc.wake);
+	pthread_mutex_unlock(&sc.wlock);
+}
+
+void
 scan_stop(void)
 {
 	if (sc.running) {

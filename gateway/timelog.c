@@ -500,3 +500,12 @@ timelog_depth(void)
 	pthread_mutex_unlock(&tl.lock);
 	return n;
 }
+
+void
+timelog_retention(int64_t max_age_us, long long max_rows)
+{
+	pthread_mutex_lock(&tl.lock);
+	tl.max_age_us = max_age_us;
+	tl.max_rows = max_rows;
+	pthread_mutex_unlock(&tl.lock);
+}
