@@ -102,6 +102,8 @@ struct config {
 	int64_t		 drain_us;	/* bound on a graceful stop */
 	int64_t		 stderr_cap;	/* stderr bytes logged per request */
 	int		 timings_queue;	/* records held in memory */
+	char		*user;		/* drop to this user, or NULL */
+	int		 allow_root;	/* run handlers as root anyway */
 	int64_t		 timings_max_age_us;	/* retention, 0: forever */
 	long long	 timings_max_rows;	/* retention, 0: no limit */
 	struct cidr	 admin_allow[MAX_ALLOW];	/* default: loopback */

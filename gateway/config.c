@@ -102,6 +102,7 @@ config_free(struct config *c)
 	free(c->www);
 	free(c->timings);
 	free(c->path_env);
+	free(c->user);
 	for (i = 0; i < c->nroutes; i++) {
 		free(c->routes[i].prefix);
 		for (j = 0; j < c->routes[i].nenv; j++)
@@ -308,6 +309,12 @@ server_key(struct config *c, const char *k, const char *v)
 		if (parse_int(v, 0, LONG_MAX, &n) == -1)
 			return "timings_max_rows wants a number (0: no limit)";
 		c->timings_max_rows = n;
+	} else if (strcmp(k, "user") == 0) {
+		if (*v == '\0' || config_set(&c->user, v) == -1)
+			return "user wants a user name";
+	} else if (strcmp(k, "allow_root") == 0) {
+		if ((c->allow_root = parse_bool(v)) == -1)
+			return "allow_root wants yes or no";
 	} else if (strcmp(k, "admin_allow") == 0) {
 		char *list, *item, *save = NULL;
 

@@ -688,6 +688,10 @@ http_start(const struct config *c)
 	opts[n++] = "ssi_pattern";		opts[n++] = "";
 	opts[n++] = "listen_backlog";		opts[n++] = "1024";
 	opts[n++] = "connection_queue";		opts[n++] = "256";
+	if (c->user != NULL && geteuid() == 0) {
+		/* civetweb binds, then setgid + setuid, before serving. */
+		opts[n++] = "run_as_user";		opts[n++] = c->user;
+	}
 	opts[n] = NULL;
 
 	memset(&cb, 0, sizeof(cb));

@@ -12,6 +12,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +40,8 @@ usage(FILE *f)
 	    "  -t, --timings FILE    timing database (default "
 	    DEFAULT_TIMINGS ")\n"
 	    "  -n, --check           validate config and handlers, then exit\n"
+	    "  -u, --user NAME       started as root: run as NAME after binding\n"
+	    "      --allow-root      run handlers as root (when root, no user)\n"
 	    "  -V, --version         print the version\n"
 	    "  -h, --help            this text\n");
 }
@@ -54,6 +58,70 @@ sane_stdio(void)
 		close(fd);
 }
 
+/*
+ * Who handlers run as.  As root: the configured user (returned, to drop
+ * to after binding), or root itself only with allow_root.  Otherwise the
+ * current user, and a configured user must be that one.  NULL with err
+ * set is a refusal; NULL with err empty means no switch.
+ */
+static struct passwd *
+who_runs(const struct config *c, char *err, size_t errlen)
+{
+	struct passwd *pw = NULL;
+
+	err[0] = '\0';
+	if (c->user != NULL && (pw = getpwnam(c->user)) == NULL) {
+		snprintf(err, errlen, "user %s: no such user", c->user);
+		return NULL;
+	}
+	if (geteuid() != 0) {
+		if (pw != NULL && pw->pw_uid != geteuid())
+			snprintf(err, errlen, "user %s: only root can switch "
+			    "users", c->user);
+		return NULL;
+	}
+	if (pw == NULL) {
+		if (!c->allow_root)
+			snprintf(err, errlen, "running as root would run "
+			    "every handler as root: set user = NAME (or "
+			    "--user NAME), or allow_root = yes (--allow-root)");
+		return NULL;
+	}
+	if (pw->pw_uid == 0 && !c->allow_root) {
+		snprintf(err, errlen, "user %s is root: set allow_root = yes "
+		    "to mean it", c->user);
+		return NULL;
+	}
+	if (initgroups(pw->pw_name, pw->pw_gid) == -1) {
+		snprintf(err, errlen, "initgroups %s: %s", c->user,
+		    strerror(errno));
+		return NULL;
+	}
+	return pw;
+}
+
+/*
+ * The timing database, opened as root, must stay writable as pw.  Its
+ * WAL files exist while it is open; the directory is left alone.
+ */
+static int
+give_away(const char *db, const struct passwd *pw)
+{
+	static const char *sfx[] = { "", "-wal", "-shm" };
+	char path[4096];
+	size_t i;
+
+	for (i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+		snprintf(path, sizeof(path), "%s%s", db, sfx[i]);
+		if (chown(path, pw->pw_uid, pw->pw_gid) == -1 &&
+		    errno != ENOENT) {
+			log_msg(NULL, "chown %s: %s", path, strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* SIGHUP loads a new configuration; older ones stay until exit. */
 #define MAX_RELOADS	1000
 
@@ -62,7 +130,8 @@ struct opts {
 	const char	*conffile;
 	const char	*listen[MAX_LISTEN];
 	int		 nlisten;
-	const char	*handlers, *www, *timings;
+	const char	*handlers, *www, *timings, *user;
+	int		 allow_root;
 };
 
 /* The configuration: built-ins, the file, the command line.  NULL: err. */
@@ -89,10 +158,13 @@ build_config(const struct opts *o, char *err, size_t errlen)
 	}
 	if ((o->handlers && config_set(&c->handlers, o->handlers) == -1) ||
 	    (o->www && config_set(&c->www, o->www) == -1) ||
-	    (o->timings && config_set(&c->timings, o->timings) == -1)) {
+	    (o->timings && config_set(&c->timings, o->timings) == -1) ||
+	    (o->user && config_set(&c->user, o->user) == -1)) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	if (o->allow_root)
+		c->allow_root = 1;
 	config_finish(c);
 	return c;
 fail:
@@ -164,11 +236,14 @@ main(int argc, char *argv[])
 		{ "www",	required_argument,	NULL, 'w' },
 		{ "timings",	required_argument,	NULL, 't' },
 		{ "check",	no_argument,		NULL, 'n' },
+		{ "user",	required_argument,	NULL, 'u' },
+		{ "allow-root",	no_argument,		NULL, 'R' },
 		{ "version",	no_argument,		NULL, 'V' },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ NULL,		0,			NULL, 0 }
 	};
 	struct opts o;
+	struct passwd *pw;
 	struct config *cfg, *prev, *old[MAX_RELOADS];
 	char err[512];
 	sigset_t set;
@@ -177,7 +252,7 @@ main(int argc, char *argv[])
 
 	memset(&o, 0, sizeof(o));
 
-	while ((ch = getopt_long(argc, argv, "c:l:d:w:t:nVh", longopts,
+	while ((ch = getopt_long(argc, argv, "c:l:d:w:t:nu:Vh", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -204,6 +279,12 @@ main(int argc, char *argv[])
 			break;
 		case 'n':
 			check = 1;
+			break;
+		case 'u':
+			o.user = optarg;
+			break;
+		case 'R':
+			o.allow_root = 1;
 			break;
 		case 'V':
 			printf("cgigate " PACKAGE_VERSION "\n");
@@ -244,6 +325,11 @@ main(int argc, char *argv[])
 		return errors ? 1 : 0;
 	}
 
+	if ((pw = who_runs(cfg, err, sizeof(err))) == NULL && err[0]) {
+		fprintf(stderr, "cgigate: %s\n", err);
+		return 1;
+	}
+
 	/* Before any thread: every thread inherits this mask. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -257,13 +343,26 @@ main(int argc, char *argv[])
 	if (timelog_open(cfg->timings, cfg->timings_queue,
 	    cfg->timings_max_age_us, cfg->timings_max_rows) == -1)
 		return 1;
-	if (spawn_init() == -1 || scan_start(cfg->handlers) == -1 ||
-	    pool_start(cfg) == -1) {
+	if (pw != NULL && give_away(cfg->timings, pw) == -1) {
 		timelog_close();
 		return 1;
 	}
-	if (http_start(cfg) == -1) {
-		pool_stop();
+	if (spawn_init() == -1 || scan_start(cfg->handlers) == -1) {
+		timelog_close();
+		return 1;
+	}
+	/* Binds, then (as root with a user) drops privileges for good. */
+	if (http_start(cfg) == -1 || (pw != NULL && getuid() != pw->pw_uid)) {
+		if (pw != NULL && getuid() != pw->pw_uid)
+			log_msg(NULL, "could not switch to user %s", cfg->user);
+		scan_stop();
+		spawn_shutdown();
+		timelog_close();
+		return 1;
+	}
+	/* Workers are spawned from here on, as the final user. */
+	if (pool_start(cfg) == -1) {
+		http_stop_drain(0);
 		scan_stop();
 		spawn_shutdown();
 		timelog_close();

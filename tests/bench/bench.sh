@@ -37,6 +37,8 @@ for f in gateway/cgigate handlers/hello-c.cgi handlers/hello-fcgi.fcgi; do
 done
 
 tmp=$(mktemp -d /tmp/cgigate-bench.XXXXXX)
+rootok=
+[ "$(id -u)" -ne 0 ] || rootok=--allow-root	# the other servers run as root too
 pids=""
 cleanup() {
 	for p in $pids; do kill "$p" 2>/dev/null || :; done
@@ -90,7 +92,7 @@ rate() { sed -n "s/^$1=//p" "$tmp/rates"; }
 start_cgigate() {	# config-text -> sets cgport, cgpid
 	printf '[server]\nhandlers = %s\nwww = %s\ntimings = %s\n%s\n' \
 	    "$tmp/h" "$tmp/www" "$tmp/timings.db" "$1" >"$tmp/cgigate.conf"
-	"$top/gateway/cgigate" --config "$tmp/cgigate.conf" \
+	"$top/gateway/cgigate" --config "$tmp/cgigate.conf" $rootok \
 	    --listen 127.0.0.1:0 2>"$tmp/cgigate.log" &
 	cgpid=$!
 	pids="$pids $cgpid"

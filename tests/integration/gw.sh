@@ -6,6 +6,10 @@
 TS=$(cd "${top_srcdir:-$(dirname "$0")/../..}" && pwd)
 TB=$(cd "${top_builddir:-$(dirname "$0")/../..}" && pwd)
 GATEWAY="$TB/gateway/cgigate"
+# As root, cgigate must be told to run handlers as root (tests run in
+# private directories no other user can read).
+ROOTOK=
+[ "$(id -u)" -ne 0 ] || ROOTOK=--allow-root
 W=$(mktemp -d "${TMPDIR:-/tmp}/cgigate-test.XXXXXX")
 H="$W/handlers"
 mkdir -p "$H"
@@ -92,7 +96,7 @@ wait_port() {
 start_gateway() {
 	GW_RUN=$((${GW_RUN:-0} + 1))
 	GW_LOG="$W/gateway.$GW_RUN.log"
-	"$GATEWAY" --listen 127.0.0.1:0 "$@" 2>"$GW_LOG" &
+	"$GATEWAY" --listen 127.0.0.1:0 $ROOTOK "$@" 2>"$GW_LOG" &
 	GW_PID=$!
 	track "$GW_PID"
 	i=0

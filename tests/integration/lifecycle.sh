@@ -70,7 +70,7 @@ expect_contains "with no error" ", 0 errors" "$out"
 # the port; the timings directory is created.
 mkdir -p "$W/run/handlers" "$W/run/www"
 cp "$H/hello.cgi" "$W/run/handlers/"
-(cd "$W/run" && exec "$GATEWAY" --listen 127.0.0.1:0) 2>"$W/run.log" &
+(cd "$W/run" && exec "$GATEWAY" --listen 127.0.0.1:0 $ROOTOK) 2>"$W/run.log" &
 DPID=$!
 track "$DPID"
 i=0

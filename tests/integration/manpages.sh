@@ -11,8 +11,8 @@ for p in cgigate.8 cgigate.conf.5 cgigate-handlers.7 cgigate-timings.7; do
 done
 
 # Options: --help and cgigate(8) name the same long options.
-help=$("$GATEWAY" --help | grep -o -- '--[a-z]*' | sort -u)
-page=$(sed -n 's/.*Fl -\([a-z]*\).*/--\1/p' "$M/cgigate.8" | sort -u)
+help=$("$GATEWAY" --help | grep -o -- '--[a-z-]*' | sort -u)
+page=$(sed -n 's/.*Fl -\([a-z-]*\).*/--\1/p' "$M/cgigate.8" | sort -u)
 expect_eq "cgigate(8) documents exactly the options of --help" \
     "$(echo $help)" "$(echo $page)"
 
