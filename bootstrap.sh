@@ -5,10 +5,11 @@ set -eu
 cd "$(dirname "$0")"
 
 # Build; run (libfcgi-perl for handlers/hello-perl.fcgi); test (curl,
-# sqlite3, procps, mandoc, php-fpm as a remote FastCGI backend).
+# sqlite3, procps, mandoc, php-fpm as a remote FastCGI backend, chromium
+# for the dashboard).
 PKGS="gcc make autoconf automake pkg-config libc6-dev
 libcivetweb-dev libsqlite3-dev libcmocka-dev libfcgi-dev libfcgi-perl
-curl sqlite3 procps mandoc php-fpm"
+curl sqlite3 procps mandoc php-fpm chromium"
 
 missing=""
 for p in $PKGS; do

@@ -395,6 +395,8 @@ void	 timelog_event(const char *kind, int pid, const char *fmt, ...)
 unsigned long long timelog_dropped(void);
 /* Rows waiting for the writer now. */
 size_t	 timelog_depth(void);
+/* The dashboard's JSON for the last window_s seconds; 0 or -1. */
+int	 timelog_dashboard(FILE *f, int window_s);
 /* New retention limits (SIGHUP). */
 void	 timelog_retention(int64_t max_age_us, long long max_rows);
 /* Write every queued record, stop the writer, close the database. */

@@ -308,6 +308,25 @@ admin(struct http_ctx *h)
 	    client_addr(h, addr, sizeof(addr))))
 		return http_error(h, 403, "admin endpoint: address not in "
 		    "admin_allow", NULL);
+	if (strcmp(h->path, "/_gateway/timeseries") == 0) {
+		const char *q = mg_get_request_info(h->conn)->query_string;
+		int win = q != NULL && strncmp(q, "window=", 7) == 0 ?
+		    atoi(q + 7) : 900;
+
+		if (win < 10 || win > 86400 * 7)
+			win = 900;
+		if ((f = open_memstream(&buf, &len)) == NULL)
+			return http_error(h, 503, "out of memory",
+			    "Retry-After: 1\r\n");
+		if (timelog_dashboard(f, win) == -1) {
+			fclose(f);
+			free(buf);
+			return http_error(h, 503, "timing database unreadable",
+			    "Retry-After: 1\r\n");
+		}
+		fclose(f);
+		return send_buf(h, "application/json", buf, len);
+	}
 	if (strcmp(h->path, "/_gateway/status") == 0 ||
 	    strcmp(h->path, "/_gateway/metrics") == 0) {
 		if ((f = open_memstream(&buf, &len)) == NULL)

@@ -59,6 +59,7 @@ static struct {
 	sqlite3_stmt	*ins_req, *ins_ev;
 	int64_t		 max_age_us;
 	long long	 max_rows;
+	char		*path;
 	uint64_t	 next_retain;
 } tl = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
@@ -446,6 +447,8 @@ timelog_open(const char *path, int queue_len, int64_t max_age_us,
 	}
 	tl.max_age_us = max_age_us;
 	tl.max_rows = max_rows;
+	if ((tl.path = strdup(path)) == NULL)
+		goto fail;
 	tl.cap = (size_t)queue_len;
 	if ((tl.ring = calloc(tl.cap, sizeof(*tl.ring))) == NULL) {
 		log_msg(NULL, "timelog: out of memory");
@@ -486,7 +489,9 @@ timelog_close(void)
 	sqlite3_finalize(tl.ins_ev);
 	sqlite3_close(tl.db);
 	free(tl.ring);
+	free(tl.path);
 	tl.ring = NULL;
+	tl.path = NULL;
 	tl.db = NULL;
 }
 
@@ -508,4 +513,73 @@ timelog_retention(int64_t max_age_us, long long max_rows)
 	tl.max_age_us = max_age_us;
 	tl.max_rows = max_rows;
 	pthread_mutex_unlock(&tl.lock);
+}
+
+/*
+ * The dashboard's data for the last window_s seconds, as one JSON object
+ * that SQLite builds: request count, 5xx and p50/p95 per 10 s, per route
+ * and mode, the CGI and FastCGI averages, and the latest errors.
+ */
+static const char dashboard_sql[] =
+	"WITH w AS (SELECT * FROM requests WHERE ts > unixepoch() - ?1), "
+	"b AS (SELECT CAST(ts / 10 AS INTEGER) * 10 AS t, status, total_us, "
+	"    ROW_NUMBER() OVER (PARTITION BY CAST(ts / 10 AS INTEGER) ORDER BY total_us) AS r, "
+	"    COUNT(*) OVER (PARTITION BY CAST(ts / 10 AS INTEGER)) AS c FROM w), "
+	"s AS (SELECT t, count(*) AS n, sum(status >= 500) AS e, "
+	"    max(CASE WHEN r = (c * 50 + 99) / 100 THEN total_us END) AS p50, "
+	"    max(CASE WHEN r = (c * 95 + 99) / 100 THEN total_us END) AS p95 "
+	"    FROM b GROUP BY t), "
+	"rr AS (SELECT route, mode, total_us, "
+	"    ROW_NUMBER() OVER (PARTITION BY route, mode ORDER BY total_us) AS r, "
+	"    COUNT(*) OVER (PARTITION BY route, mode) AS c FROM w "
+	"    WHERE route IS NOT NULL AND mode != 'admin'), "
+	"ro AS (SELECT route, mode, max(c) AS n, "
+	"    max(CASE WHEN r = (c * 50 + 99) / 100 THEN total_us END) AS p50, "
+	"    max(CASE WHEN r = (c * 95 + 99) / 100 THEN total_us END) AS p95 "
+	"    FROM rr GROUP BY route, mode) "
+	"SELECT json_object( "
+	" 'window_s', ?1, 'now', unixepoch(), "
+	" 'series', (SELECT json_group_array(json_object('t', t, 'requests', n, "
+	"    'errors', e, 'p50_ms', p50 / 1000.0, 'p95_ms', p95 / 1000.0)) "
+	"    FROM (SELECT * FROM s ORDER BY t)), "
+	" 'routes', (SELECT json_group_array(json_object('route', route, 'mode', mode, "
+	"    'requests', n, 'rate', round(n * 1.0 / ?1, 3), 'p50_ms', p50 / 1000.0, "
+	"    'p95_ms', p95 / 1000.0)) FROM (SELECT * FROM ro ORDER BY n DESC)), "
+	" 'modes', (SELECT json_group_array(json_object('mode', mode, 'requests', n, "
+	"    'avg_queue_us', q, 'avg_spawn_us', sp, 'avg_connect_us', co, "
+	"    'avg_ttfb_us', tt, 'avg_total_us', tot)) "
+	"    FROM (SELECT mode, count(*) AS n, CAST(avg(queue_us) AS INTEGER) AS q, "
+	"      CAST(avg(spawn_us) AS INTEGER) AS sp, CAST(avg(connect_us) AS INTEGER) AS co, "
+	"      CAST(avg(ttfb_us) AS INTEGER) AS tt, CAST(avg(total_us) AS INTEGER) AS tot "
+	"      FROM w WHERE mode IN ('cgi', 'fastcgi') GROUP BY mode)), "
+	" 'errors', (SELECT json_group_array(json_object('time', datetime(ts, 'unixepoch'), "
+	"    'route', route, 'status', status, 'error', error)) "
+	"    FROM (SELECT * FROM w WHERE status >= 500 ORDER BY ts DESC LIMIT 20))); ";
+
+int
+timelog_dashboard(FILE *f, int window_s)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
+
+	/* Its own read-only connection: readers never wait on the writer. */
+	if (tl.path == NULL || sqlite3_open_v2(tl.path, &db,
+	    SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+		goto done;
+	sqlite3_busy_timeout(db, 1000);
+	if (sqlite3_prepare_v2(db, dashboard_sql, -1, &st, NULL) != SQLITE_OK) {
+		log_msg(NULL, "timelog_dashboard: %s", sqlite3_errmsg(db));
+		goto done;
+	}
+	sqlite3_bind_int(st, 1, window_s);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		fputs((const char *)sqlite3_column_text(st, 0), f);
+		putc('\n', f);
+		rc = 0;
+	}
+done:
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return rc;
 }
