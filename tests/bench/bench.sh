@@ -4,13 +4,17 @@
 #
 #   sh tests/bench/bench.sh [cgi|fcgi|all] [DURATION]    (all, 10s)
 #
-#   cgi   W1 (handlers/hello-c.cgi: a header and "hi") as CGI:
-#         cgigate vs lighttpd mod_cgi
-#   fcgi  W1 as FastCGI (handlers/hello-fcgi.fcgi, libfcgi) with 2 and 4
-#         processes: cgigate's pool vs nginx fastcgi_pass to the same
-#         program started by spawn-fcgi (nginx's default: a connection
-#         per request; with fastcgi_keep_conn, libfcgi's one connection
-#         per process stalls nginx); cgigate CGI mode for reference
+#   Workloads: W1, a header and "hi" (handlers/hello-c.cgi, and
+#   hello-fcgi.fcgi as FastCGI); W2, a header and 163,840 bytes
+#   (handlers/big.cgi, big-fcgi.fcgi).
+#
+#   cgi   the raw spawn ceiling (tests/bench/spawnceil.c: 2 threads
+#         posix_spawn the program with a stdout pipe, no HTTP), cgigate
+#         CGI and lighttpd mod_cgi, for W1 and W2
+#   fcgi  with 2 and 4 processes: cgigate's pool vs nginx fastcgi_pass
+#         to the same program started by spawn-fcgi (nginx's default: a
+#         connection per request; with fastcgi_keep_conn, libfcgi's one
+#         connection per process stalls nginx), W1 and W2
 #
 # Needs a built tree; installs wrk, lighttpd, nginx and spawn-fcgi with
 # apt-get when missing (as root).  Every server listens on an ephemeral
@@ -32,7 +36,8 @@ need wrk wrk
 need lighttpd lighttpd
 need nginx nginx
 need spawn-fcgi spawn-fcgi
-for f in gateway/cgigate handlers/hello-c.cgi handlers/hello-fcgi.fcgi; do
+for f in gateway/cgigate handlers/hello-c.cgi handlers/hello-fcgi.fcgi \
+    handlers/big.cgi handlers/big-fcgi.fcgi; do
 	[ -x "$top/$f" ] || { echo "bench: build first ($f)" >&2; exit 1; }
 done
 
@@ -48,8 +53,10 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 mkdir -p "$tmp/h" "$tmp/www"
-cp "$top/handlers/hello-c.cgi" "$tmp/h/"
+cp "$top/handlers/hello-c.cgi" "$top/handlers/big.cgi" "$tmp/h/"
 cp "$top/handlers/hello-fcgi.fcgi" "$tmp/h/hello.fcgi"
+cp "$top/handlers/big-fcgi.fcgi" "$tmp/h/bigf.fcgi"
+cc -O2 -pthread -o "$tmp/spawnceil" "$top/tests/bench/spawnceil.c"
 : >"$tmp/results"
 
 freeport() {
@@ -106,9 +113,20 @@ start_cgigate() {	# config-text -> sets cgport, cgpid
 
 stop() { kill "$1" 2>/dev/null || :; wait "$1" 2>/dev/null || :; }
 
+ceiling() {	# row-name program
+	secs=${dur%s}
+	r=$("$tmp/spawnceil" "$2" 2 "$secs")
+	echo "\$ spawnceil $2 2 $secs -> $r spawns/s" >&2
+	echo "| $1 | $r | | | none | 0 |" >>"$tmp/results"
+	echo "$1=$r" >>"$tmp/rates"
+}
+
 run_cgi() {
+	ceiling "raw spawn ceiling (W1)" "$tmp/h/hello-c.cgi"
+	ceiling "raw spawn ceiling (W2)" "$tmp/h/big.cgi"
 	start_cgigate ""
 	measure "cgigate CGI (W1)" "http://127.0.0.1:$cgport/hello-c"
+	measure "cgigate CGI (W2)" "http://127.0.0.1:$cgport/big"
 	stop "$cgpid"
 
 	lport=$(freeport)
@@ -127,6 +145,7 @@ EOF
 	pids="$pids $lpid"
 	waitport "$lport" hello-c.cgi
 	measure "lighttpd mod_cgi (W1)" "http://127.0.0.1:$lport/hello-c.cgi"
+	measure "lighttpd mod_cgi (W2)" "http://127.0.0.1:$lport/big.cgi"
 	stop "$lpid"
 }
 
@@ -135,19 +154,28 @@ run_fcgi() {
 		start_cgigate "[route /hello]
 min_workers = $n
 max_workers = $n
+max_queue_wait = 10s
+[route /bigf]
+min_workers = $n
+max_workers = $n
 max_queue_wait = 10s"
 		waitport "$cgport" hello
 		measure "cgigate FastCGI, $n workers (W1)" \
 		    "http://127.0.0.1:$cgport/hello"
+		measure "cgigate FastCGI, $n workers (W2)" \
+		    "http://127.0.0.1:$cgport/bigf"
 		stop "$cgpid"
 
-		fport=$(freeport)
-		spawn-fcgi -a 127.0.0.1 -p "$fport" -F "$n" -P "$tmp/sf.pid" \
-		    -- "$tmp/h/hello.fcgi" >/dev/null
-		pids="$pids $(cat "$tmp/sf.pid" | tr '\n' ' ')"
-		nport=$(freeport)
-		mkdir -p "$tmp/nginx"
-		cat >"$tmp/nginx.conf" <<EOF
+		for w in W1 W2; do
+			prog=hello.fcgi
+			[ $w = W1 ] || prog=bigf.fcgi
+			fport=$(freeport)
+			spawn-fcgi -a 127.0.0.1 -p "$fport" -F "$n" \
+			    -P "$tmp/sf.pid" -- "$tmp/h/$prog" >/dev/null
+			pids="$pids $(tr '\n' ' ' <"$tmp/sf.pid")"
+			nport=$(freeport)
+			mkdir -p "$tmp/nginx"
+			cat >"$tmp/nginx.conf" <<EOF
 worker_processes 2;
 daemon off;
 pid $tmp/nginx.pid;
@@ -166,20 +194,16 @@ http {
 	}
 }
 EOF
-		nginx -c "$tmp/nginx.conf" -p "$tmp/nginx" &
-		npid=$!
-		pids="$pids $npid"
-		waitport "$nport" hello
-		measure "nginx fastcgi_pass, spawn-fcgi -F $n (W1)" \
-		    "http://127.0.0.1:$nport/hello"
-		stop "$npid"
-		for p in $(cat "$tmp/sf.pid"); do stop "$p"; done
+			nginx -c "$tmp/nginx.conf" -p "$tmp/nginx" &
+			npid=$!
+			pids="$pids $npid"
+			waitport "$nport" x
+			measure "nginx fastcgi_pass, spawn-fcgi -F $n ($w)" \
+			    "http://127.0.0.1:$nport/x"
+			stop "$npid"
+			for p in $(cat "$tmp/sf.pid"); do stop "$p"; done
+		done
 	done
-	if [ "$what" = fcgi ]; then
-		start_cgigate ""
-		measure "cgigate CGI (W1)" "http://127.0.0.1:$cgport/hello-c"
-		stop "$cgpid"
-	fi
 }
 
 case $what in
@@ -203,12 +227,14 @@ ratio() {	# label a b
 	    awk -v l="$1" -v a="$a" -v b="$b" \
 	    'BEGIN { printf "%s: %.2fx\n", l, a / b }'
 }
-ratio "cgigate CGI / lighttpd mod_cgi" "cgigate CGI (W1)" \
-    "lighttpd mod_cgi (W1)" || :
-for n in 2 4; do
-	ratio "cgigate FastCGI / nginx fastcgi_pass, $n processes" \
-	    "cgigate FastCGI, $n workers (W1)" \
-	    "nginx fastcgi_pass, spawn-fcgi -F $n (W1)" || :
-	ratio "cgigate FastCGI $n workers / cgigate CGI" \
-	    "cgigate FastCGI, $n workers (W1)" "cgigate CGI (W1)" || :
+for w in W1 W2; do
+	ratio "cgigate CGI / raw spawn ceiling ($w)" "cgigate CGI ($w)" \
+	    "raw spawn ceiling ($w)" || :
+	ratio "cgigate CGI / lighttpd mod_cgi ($w)" "cgigate CGI ($w)" \
+	    "lighttpd mod_cgi ($w)" || :
+	for n in 2 4; do
+		ratio "cgigate FastCGI / nginx fastcgi_pass, $n processes ($w)" \
+		    "cgigate FastCGI, $n workers ($w)" \
+		    "nginx fastcgi_pass, spawn-fcgi -F $n ($w)" || :
+	done
 done
