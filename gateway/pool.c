@@ -84,6 +84,19 @@ struct endpoint {
 	uint64_t		 retry_us;
 };
 
+/*
+ * A request waiting for an endpoint.  Waiters queue in arrival order and
+ * a freed endpoint is handed to the first one directly, so that nobody
+ * arriving later takes it first (which made the latency tail long) and
+ * only the thread that gets it wakes up.
+ */
+struct waiter {
+	pthread_cond_t		 cond;
+	struct endpoint		*ep;	/* handed over, already counted */
+	int			 recheck;	/* the pool changed: look again */
+	struct waiter		*next;
+};
+
 struct pool {
 	struct pool		*next;
 	char			 route[ROUTE_NAME_MAX];
@@ -95,7 +108,7 @@ struct pool {
 	rlim_t			 rlim[RL_COUNT];
 	char			*env[MAX_ROUTE_ENV];
 	int			 nenv;
-	pthread_cond_t		 cond;		/* an endpoint came free */
+	struct waiter		*wq_head, *wq_tail;	/* FIFO */
 	struct endpoint		*eps;
 	int			 waiters;
 	int			 fails;		/* start-up failures in a row */
@@ -209,7 +222,6 @@ pool_new(const char *route, const char *path, const struct route_conf *rc)
 	p->pc = rc->fcgi;
 	memcpy(p->rlim, rc->rlim, sizeof(p->rlim));
 	p->remote = rc->fcgi.nbackends > 0;
-	cond_init(&p->cond);
 	if (path != NULL) {
 		snprintf(p->path, sizeof(p->path), "%s", path);
 		stat(path, &p->st);
@@ -286,6 +298,60 @@ pick(struct pool *p)
 	return best;
 }
 
+/* Count e as taken by one more request.  Lock held. */
+static void
+take(struct endpoint *e)
+{
+	e->busy++;
+	e->served++;
+}
+
+/* Hand free endpoints to the waiters, first come first.  Lock held. */
+static void
+handoff(struct pool *p)
+{
+	struct endpoint *e;
+	struct waiter *w;
+
+	while ((w = p->wq_head) != NULL && (e = pick(p)) != NULL) {
+		take(e);
+		w->ep = e;
+		p->wq_head = w->next;
+		if (p->wq_head == NULL)
+			p->wq_tail = NULL;
+		w->next = NULL;
+		pthread_cond_signal(&w->cond);
+	}
+}
+
+/* Something changed that waiters must see (backoff, stop).  Lock held. */
+static void
+wake_all(struct pool *p)
+{
+	struct waiter *w;
+
+	for (w = p->wq_head; w != NULL; w = w->next) {
+		w->recheck = 1;
+		pthread_cond_signal(&w->cond);
+	}
+}
+
+/* Leave the queue (timed out or told to look again).  Lock held. */
+static void
+unqueue(struct pool *p, struct waiter *me)
+{
+	struct waiter **wp, *prev = NULL;
+
+	for (wp = &p->wq_head; *wp != NULL; prev = *wp, wp = &(*wp)->next)
+		if (*wp == me) {
+			*wp = me->next;
+			if (p->wq_tail == me)
+				p->wq_tail = prev;
+			break;
+		}
+	me->next = NULL;
+}
+
 static int
 dial(const struct endpoint *e)
 {
@@ -350,21 +416,31 @@ pool_acquire(struct pool *p, uint64_t deadline, struct pool_conn *pc,
     const char **why)
 {
 	struct endpoint *e;
+	struct waiter me;
 	struct timespec ts;
 	uint64_t t0;
 	int fd, tries = 0;
 
 	memset(pc, 0, sizeof(*pc));
 	pc->fd = -1;
+	memset(&me, 0, sizeof(me));
+	cond_init(&me.cond);
 	pthread_mutex_lock(&pm.lock);
 	for (;;) {
 		if (pm.stop) {
+			if (me.ep != NULL) {
+				me.ep->busy--;
+				me.ep->served--;
+			}
 			*why = "shutting down";
 			break;
 		}
-		if ((e = pick(p)) != NULL) {
-			e->busy++;
-			e->served++;
+		/* Only when nobody queues ahead: no overtaking. */
+		e = me.ep;
+		me.ep = NULL;
+		if (e == NULL && p->wq_head == NULL && (e = pick(p)) != NULL)
+			take(e);
+		if (e != NULL) {
 			pc->ep = e;
 			pc->pid = p->remote ? 0 : e->c.pid;
 			pc->nreq = e->served;
@@ -372,6 +448,7 @@ pool_acquire(struct pool *p, uint64_t deadline, struct pool_conn *pc,
 				pc->fd = e->idle[--e->nidle];
 				pc->reused = 1;
 				pthread_mutex_unlock(&pm.lock);
+				pthread_cond_destroy(&me.cond);
 				return 0;
 			}
 			pthread_mutex_unlock(&pm.lock);
@@ -380,13 +457,14 @@ pool_acquire(struct pool *p, uint64_t deadline, struct pool_conn *pc,
 			pc->connect_us = (long long)(now_us() - t0);
 			if (fd >= 0) {
 				pc->fd = fd;
+				pthread_cond_destroy(&me.cond);
 				return 0;
 			}
 			pthread_mutex_lock(&pm.lock);
 			e->busy--;
 			e->served--;
 			endpoint_failed(e, strerror(errno));
-			pthread_cond_broadcast(&p->cond);
+			handoff(p);
 			kick();
 			if (++tries < 4)
 				continue;
@@ -412,14 +490,26 @@ pool_acquire(struct pool *p, uint64_t deadline, struct pool_conn *pc,
 			*why = "pool at max_workers past max_queue_wait";
 			break;
 		}
+		me.recheck = 0;
+		if (p->wq_tail != NULL)
+			p->wq_tail->next = &me;
+		else
+			p->wq_head = &me;
+		p->wq_tail = &me;
 		p->waiters++;
+		handoff(p);	/* in case one is free already */
 		if (!p->remote && count(p, EP_UP) < p->pc.max_workers)
 			kick();		/* room to grow */
 		ts = abs_ts(deadline);
-		pthread_cond_timedwait(&p->cond, &pm.lock, &ts);
+		while (me.ep == NULL && !me.recheck && !pm.stop &&
+		    pthread_cond_timedwait(&me.cond, &pm.lock, &ts) == 0)
+			;
 		p->waiters--;
+		if (me.ep == NULL)
+			unqueue(p, &me);
 	}
 	pthread_mutex_unlock(&pm.lock);
+	pthread_cond_destroy(&me.cond);
 	return 503;
 }
 
@@ -517,11 +607,10 @@ pool_release(struct pool_conn *pc, enum pool_end how, const char *why)
 	e->idle_since_us = now_us();
 	pc->ep = NULL;
 	/*
-	 * One endpoint came free: wake one waiter, not all of them (they
-	 * would only fight over the lock).  The manager has work only when
-	 * the endpoint is leaving.
+	 * The endpoint came free: straight to the first waiter, the only
+	 * thread woken.  The manager has work only when it is leaving.
 	 */
-	pthread_cond_signal(&p->cond);
+	handoff(p);
 	if (how != POOL_KEEP || e->state != EP_UP)
 		kick();
 	pthread_mutex_unlock(&pm.lock);
@@ -658,7 +747,7 @@ spawn_worker(struct pool *p)
 	snprintf(e->name, sizeof(e->name), "pid %d", (int)e->c.pid);
 	e->next = p->eps;
 	p->eps = e;
-	pthread_cond_signal(&p->cond);
+	handoff(p);
 	timelog_event("worker_spawn", (int)e->c.pid, "%s", p->route);
 	return;
 backoff:
@@ -820,7 +909,7 @@ tend_local(struct pool *p, uint64_t now)
 		return;
 	/* Waiters with no worker coming: let them give up quickly. */
 	if (now < p->backoff_until)
-		pthread_cond_broadcast(&p->cond);
+		wake_all(p);
 }
 
 /* Ejected backends whose time has come are probed with a connect. */
@@ -843,7 +932,7 @@ tend_remote(struct pool *p, uint64_t now)
 			    e->name);
 			timelog_event("backend_restored", 0, "%s %s", p->route,
 			    e->name);
-			pthread_cond_broadcast(&p->cond);
+			handoff(p);
 		} else {
 			uint64_t wait = (uint64_t)EJECT_MIN_US <<
 			    (e->ejections < 5 ? e->ejections : 5);
@@ -935,7 +1024,7 @@ pool_stop(void)
 	pm.stop = 1;
 	pthread_cond_signal(&pm.wake);
 	for (p = pm.pools; p != NULL; p = p->next)
-		pthread_cond_broadcast(&p->cond);
+		wake_all(p);
 	pthread_mutex_unlock(&pm.lock);
 	pthread_join(pm.thread, NULL);
 	pm.running = 0;
@@ -975,7 +1064,6 @@ pool_stop(void)
 		}
 		for (left = 0; left < p->nenv; left++)
 			free(p->env[left]);
-		pthread_cond_destroy(&p->cond);
 		free(p);
 	}
 	pm.pools = NULL;
