@@ -2,7 +2,7 @@
 # bench.sh: cgigate against the servers people would use instead, in one
 # run, on loopback, with the same programs behind every server.
 #
-#   sh tests/bench/bench.sh [cgi|fcgi|all] [DURATION]    (all, 10s)
+#   sh tests/bench/bench.sh [cgi|fcgi|extra|all] [DURATION]  (all, 10s)
 #
 #   Workloads: W1, a header and "hi" (handlers/hello-c.cgi, and
 #   hello-fcgi.fcgi as FastCGI); W2, a header and 163,840 bytes
@@ -11,6 +11,8 @@
 #   cgi   the raw spawn ceiling (tests/bench/spawnceil.c: 2 threads
 #         posix_spawn the program with a stdout pipe, no HTTP), cgigate
 #         CGI and lighttpd mod_cgi, for W1 and W2
+#   extra cgigate with the timing log off against on, and 256
+#         connections for both modes, with cgigate's peak RSS
 #   fcgi  with 2 and 4 processes: cgigate's pool vs nginx fastcgi_pass
 #         to the same program started by spawn-fcgi (nginx's default: a
 #         connection per request; with fastcgi_keep_conn, libfcgi's one
@@ -58,6 +60,7 @@ cp "$top/handlers/hello-fcgi.fcgi" "$tmp/h/hello.fcgi"
 cp "$top/handlers/big-fcgi.fcgi" "$tmp/h/bigf.fcgi"
 cc -O2 -pthread -o "$tmp/spawnceil" "$top/tests/bench/spawnceil.c"
 : >"$tmp/results"
+: >"$tmp/notes"
 
 freeport() {
 	while :; do
@@ -96,9 +99,10 @@ measure() {	# row-name url
 
 rate() { sed -n "s/^$1=//p" "$tmp/rates"; }
 
-start_cgigate() {	# config-text -> sets cgport, cgpid
+start_cgigate() {	# config-text [timings] -> sets cgport, cgpid
 	printf '[server]\nhandlers = %s\nwww = %s\ntimings = %s\n%s\n' \
-	    "$tmp/h" "$tmp/www" "$tmp/timings.db" "$1" >"$tmp/cgigate.conf"
+	    "$tmp/h" "$tmp/www" "${2:-$tmp/timings.db}" "$1" \
+	    >"$tmp/cgigate.conf"
 	"$top/gateway/cgigate" --config "$tmp/cgigate.conf" $rootok \
 	    --listen 127.0.0.1:0 2>"$tmp/cgigate.log" &
 	cgpid=$!
@@ -206,11 +210,40 @@ EOF
 	done
 }
 
+# The timing log's cost, and 256 connections with cgigate's peak memory.
+run_extra() {
+	start_cgigate "[route /hello]
+min_workers = 4
+max_workers = 4
+max_queue_wait = 10s"
+	waitport "$cgport" hello
+	measure "cgigate FastCGI, 4 workers, timings on (W1)" \
+	    "http://127.0.0.1:$cgport/hello"
+	conns=256
+	measure "cgigate FastCGI, 4 workers, 256 connections (W1)" \
+	    "http://127.0.0.1:$cgport/hello"
+	measure "cgigate CGI, 256 connections (W1)" \
+	    "http://127.0.0.1:$cgport/hello-c"
+	conns=30
+	echo "cgigate peak RSS (VmHWM) after 256 connections: $(awk \
+	    '/VmHWM/ { print $2, $3 }' "/proc/$cgpid/status")" >>"$tmp/notes"
+	stop "$cgpid"
+	start_cgigate "[route /hello]
+min_workers = 4
+max_workers = 4
+max_queue_wait = 10s" off
+	waitport "$cgport" hello
+	measure "cgigate FastCGI, 4 workers, timings off (W1)" \
+	    "http://127.0.0.1:$cgport/hello"
+	stop "$cgpid"
+}
+
 case $what in
 cgi) run_cgi ;;
 fcgi) run_fcgi ;;
-all) run_cgi; run_fcgi ;;
-*) echo "usage: bench.sh [cgi|fcgi|all] [DURATION]" >&2; exit 2 ;;
+extra) run_extra ;;
+all) run_cgi; run_fcgi; run_extra ;;
+*) echo "usage: bench.sh [cgi|fcgi|extra|all] [DURATION]" >&2; exit 2 ;;
 esac
 
 echo
@@ -220,6 +253,8 @@ echo
 echo "| server | req/s | p50 | p99 | socket errors | non-2xx |"
 echo "|---|---|---|---|---|---|"
 cat "$tmp/results"
+echo
+cat "$tmp/notes"
 echo
 ratio() {	# label a b
 	a=$(rate "$2"); b=$(rate "$3")
@@ -238,3 +273,6 @@ for w in W1 W2; do
 		    "nginx fastcgi_pass, spawn-fcgi -F $n ($w)" || :
 	done
 done
+ratio "timing log on / off (FastCGI W1)" \
+    "cgigate FastCGI, 4 workers, timings on (W1)" \
+    "cgigate FastCGI, 4 workers, timings off (W1)" || :
