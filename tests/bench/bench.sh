@@ -10,7 +10,7 @@
 #
 #   cgi   the raw spawn ceiling (tests/bench/spawnceil.c: 2 threads
 #         posix_spawn the program with a stdout pipe, no HTTP), cgigate
-#         CGI and lighttpd mod_cgi, for W1 and W2
+#         CGI, lighttpd mod_cgi and nginx + fcgiwrap, for W1 and W2
 #   extra cgigate with the timing log off against on, and 256
 #         connections for both modes, with cgigate's peak RSS
 #   fcgi  with 2 and 4 processes: cgigate's pool vs nginx fastcgi_pass
@@ -38,6 +38,7 @@ need wrk wrk
 need lighttpd lighttpd
 need nginx nginx
 need spawn-fcgi spawn-fcgi
+need fcgiwrap fcgiwrap
 for f in gateway/cgigate handlers/hello-c.cgi handlers/hello-fcgi.fcgi \
     handlers/big.cgi handlers/big-fcgi.fcgi; do
 	[ -x "$top/$f" ] || { echo "bench: build first ($f)" >&2; exit 1; }
@@ -210,6 +211,44 @@ EOF
 	done
 }
 
+# nginx in front of fcgiwrap, which runs each CGI request as a process.
+run_fcgiwrap() {
+	fport=$(freeport)
+	fcgiwrap -c 4 -s "tcp:127.0.0.1:$fport" &
+	fwpid=$!
+	pids="$pids $fwpid"
+	nport=$(freeport)
+	mkdir -p "$tmp/nginx"
+	cat >"$tmp/nginx.conf" <<EOF
+worker_processes 2;
+daemon off;
+pid $tmp/nginx.pid;
+error_log $tmp/nginx/error.log;
+events { worker_connections 1024; }
+http {
+	access_log off;
+	client_body_temp_path $tmp/nginx;
+	fastcgi_temp_path $tmp/nginx;
+	server {
+		listen 127.0.0.1:$nport;
+		location / {
+			include /etc/nginx/fastcgi_params;
+			fastcgi_param SCRIPT_FILENAME $tmp/h\$fastcgi_script_name;
+			fastcgi_pass 127.0.0.1:$fport;
+		}
+	}
+}
+EOF
+	nginx -c "$tmp/nginx.conf" -p "$tmp/nginx" &
+	npid=$!
+	pids="$pids $npid"
+	waitport "$nport" hello-c.cgi
+	measure "nginx + fcgiwrap -c 4 (W1)" "http://127.0.0.1:$nport/hello-c.cgi"
+	measure "nginx + fcgiwrap -c 4 (W2)" "http://127.0.0.1:$nport/big.cgi"
+	stop "$npid"
+	stop "$fwpid"
+}
+
 # The timing log's cost, and 256 connections with cgigate's peak memory.
 run_extra() {
 	start_cgigate "[route /hello]
@@ -239,10 +278,10 @@ max_queue_wait = 10s" off
 }
 
 case $what in
-cgi) run_cgi ;;
+cgi) run_cgi; run_fcgiwrap ;;
 fcgi) run_fcgi ;;
 extra) run_extra ;;
-all) run_cgi; run_fcgi; run_extra ;;
+all) run_cgi; run_fcgiwrap; run_fcgi; run_extra ;;
 *) echo "usage: bench.sh [cgi|fcgi|extra|all] [DURATION]" >&2; exit 2 ;;
 esac
 
@@ -267,6 +306,8 @@ for w in W1 W2; do
 	    "raw spawn ceiling ($w)" || :
 	ratio "cgigate CGI / lighttpd mod_cgi ($w)" "cgigate CGI ($w)" \
 	    "lighttpd mod_cgi ($w)" || :
+	ratio "cgigate CGI / nginx + fcgiwrap ($w)" "cgigate CGI ($w)" \
+	    "nginx + fcgiwrap -c 4 ($w)" || :
 	for n in 2 4; do
 		ratio "cgigate FastCGI / nginx fastcgi_pass, $n processes ($w)" \
 		    "cgigate FastCGI, $n workers ($w)" \
