@@ -246,7 +246,10 @@ EOF
 	measure "nginx + fcgiwrap -c 4 (W1)" "http://127.0.0.1:$nport/hello-c.cgi"
 	measure "nginx + fcgiwrap -c 4 (W2)" "http://127.0.0.1:$nport/big.cgi"
 	stop "$npid"
+	# fcgiwrap -c forks its workers; they do not follow their parent.
+	kids=$(pgrep -P "$fwpid" || :)
 	stop "$fwpid"
+	for k in $kids; do kill "$k" 2>/dev/null || :; done
 }
 
 # The timing log's cost, and 256 connections with cgigate's peak memory.
