@@ -243,7 +243,7 @@ run(struct pump *s, const struct route *rt, const char *abs,
 		if (spawn_wait(&s->c, deadline) == -1)
 			rc = 1;
 	}
-	if (rc != 0 && !s->c.done)
+	if (rc != 0 && !spawn_reap(&s->c))
 		spawn_kill_group(&s->c, KILL_GRACE_US);
 	else if (rc != 0)
 		kill(-s->c.pid, SIGKILL);	/* leftovers of the group */

@@ -418,26 +418,30 @@ struct spawn_req {
 
 struct child {
 	pid_t		 pid;
+	int		 pidfd;		/* -1 once released */
 	int		 in, out, err;	/* parent's ends, non-blocking */
 	int		 done;		/* reaped */
-	int		 status;	/* wait4 status */
+	int		 status;	/* wait(2) status */
 	struct rusage	 ru;
-	struct child	*next;
 };
 
-/* Start the reaper thread and become a child subreaper.  0 or -1. */
+/* Become a child subreaper.  0 or -1. */
 int	 spawn_init(void);
+/* Main thread only, every 100 ms: reap orphans and released children. */
+void	 spawn_tick(void);
 void	 spawn_shutdown(void);
 /*
  * Spawn with a vfork-class clone: pipes on 0/1/2, every other descriptor
- * closed, its own process group, cwd and rlimits applied.  The child is
- * registered so that the reaper hands its status to spawn_wait.  Returns
- * 0, or -1 with errno set (exec failures included).
+ * closed, its own process group, cwd and rlimits applied.  c->pidfd
+ * becomes readable when it exits.  Returns 0, or -1 with errno set (exec
+ * failures included).
  */
 int	 spawn_child(const struct spawn_req *r, struct child *c);
+/* Reap c if it has exited (status and rusage in c): 1, else 0.  No wait. */
+int	 spawn_reap(struct child *c);
 /* Wait until c is reaped or deadline (now_us() clock) passes: 0 or -1. */
 int	 spawn_wait(struct child *c, uint64_t deadline);
-/* Close c's pipes and unregister it (it must have been reaped or killed). */
+/* Close c's descriptors; one not yet reaped goes to the reaper thread. */
 void	 spawn_release(struct child *c);
 /* SIGTERM, then after grace_us SIGKILL, to c's whole process group. */
 void	 spawn_kill_group(struct child *c, uint64_t grace_us);

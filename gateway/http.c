@@ -816,8 +816,10 @@ http_stop_drain(int64_t drain_us)
 		return;
 	close_listeners();
 	/* Requests in flight finish; they cut themselves off at deadline. */
-	while (atomic_load(&inflight) > 0 && now_us() < deadline + 1000000)
+	while (atomic_load(&inflight) > 0 && now_us() < deadline + 1000000) {
+		spawn_tick();	/* the main thread's orphans, meanwhile */
 		usleep(20000);
+	}
 	mg_stop(ctx);
 	ctx = NULL;
 	bridge_stop();

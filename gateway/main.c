@@ -3,11 +3,12 @@
  *
  * Start-up is the only place that exits on error.  The order: built-in
  * defaults, then the config file, then command-line options on top; then
- * the timing log, the reaper, the handler scan, and civetweb last, so
+ * the timing log, the subreaper, the handler scan, and civetweb last, so
  * nothing is served before everything behind it is ready.  Every signal
  * the daemon cares about is blocked before any thread exists; the main
- * thread takes SIGTERM, SIGINT and SIGHUP with sigwait() and SIGCHLD is
- * left pending for the reaper (spawn.c).
+ * thread takes SIGTERM, SIGINT and SIGHUP with sigtimedwait() and, every
+ * 100 ms, reaps the orphans the kernel gives it (spawn_tick).  SIGCHLD
+ * stays blocked and pending: each thread reaps its own children.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -246,6 +247,7 @@ main(int argc, char *argv[])
 	struct passwd *pw;
 	struct config *cfg, *prev, *old[MAX_RELOADS];
 	char err[512];
+	const struct timespec tick = { 0, 100 * 1000000L };
 	sigset_t set;
 	int ch, i, nold = 0, check = 0, sig, errors;
 	uint64_t t0;
@@ -374,7 +376,8 @@ main(int argc, char *argv[])
 
 	sigdelset(&set, SIGCHLD);
 	for (;;) {
-		if (sigwait(&set, &sig) != 0)
+		spawn_tick();
+		if ((sig = sigtimedwait(&set, NULL, &tick)) == -1)
 			continue;
 		if (sig != SIGHUP)
 			break;

@@ -849,7 +849,7 @@ tend_local(struct pool *p, uint64_t now)
 	for (e = p->eps; e != NULL; e = e->next) {
 		drain_output(e, e->c.out, 0);
 		drain_output(e, e->c.err, 0);
-		if (e->c.done && e->state != EP_DEAD)
+		if (e->state != EP_DEAD && spawn_reap(&e->c))
 			worker_exited(p, e);
 		if (e->state == EP_UP && e->busy == 0 && e->limit > 0 &&
 		    e->served >= e->limit)
@@ -1034,7 +1034,7 @@ pool_stop(void)
 		for (e = p->eps; e != NULL; e = e->next) {
 			while (e->nidle > 0)
 				close(e->idle[--e->nidle]);
-			if (e->spawned && !e->c.done)
+			if (e->spawned && !spawn_reap(&e->c))
 				kill(-e->c.pid, SIGTERM);
 		}
 	deadline = now_us() + RETIRE_GRACE_US;
@@ -1051,7 +1051,7 @@ pool_stop(void)
 		for (e = p->eps; e != NULL; e = en) {
 			en = e->next;
 			if (e->spawned) {
-				if (!e->c.done)
+				if (!spawn_reap(&e->c))
 					kill(-e->c.pid, SIGKILL);
 				spawn_wait(&e->c, now_us() + 1000000);
 				drain_output(e, e->c.out, 1);

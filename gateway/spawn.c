@@ -10,13 +10,16 @@
  * are blocked around the clone so no handler ever runs on the borrowed
  * stack; the child clears its mask before exec.
  *
- * Reaping: cgigate is a child subreaper (PR_SET_CHILD_SUBREAPER), so a
- * handler's orphaned grandchildren become ours too.  One reaper thread
- * collects every exit with wait4() and hands status and rusage to the
- * request that spawned the process through a registry; exits nobody
- * waits for (orphans) are simply reaped, so no zombie stays behind.  The
- * registry lock is held across the clone, so the reaper cannot reap a
- * child before it is registered.
+ * Reaping: each child comes with a pidfd (CLONE_PIDFD), and the thread
+ * that owns it waits for exactly that process: poll on the pidfd, then
+ * waitid(P_PIDFD), which also gives its rusage.  No shared registry, no
+ * lock across the clone, no other thread woken per exit.  cgigate is also
+ * a child subreaper (PR_SET_CHILD_SUBREAPER), so a handler's orphaned
+ * grandchildren become ours: the kernel hands them to the main thread,
+ * which reaps them with wait4(__WNOTHREAD) on its 100 ms tick
+ * (spawn_tick), so it never takes another thread's child.  SIGCHLD stays
+ * blocked and nobody waits for it.  A child released before it was reaped
+ * (killed, but not gone yet) is left to that tick too.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,7 +28,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -38,12 +43,14 @@ static const int rlim_res[RL_COUNT] = {
 	RLIMIT_CPU, RLIMIT_AS, RLIMIT_NPROC, RLIMIT_NOFILE
 };
 
+#ifndef P_PIDFD
+#define P_PIDFD		3
+#endif
+
 static struct {
 	pthread_mutex_t	 lock;
-	pthread_cond_t	 cond;		/* a registered child was reaped */
-	struct child	*head;
-	pthread_t	 thread;
-	int		 stop, running;
+	int		*stray;		/* pidfds released before reaping */
+	int		 nstray, stray_cap;
 	int		 orphans;
 } reg = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
@@ -115,10 +122,10 @@ spawn_child(const struct spawn_req *r, struct child *c)
 	sigset_t all, old;
 	char *stack = NULL;
 	pid_t pid;
-	int saved;
+	int pidfd = -1, saved;
 
 	memset(c, 0, sizeof(*c));
-	c->in = c->out = c->err = -1;
+	c->in = c->out = c->err = c->pidfd = -1;
 	if ((r->stdio == NULL || r->stdio[0] < 0) &&
 	    pipe2(pin, O_CLOEXEC) == -1)
 		goto fail;
@@ -138,16 +145,9 @@ spawn_child(const struct spawn_req *r, struct child *c)
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
-	pthread_mutex_lock(&reg.lock);
 	pid = clone(child_main, stack + CHILD_STACK,
-	    CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+	    CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &a, &pidfd);
 	saved = errno;
-	if (pid > 0 && a.err == 0) {
-		c->pid = pid;
-		c->next = reg.head;
-		reg.head = c;
-	}
-	pthread_mutex_unlock(&reg.lock);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	free(stack);
 	stack = NULL;
@@ -155,8 +155,11 @@ spawn_child(const struct spawn_req *r, struct child *c)
 		errno = saved;
 		goto fail;
 	}
+	c->pid = pid;
+	c->pidfd = pidfd;
 	if (a.err != 0) {
-		/* The failed child is reaped by the reaper as an orphan. */
+		spawn_wait(c, now_us() + 1000000);	/* it is _exit(127)ing */
+		spawn_release(c);
 		errno = a.err;
 		goto fail;
 	}
@@ -185,99 +188,46 @@ fail:
 	return -1;
 }
 
-static void
-deliver(pid_t pid, int status, const struct rusage *ru)
-{
-	struct child *c;
-
-	pthread_mutex_lock(&reg.lock);
-	for (c = reg.head; c != NULL; c = c->next)
-		if (c->pid == pid)
-			break;
-	if (c != NULL) {
-		c->status = status;
-		c->ru = *ru;
-		c->done = 1;
-		pthread_cond_broadcast(&reg.cond);
-	} else
-		reg.orphans++;
-	pthread_mutex_unlock(&reg.lock);
-}
-
-static void *
-reaper(void *arg)
-{
-	struct timespec tick = { 0, 100 * 1000000L };
-	struct rusage ru;
-	sigset_t set;
-	pid_t pid;
-	int status;
-
-	(void)arg;
-	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
-	for (;;) {
-		while ((pid = wait4(-1, &status, WNOHANG, &ru)) > 0)
-			deliver(pid, status, &ru);
-		pthread_mutex_lock(&reg.lock);
-		if (reg.stop) {
-			pthread_mutex_unlock(&reg.lock);
-			break;
-		}
-		pthread_mutex_unlock(&reg.lock);
-		sigtimedwait(&set, NULL, &tick);
-	}
-	return NULL;
-}
-
+/* Reap c if it has exited: 1 once reaped, 0 while it runs. */
 int
-spawn_init(void)
+spawn_reap(struct child *c)
 {
-	pthread_condattr_t ca;
+	siginfo_t si;
+	struct rusage ru;
 
-	if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
-		log_msg(NULL, "spawn_init: PR_SET_CHILD_SUBREAPER: %s",
-		    strerror(errno));
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&reg.cond, &ca);
-	pthread_condattr_destroy(&ca);
-	if ((errno = pthread_create(&reg.thread, NULL, reaper, NULL)) != 0) {
-		log_msg(NULL, "spawn_init: pthread_create: %s",
-		    strerror(errno));
-		return -1;
-	}
-	reg.running = 1;
-	return 0;
-}
-
-void
-spawn_shutdown(void)
-{
-	if (!reg.running)
-		return;
-	pthread_mutex_lock(&reg.lock);
-	reg.stop = 1;
-	pthread_mutex_unlock(&reg.lock);
-	pthread_join(reg.thread, NULL);
-	reg.running = 0;
+	if (c->done)
+		return 1;
+	if (c->pidfd < 0)
+		return 0;
+	memset(&si, 0, sizeof(si));
+	if (syscall(SYS_waitid, P_PIDFD, c->pidfd, &si,
+	    WEXITED | WNOHANG, &ru) == -1 || si.si_pid == 0)
+		return 0;
+	/* Back to a wait(2) status, which is what callers decode. */
+	if (si.si_code == CLD_EXITED)
+		c->status = (si.si_status & 0xff) << 8;
+	else
+		c->status = (si.si_status & 0x7f) |
+		    (si.si_code == CLD_DUMPED ? 0x80 : 0);
+	c->ru = ru;
+	c->done = 1;
+	return 1;
 }
 
 int
 spawn_wait(struct child *c, uint64_t deadline)
 {
-	struct timespec ts;
-	int rc = 0;
+	struct pollfd pfd;
+	uint64_t now;
 
-	ts.tv_sec = (time_t)(deadline / 1000000);
-	ts.tv_nsec = (long)(deadline % 1000000) * 1000;
-	pthread_mutex_lock(&reg.lock);
-	while (!c->done && rc == 0)
-		if (pthread_cond_timedwait(&reg.cond, &reg.lock, &ts) ==
-		    ETIMEDOUT)
-			rc = c->done ? 0 : -1;
-	pthread_mutex_unlock(&reg.lock);
-	return rc;
+	pfd.fd = c->pidfd;
+	pfd.events = POLLIN;
+	while (!spawn_reap(c)) {
+		if (c->pidfd < 0 || (now = now_us()) >= deadline)
+			return -1;
+		poll(&pfd, 1, (int)((deadline - now + 999) / 1000));
+	}
+	return 0;
 }
 
 void
@@ -294,15 +244,6 @@ spawn_kill_group(struct child *c, uint64_t grace_us)
 void
 spawn_release(struct child *c)
 {
-	struct child **p;
-
-	pthread_mutex_lock(&reg.lock);
-	for (p = &reg.head; *p != NULL; p = &(*p)->next)
-		if (*p == c) {
-			*p = c->next;
-			break;
-		}
-	pthread_mutex_unlock(&reg.lock);
 	if (c->in >= 0)
 		close(c->in);
 	if (c->out >= 0)
@@ -310,6 +251,75 @@ spawn_release(struct child *c)
 	if (c->err >= 0)
 		close(c->err);
 	c->in = c->out = c->err = -1;
+	if (c->pidfd < 0)
+		return;
+	if (!spawn_reap(c)) {
+		/* Still dying: spawn_tick takes over its pidfd. */
+		pthread_mutex_lock(&reg.lock);
+		if (reg.nstray == reg.stray_cap) {
+			int n = reg.stray_cap ? reg.stray_cap * 2 : 16;
+			int *v = realloc(reg.stray, (size_t)n * sizeof(*v));
+
+			if (v != NULL) {
+				reg.stray = v;
+				reg.stray_cap = n;
+			}
+		}
+		if (reg.nstray < reg.stray_cap) {
+			reg.stray[reg.nstray++] = c->pidfd;
+			c->pidfd = -1;
+		}
+		pthread_mutex_unlock(&reg.lock);
+		if (c->pidfd < 0)
+			return;
+		/* No memory to hand it over: wait for it here. */
+		spawn_wait(c, now_us() + 1000000);
+	}
+	close(c->pidfd);
+	c->pidfd = -1;
+}
+
+void
+spawn_tick(void)
+{
+	struct rusage ru;
+	siginfo_t si;
+	int i, status;
+
+	/* __WNOTHREAD: the orphans the kernel gave this (main) thread only. */
+	pthread_mutex_lock(&reg.lock);
+	while (wait4(-1, &status, WNOHANG | __WNOTHREAD, &ru) > 0)
+		reg.orphans++;
+	for (i = 0; i < reg.nstray; ) {
+		memset(&si, 0, sizeof(si));
+		if (syscall(SYS_waitid, P_PIDFD, reg.stray[i], &si,
+		    WEXITED | WNOHANG, &ru) == -1 || si.si_pid != 0) {
+			close(reg.stray[i]);
+			reg.stray[i] = reg.stray[--reg.nstray];
+		} else
+			i++;
+	}
+	pthread_mutex_unlock(&reg.lock);
+}
+
+int
+spawn_init(void)
+{
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
+		log_msg(NULL, "spawn_init: PR_SET_CHILD_SUBREAPER: %s",
+		    strerror(errno));
+	return 0;
+}
+
+void
+spawn_shutdown(void)
+{
+	spawn_tick();
+	pthread_mutex_lock(&reg.lock);
+	free(reg.stray);
+	reg.stray = NULL;
+	reg.nstray = reg.stray_cap = 0;
+	pthread_mutex_unlock(&reg.lock);
 }
 
 int

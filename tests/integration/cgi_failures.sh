@@ -34,6 +34,11 @@ echo $! >"$PIDFILE"
 echo $$ >>"$PIDFILE"
 sleep 300
 EOF
+mk orphan <<'EOF'
+sleep 0.3 </dev/null >/dev/null 2>&1 &
+echo $! >"$PIDFILE"
+printf 'Content-Type: text/plain\n\nleft a child behind\n'
+EOF
 mk late <<'EOF'
 printf 'Content-Type: text/plain\n\nfirst part\n'
 sleep 0.3
@@ -73,6 +78,8 @@ max_concurrency = 1
 max_queue_wait = 200ms
 [route /waiter]
 env = PIDFILE=$W/waiter.pid
+[route /orphan]
+env = PIDFILE=$W/orphan.pid
 EOF
 mkdir -p "$W/www"
 start_gateway --config "$W/cgigate.conf"
@@ -179,10 +186,25 @@ expect_eq "no zombie among cgigate's children" 0 "$z"
 left=$(ps -eo ppid= | awk -v p="$GW_PID" '$1 == p' | wc -l)
 expect_eq "no handler process left running" 0 "$left"
 
+# A handler that exits before its own child: the child is re-parented to
+# cgigate (a subreaper) and must be reaped, not left as a zombie.
+expect_eq "a handler that leaves a child behind: 200" 200 \
+    "$(http_code "$URL/orphan")"
+op=$(cat "$W/orphan.pid")
+i=0
+while [ -n "$(ps -o stat= -p "$op" 2>/dev/null)" ] && [ $i -lt 30 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+expect_eq "its orphan was reaped after it exited" "" \
+    "$(ps -o stat= -p "$op" 2>/dev/null)"
+
 expect_eq "cgigate still answers after all that" ok \
     "$(curl -s "$URL/_gateway/health")"
 stop_gateway
 expect_eq "and stops cleanly" 0 "$GW_RC"
+n=$(sed -n 's/.* \([0-9]*\) orphaned processes reaped.*/\1/p' "$W"/gateway.*.log)
+expect_ge "the stop counts the orphans it reaped" 1 "${n:-0}"
 n=$(sql "select count(*) from requests where status = 502 and error is not null")
 expect_ge "502 rows carry their error" 6 "$n"
 n=$(sql "select count(*) from requests where status = 504 and signal is not null")
