@@ -3,13 +3,17 @@
  *
  * Each route name gets a slot counter the first time it is asked for;
  * counters are never freed (there is one per route name ever served, a
- * small set).  A request takes a slot or waits on the route's condition
- * variable until its deadline, then gives up: the caller answers 503
- * without starting anything.  Waiting is first come, first served only as
- * far as the condition variable is; the bound is what matters.
+ * small set), so the list can be read without a lock.  A request takes a
+ * slot with one compare-and-swap when nobody is queued; otherwise it waits
+ * on the route's condition variable until its deadline, then gives up:
+ * the caller answers 503 without starting anything.  Leaving is an atomic
+ * decrement, plus a signal only when someone waits.  Newcomers queue
+ * behind waiters instead of taking the slot a waiter was woken for;
+ * beyond that, the order is the condition variable's.
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -18,15 +22,26 @@
 
 struct admit {
 	char		*route;
-	int		 inflight;
-	int		 waiting;
+	atomic_int	 inflight;
+	atomic_int	 waiting;	/* changed under lock, read without */
 	pthread_cond_t	 cond;
-	struct admit	*next;
+	struct admit	*next;		/* never changes once published */
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static struct admit *routes;
-static int draining;
+static _Atomic(struct admit *) routes;
+static atomic_int draining;
+
+static struct admit *
+find(const char *route)
+{
+	struct admit *a;
+
+	for (a = atomic_load(&routes); a != NULL; a = a->next)
+		if (strcmp(a->route, route) == 0)
+			return a;
+	return NULL;
+}
 
 static struct admit *
 lookup(const char *route)
@@ -34,48 +49,79 @@ lookup(const char *route)
 	pthread_condattr_t ca;
 	struct admit *a;
 
-	for (a = routes; a != NULL; a = a->next)
-		if (strcmp(a->route, route) == 0)
-			return a;
+	if ((a = find(route)) != NULL)
+		return a;
+	pthread_mutex_lock(&lock);
+	if ((a = find(route)) != NULL)
+		goto out;
 	if ((a = calloc(1, sizeof(*a))) == NULL)
-		return NULL;
+		goto out;
 	if ((a->route = strdup(route)) == NULL) {
 		free(a);
-		return NULL;
+		a = NULL;
+		goto out;
 	}
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&a->cond, &ca);
 	pthread_condattr_destroy(&ca);
-	a->next = routes;
-	routes = a;
+	a->next = atomic_load(&routes);
+	atomic_store(&routes, a);
+out:
+	pthread_mutex_unlock(&lock);
 	return a;
+}
+
+static int
+take(struct admit *a, int limit)
+{
+	int n = atomic_load(&a->inflight);
+
+	while (n < limit)
+		if (atomic_compare_exchange_weak(&a->inflight, &n, n + 1))
+			return 1;
+	return 0;
 }
 
 struct admit *
 admit_enter(const char *route, int limit, int64_t wait_us)
 {
-	uint64_t deadline = now_us() + (uint64_t)wait_us;
+	uint64_t deadline;
 	struct timespec ts;
 	struct admit *a;
+	int ok;
 
+	if ((a = lookup(route)) == NULL)
+		return NULL;
+	if (!atomic_load(&draining) && atomic_load(&a->waiting) == 0 &&
+	    take(a, limit))
+		return a;
+	deadline = now_us() + (uint64_t)wait_us;
 	ts.tv_sec = (time_t)(deadline / 1000000);
 	ts.tv_nsec = (long)(deadline % 1000000) * 1000;
 	pthread_mutex_lock(&lock);
-	if ((a = lookup(route)) == NULL)
-		goto out;
-	a->waiting++;
-	while (a->inflight >= limit && !draining)
-		if (pthread_cond_timedwait(&a->cond, &lock, &ts) == ETIMEDOUT)
+	atomic_fetch_add(&a->waiting, 1);
+	for (;;) {
+		if (atomic_load(&draining)) {
+			ok = 0;
 			break;
-	a->waiting--;
-	if (a->inflight >= limit || draining)
-		a = NULL;
-	else
-		a->inflight++;
-out:
+		}
+		if (take(a, limit)) {
+			ok = 1;
+			break;
+		}
+		if (pthread_cond_timedwait(&a->cond, &lock, &ts) ==
+		    ETIMEDOUT) {
+			ok = !atomic_load(&draining) && take(a, limit);
+			break;
+		}
+	}
+	atomic_fetch_sub(&a->waiting, 1);
+	/* A slot freed while we gave up belongs to the next in line. */
+	if (!ok && atomic_load(&a->waiting) > 0)
+		pthread_cond_signal(&a->cond);
 	pthread_mutex_unlock(&lock);
-	return a;
+	return ok ? a : NULL;
 }
 
 void
@@ -83,11 +129,17 @@ admit_leave(struct admit *a)
 {
 	if (a == NULL)
 		return;
-	pthread_mutex_lock(&lock);
-	a->inflight--;
-	if (a->waiting > 0)
+	atomic_fetch_sub(&a->inflight, 1);
+	/*
+	 * A waiter adds itself before it tries for a slot, both under the
+	 * lock: either it sees this slot free, or this sees it waiting and
+	 * signals once it sleeps (the lock is ours only after its wait).
+	 */
+	if (atomic_load(&a->waiting) > 0) {
+		pthread_mutex_lock(&lock);
 		pthread_cond_signal(&a->cond);
-	pthread_mutex_unlock(&lock);
+		pthread_mutex_unlock(&lock);
+	}
 }
 
 void
@@ -96,8 +148,8 @@ admit_drain(void)
 	struct admit *a;
 
 	pthread_mutex_lock(&lock);
-	draining = 1;
-	for (a = routes; a != NULL; a = a->next)
+	atomic_store(&draining, 1);
+	for (a = atomic_load(&routes); a != NULL; a = a->next)
 		pthread_cond_broadcast(&a->cond);
 	pthread_mutex_unlock(&lock);
 }
@@ -105,13 +157,7 @@ admit_drain(void)
 int
 admit_waiting(const char *route)
 {
-	struct admit *a;
-	int n = 0;
+	struct admit *a = find(route);
 
-	pthread_mutex_lock(&lock);
-	for (a = routes; a != NULL; a = a->next)
-		if (strcmp(a->route, route) == 0)
-			n = a->waiting;
-	pthread_mutex_unlock(&lock);
-	return n;
+	return a != NULL ? atomic_load(&a->waiting) : 0;
 }
