@@ -132,13 +132,15 @@ admit_leave(struct admit *a)
 	atomic_fetch_sub(&a->inflight, 1);
 	/*
 	 * A waiter adds itself before it tries for a slot, both under the
-	 * lock: either it sees this slot free, or this sees it waiting and
-	 * signals once it sleeps (the lock is ours only after its wait).
+	 * lock: either it sees this slot free, or this sees it waiting.
+	 * Taking the lock then means the waiter is inside its wait; the
+	 * signal comes after we let go, so that the woken thread does not
+	 * go back to sleep on the lock we still hold.
 	 */
 	if (atomic_load(&a->waiting) > 0) {
 		pthread_mutex_lock(&lock);
-		pthread_cond_signal(&a->cond);
 		pthread_mutex_unlock(&lock);
+		pthread_cond_signal(&a->cond);
 	}
 }
 
