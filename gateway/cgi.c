@@ -16,8 +16,10 @@
  * (the group is killed), or a graceful stop's drain deadline.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +42,15 @@ struct pump {
 	char			 inbuf[16384];
 	size_t			 inoff, inlen;
 };
+
+static pthread_once_t null_once = PTHREAD_ONCE_INIT;
+static int null_fd = -1;
+
+static void
+open_null(void)
+{
+	null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
 
 /* Per-thread state, allocated once: civetweb's worker stacks are small. */
 static _Thread_local struct pump *tls_pump;
@@ -201,6 +212,7 @@ run(struct pump *s, const struct route *rt, const char *abs,
 	struct spawn_req sr;
 	char *argv[2], cwd[PATH_MAX], *slash;
 	char **envp;
+	int stdio[3];
 	uint64_t t0, deadline;
 	int rc, truncated = 0;
 
@@ -220,6 +232,16 @@ run(struct pump *s, const struct route *rt, const char *abs,
 	sr.envp = envp;
 	sr.cwd = cwd;
 	sr.rlim = conf->rlim;
+	/* No body to send: stdin is /dev/null, one pipe fewer to make. */
+	if (s->r.body_left == 0 || (s->r.body_left < 0 &&
+	    mg_get_header(h->conn, "Transfer-Encoding") == NULL)) {
+		pthread_once(&null_once, open_null);
+		if (null_fd >= 0) {
+			stdio[0] = null_fd;
+			stdio[1] = stdio[2] = -1;
+			sr.stdio = stdio;
+		}
+	}
 
 	t0 = now_us();
 	rc = spawn_child(&sr, &s->c);
@@ -234,7 +256,8 @@ run(struct pump *s, const struct route *rt, const char *abs,
 		    st == 503 ? "Retry-After: 1\r\n" : NULL);
 	}
 	h->t.pid = s->c.pid;
-	s->out_open = s->err_open = s->in_open = 1;
+	s->out_open = s->err_open = 1;
+	s->in_open = s->c.in >= 0;
 	deadline = h->start_us + (uint64_t)conf->timeout_us;
 
 	rc = pump(s, deadline);
