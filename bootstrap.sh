@@ -6,10 +6,11 @@ cd "$(dirname "$0")"
 
 # Build; run (libfcgi-perl for handlers/hello-perl.fcgi); test (curl,
 # sqlite3, procps, mandoc, php-fpm as a remote FastCGI backend, chromium
-# for the dashboard).
+# for the dashboard).  BOOTSTRAP_EXTRA adds packages (tests/bench/bench.sh
+# uses it for its peers).
 PKGS="gcc make autoconf automake pkg-config libc6-dev
 libcivetweb-dev libsqlite3-dev libcmocka-dev libfcgi-dev libfcgi-perl
-curl sqlite3 procps mandoc php-fpm chromium"
+curl sqlite3 procps mandoc php-fpm chromium ${BOOTSTRAP_EXTRA:-}"
 
 missing=""
 for p in $PKGS; do

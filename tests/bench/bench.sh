@@ -2,25 +2,31 @@
 # bench.sh: cgigate against the servers people would use instead, in one
 # run, on loopback, with the same programs behind every server.
 #
-#   sh tests/bench/bench.sh [cgi|fcgi|extra|all] [DURATION]  (all, 10s)
+#   sh tests/bench/bench.sh [cgi|fcgi|static|extra|all] [DURATION]  (all, 10s)
 #
 #   Workloads: W1, a header and "hi" (handlers/hello-c.cgi, and
 #   hello-fcgi.fcgi as FastCGI); W2, a header and 163,840 bytes
 #   (handlers/big.cgi, big-fcgi.fcgi).
 #
-#   cgi   the raw spawn ceiling (tests/bench/spawnceil.c: 2 threads
-#         posix_spawn the program with a stdout pipe, no HTTP), cgigate
-#         CGI, lighttpd mod_cgi and nginx + fcgiwrap, for W1 and W2
-#   extra cgigate with the timing log off against on, and 256
-#         connections for both modes, with cgigate's peak RSS
-#   fcgi  with 2 and 4 processes: cgigate's pool vs nginx fastcgi_pass
-#         to the same program started by spawn-fcgi (nginx's default: a
-#         connection per request; with fastcgi_keep_conn, libfcgi's one
-#         connection per process stalls nginx), W1 and W2
+#   cgi    the raw spawn ceiling (tests/bench/spawnceil.c: 2 threads
+#          posix_spawn the program with a stdout pipe, no HTTP), cgigate
+#          CGI, lighttpd mod_cgi, nginx + fcgiwrap, Apache mod_cgid, a Go
+#          net/http server running the program with os/exec
+#          (tests/bench/goexec.go) and civetweb's built-in CGI
+#          (tests/bench/cwserve.c), for W1 and W2
+#   fcgi   with 2 and 4 processes: cgigate's pool vs nginx fastcgi_pass
+#          and lighttpd mod_fastcgi to the same program started by
+#          spawn-fcgi (nginx's default: a connection per request; with
+#          fastcgi_keep_conn, libfcgi's one connection per process stalls
+#          nginx), W1 and W2
+#   static a 3-byte static file from civetweb, nginx and cgigate: the
+#          HTTP ceiling of this machine
+#   extra  cgigate with the timing log off and on, alternately, and 256
+#          connections for both modes, with cgigate's peak RSS
 #
-# Needs a built tree; installs wrk, lighttpd, nginx and spawn-fcgi with
-# apt-get when missing (as root).  Every server listens on an ephemeral
-# loopback port and is stopped by PID.  Each row: a 2 s warm-up, then
+# Builds the tree (bootstrap.sh) and, as root, installs the peers from
+# Debian when missing.  Every server listens on an ephemeral loopback port
+# and is stopped by PID.  Each row: a 2 s warm-up, then
 # wrk -t2 -c30 -d$DURATION --latency.  A row with socket errors or
 # non-2xx answers is marked, not to be quoted as a result.
 set -eu
@@ -29,20 +35,8 @@ what=${1:-all}
 dur=${2:-10s}
 conns=30
 
-need() {	# command package
-	command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] && return 0
-	[ "$(id -u)" -eq 0 ] || { echo "bench: need $2" >&2; exit 1; }
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
-}
-need wrk wrk
-need lighttpd lighttpd
-need nginx nginx
-need spawn-fcgi spawn-fcgi
-need fcgiwrap fcgiwrap
-for f in gateway/cgigate handlers/hello-c.cgi handlers/hello-fcgi.fcgi \
-    handlers/big.cgi handlers/big-fcgi.fcgi; do
-	[ -x "$top/$f" ] || { echo "bench: build first ($f)" >&2; exit 1; }
-done
+BOOTSTRAP_EXTRA="wrk lighttpd nginx spawn-fcgi fcgiwrap apache2 golang-go" \
+    sh "$top/bootstrap.sh" >&2
 
 tmp=$(mktemp -d /tmp/cgigate-bench.XXXXXX)
 rootok=
@@ -55,17 +49,25 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT INT TERM
-mkdir -p "$tmp/h" "$tmp/www"
+mkdir -p "$tmp/h" "$tmp/www" "$tmp/bin"
+chmod 755 "$tmp"	# Apache runs its CGI programs as nobody
 cp "$top/handlers/hello-c.cgi" "$top/handlers/big.cgi" "$tmp/h/"
 cp "$top/handlers/hello-fcgi.fcgi" "$tmp/h/hello.fcgi"
 cp "$top/handlers/big-fcgi.fcgi" "$tmp/h/bigf.fcgi"
-cc -O2 -pthread -o "$tmp/spawnceil" "$top/tests/bench/spawnceil.c"
+printf 'hi\n' >"$tmp/www/hi.txt"
+cc -O2 -pthread -o "$tmp/bin/spawnceil" "$top/tests/bench/spawnceil.c"
+cc -O2 -o "$tmp/bin/cwserve" "$top/tests/bench/cwserve.c" -lcivetweb
+(cd "$top/tests/bench" && GOCACHE="$tmp/gocache" GO111MODULE=off \
+    go build -o "$tmp/bin/goexec" goexec.go)
 : >"$tmp/results"
 : >"$tmp/notes"
 
+# Below the kernel's ephemeral range, where wrk's and the peers' client
+# sockets would make a bind fail.
 freeport() {
+	lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range)
 	while :; do
-		p=$((20000 + $(od -An -N2 -tu2 /dev/urandom) % 40000))
+		p=$((10000 + $(od -An -N2 -tu2 /dev/urandom) % (lo - 10000)))
 		curl -s -m 1 -o /dev/null "http://127.0.0.1:$p/" 2>/dev/null ||
 		    [ $? -ne 7 ] || { echo "$p"; return; }
 	done
@@ -98,7 +100,8 @@ measure() {	# row-name url
 	echo "$1=$rps" >>"$tmp/rates"
 }
 
-rate() { sed -n "s/^$1=//p" "$tmp/rates"; }
+rate() { awk -v n="$1=" 'index($0, n) == 1 { print substr($0, length(n) + 1) }' \
+    "$tmp/rates"; }
 
 start_cgigate() {	# config-text [timings] -> sets cgport, cgpid
 	printf '[server]\nhandlers = %s\nwww = %s\ntimings = %s\n%s\n' \
@@ -120,11 +123,59 @@ stop() { kill "$1" 2>/dev/null || :; wait "$1" 2>/dev/null || :; }
 
 ceiling() {	# row-name program
 	secs=${dur%s}
-	r=$("$tmp/spawnceil" "$2" 2 "$secs")
+	r=$("$tmp/bin/spawnceil" "$2" 2 "$secs")
 	echo "\$ spawnceil $2 2 $secs -> $r spawns/s" >&2
 	echo "| $1 | $r | | | none | 0 |" >>"$tmp/results"
 	echo "$1=$r" >>"$tmp/rates"
 }
+
+# nginx with one location block (a here-document, not a pipe: the
+# variables it sets must reach the caller) -> sets nport, npid
+start_nginx() {
+	nport=$(freeport)
+	mkdir -p "$tmp/nginx"
+	{
+		cat <<EOC
+worker_processes 2;
+daemon off;
+pid $tmp/nginx.pid;
+error_log $tmp/nginx/error.log;
+events { worker_connections 1024; }
+http {
+	access_log off;
+	client_body_temp_path $tmp/nginx;
+	fastcgi_temp_path $tmp/nginx;
+	server {
+		listen 127.0.0.1:$nport;
+		location / {
+EOC
+		cat
+		printf '\t\t}\n\t}\n}\n'
+	} >"$tmp/nginx.conf"
+	nginx -c "$tmp/nginx.conf" -p "$tmp/nginx" &
+	npid=$!
+	pids="$pids $npid"
+}
+
+# lighttpd with the given module and settings (stdin) -> sets lport, lpid
+start_lighttpd() {	# module
+	lport=$(freeport)
+	{
+		cat <<EOC
+server.document-root = "$tmp/h"
+server.port = $lport
+server.bind = "127.0.0.1"
+server.modules = ( "$1" )
+server.max-connections = 1024
+server.errorlog = "$tmp/lighttpd.err"
+EOC
+		cat
+	} >"$tmp/lighttpd.conf"
+	$lighttpd -D -f "$tmp/lighttpd.conf" &
+	lpid=$!
+	pids="$pids $lpid"
+}
+lighttpd=$(command -v lighttpd || echo /usr/sbin/lighttpd)
 
 run_cgi() {
 	ceiling "raw spawn ceiling (W1)" "$tmp/h/hello-c.cgi"
@@ -134,24 +185,81 @@ run_cgi() {
 	measure "cgigate CGI (W2)" "http://127.0.0.1:$cgport/big"
 	stop "$cgpid"
 
-	lport=$(freeport)
-	cat >"$tmp/lighttpd.conf" <<EOF
-server.document-root = "$tmp/h"
-server.port = $lport
-server.bind = "127.0.0.1"
-server.modules = ( "mod_cgi" )
+	start_lighttpd mod_cgi <<EOF2
 cgi.assign = ( ".cgi" => "" )
-server.max-connections = 1024
-server.errorlog = "$tmp/lighttpd.err"
-EOF
-	lighttpd=$(command -v lighttpd || echo /usr/sbin/lighttpd)
-	"$lighttpd" -D -f "$tmp/lighttpd.conf" &
-	lpid=$!
-	pids="$pids $lpid"
+EOF2
 	waitport "$lport" hello-c.cgi
 	measure "lighttpd mod_cgi (W1)" "http://127.0.0.1:$lport/hello-c.cgi"
 	measure "lighttpd mod_cgi (W2)" "http://127.0.0.1:$lport/big.cgi"
 	stop "$lpid"
+
+	# nginx in front of fcgiwrap, which runs each request as a process.
+	fport=$(freeport)
+	fcgiwrap -c 4 -s "tcp:127.0.0.1:$fport" &
+	fwpid=$!
+	pids="$pids $fwpid"
+	start_nginx <<EOF2
+			include /etc/nginx/fastcgi_params;
+			fastcgi_param SCRIPT_FILENAME $tmp/h\$fastcgi_script_name;
+			fastcgi_pass 127.0.0.1:$fport;
+EOF2
+	waitport "$nport" hello-c.cgi
+	measure "nginx + fcgiwrap -c 4 (W1)" "http://127.0.0.1:$nport/hello-c.cgi"
+	measure "nginx + fcgiwrap -c 4 (W2)" "http://127.0.0.1:$nport/big.cgi"
+	stop "$npid"
+	# fcgiwrap -c forks its workers; they do not follow their parent.
+	kids=$(pgrep -P "$fwpid" || :)
+	stop "$fwpid"
+	for k in $kids; do kill "$k" 2>/dev/null || :; done
+
+	# Apache 2.4, event MPM, mod_cgid (Debian's choice for threaded MPMs).
+	aport=$(freeport)
+	mkdir -p "$tmp/apache"
+	chown nobody "$tmp/apache"
+	m=/usr/lib/apache2/modules
+	cat >"$tmp/apache.conf" <<EOF2
+ServerName localhost
+Listen 127.0.0.1:$aport
+DefaultRuntimeDir $tmp/apache
+PidFile $tmp/apache/httpd.pid
+ErrorLog $tmp/apache/error.log
+User nobody
+Group nogroup
+LoadModule mpm_event_module $m/mod_mpm_event.so
+LoadModule authz_core_module $m/mod_authz_core.so
+LoadModule alias_module $m/mod_alias.so
+LoadModule cgid_module $m/mod_cgid.so
+ScriptSock $tmp/apache/cgisock
+ScriptAlias / $tmp/h/
+<Directory $tmp/h>
+	Require all granted
+</Directory>
+EOF2
+	apache2 -f "$tmp/apache.conf" -DFOREGROUND &
+	apid=$!
+	pids="$pids $apid"
+	waitport "$aport" hello-c.cgi
+	measure "Apache mod_cgid (W1)" "http://127.0.0.1:$aport/hello-c.cgi"
+	measure "Apache mod_cgid (W2)" "http://127.0.0.1:$aport/big.cgi"
+	stop "$apid"
+
+	gport=$(freeport)
+	"$tmp/bin/goexec" "$tmp/h" "127.0.0.1:$gport" &
+	gpid=$!
+	pids="$pids $gpid"
+	waitport "$gport" hello-c
+	measure "Go net/http + os/exec (W1)" "http://127.0.0.1:$gport/hello-c"
+	measure "Go net/http + os/exec (W2)" "http://127.0.0.1:$gport/big"
+	stop "$gpid"
+
+	wport=$(freeport)
+	"$tmp/bin/cwserve" "$tmp/h" "127.0.0.1:$wport" >/dev/null &
+	wpid=$!
+	pids="$pids $wpid"
+	waitport "$wport" hello-c.cgi
+	measure "civetweb CGI (W1)" "http://127.0.0.1:$wport/hello-c.cgi"
+	measure "civetweb CGI (W2)" "http://127.0.0.1:$wport/big.cgi"
+	stop "$wpid"
 }
 
 run_fcgi() {
@@ -177,90 +285,73 @@ max_queue_wait = 10s"
 			fport=$(freeport)
 			spawn-fcgi -a 127.0.0.1 -p "$fport" -F "$n" \
 			    -P "$tmp/sf.pid" -- "$tmp/h/$prog" >/dev/null
-			pids="$pids $(tr '\n' ' ' <"$tmp/sf.pid")"
-			nport=$(freeport)
-			mkdir -p "$tmp/nginx"
-			cat >"$tmp/nginx.conf" <<EOF
-worker_processes 2;
-daemon off;
-pid $tmp/nginx.pid;
-error_log $tmp/nginx/error.log;
-events { worker_connections 1024; }
-http {
-	access_log off;
-	client_body_temp_path $tmp/nginx;
-	fastcgi_temp_path $tmp/nginx;
-	server {
-		listen 127.0.0.1:$nport;
-		location / {
+			sfpids=$(tr '\n' ' ' <"$tmp/sf.pid")
+			pids="$pids $sfpids"
+			start_nginx <<EOF2
 			include /etc/nginx/fastcgi_params;
 			fastcgi_pass 127.0.0.1:$fport;
-		}
-	}
-}
-EOF
-			nginx -c "$tmp/nginx.conf" -p "$tmp/nginx" &
-			npid=$!
-			pids="$pids $npid"
+EOF2
 			waitport "$nport" x
 			measure "nginx fastcgi_pass, spawn-fcgi -F $n ($w)" \
 			    "http://127.0.0.1:$nport/x"
 			stop "$npid"
-			for p in $(cat "$tmp/sf.pid"); do stop "$p"; done
+			start_lighttpd mod_fastcgi <<EOF2
+fastcgi.server = ( "/" => (( "host" => "127.0.0.1", "port" => $fport,
+    "check-local" => "disable" )) )
+EOF2
+			waitport "$lport" x
+			measure "lighttpd mod_fastcgi, spawn-fcgi -F $n ($w)" \
+			    "http://127.0.0.1:$lport/x"
+			stop "$lpid"
+			for p in $sfpids; do stop "$p"; done
 		done
 	done
 }
 
-# nginx in front of fcgiwrap, which runs each CGI request as a process.
-run_fcgiwrap() {
-	fport=$(freeport)
-	fcgiwrap -c 4 -s "tcp:127.0.0.1:$fport" &
-	fwpid=$!
-	pids="$pids $fwpid"
-	nport=$(freeport)
-	mkdir -p "$tmp/nginx"
-	cat >"$tmp/nginx.conf" <<EOF
-worker_processes 2;
-daemon off;
-pid $tmp/nginx.pid;
-error_log $tmp/nginx/error.log;
-events { worker_connections 1024; }
-http {
-	access_log off;
-	client_body_temp_path $tmp/nginx;
-	fastcgi_temp_path $tmp/nginx;
-	server {
-		listen 127.0.0.1:$nport;
-		location / {
-			include /etc/nginx/fastcgi_params;
-			fastcgi_param SCRIPT_FILENAME $tmp/h\$fastcgi_script_name;
-			fastcgi_pass 127.0.0.1:$fport;
-		}
-	}
-}
-EOF
-	nginx -c "$tmp/nginx.conf" -p "$tmp/nginx" &
-	npid=$!
-	pids="$pids $npid"
-	waitport "$nport" hello-c.cgi
-	measure "nginx + fcgiwrap -c 4 (W1)" "http://127.0.0.1:$nport/hello-c.cgi"
-	measure "nginx + fcgiwrap -c 4 (W2)" "http://127.0.0.1:$nport/big.cgi"
+# A 3-byte file: what HTTP alone costs here, without any program.
+run_static() {
+	wport=$(freeport)
+	"$tmp/bin/cwserve" "$tmp/www" "127.0.0.1:$wport" >/dev/null &
+	wpid=$!
+	pids="$pids $wpid"
+	waitport "$wport" hi.txt
+	measure "civetweb static 3-byte file" "http://127.0.0.1:$wport/hi.txt"
+	stop "$wpid"
+	start_nginx <<EOF2
+			root $tmp/www;
+EOF2
+	waitport "$nport" hi.txt
+	measure "nginx static 3-byte file" "http://127.0.0.1:$nport/hi.txt"
 	stop "$npid"
-	# fcgiwrap -c forks its workers; they do not follow their parent.
-	kids=$(pgrep -P "$fwpid" || :)
-	stop "$fwpid"
-	for k in $kids; do kill "$k" 2>/dev/null || :; done
+	start_cgigate ""
+	measure "cgigate static 3-byte file" "http://127.0.0.1:$cgport/hi.txt"
+	stop "$cgpid"
 }
 
 # The timing log's cost, and 256 connections with cgigate's peak memory.
+# Alternately on and off, twice each, so that drift in the machine's speed
+# falls on both sides; the ratio uses the sums.
 run_extra() {
-	start_cgigate "[route /hello]
+	fconf="[route /hello]
 min_workers = 4
 max_workers = 4
 max_queue_wait = 10s"
+	for round in 1 2; do
+		for t in on off; do
+			db=$tmp/timings.db
+			[ $t = on ] || db=off
+			start_cgigate "$fconf" "$db"
+			waitport "$cgport" hello
+			measure "cgigate FastCGI, 4 workers, timings $t, round $round (W1)" \
+			    "http://127.0.0.1:$cgport/hello"
+			measure "cgigate CGI, timings $t, round $round (W1)" \
+			    "http://127.0.0.1:$cgport/hello-c"
+			stop "$cgpid"
+		done
+	done
+
+	start_cgigate "$fconf"
 	waitport "$cgport" hello
-	measure "cgigate FastCGI, 4 workers, timings on (W1)" \
-	    "http://127.0.0.1:$cgport/hello"
 	conns=256
 	measure "cgigate FastCGI, 4 workers, 256 connections (W1)" \
 	    "http://127.0.0.1:$cgport/hello"
@@ -270,22 +361,16 @@ max_queue_wait = 10s"
 	echo "cgigate peak RSS (VmHWM) after 256 connections: $(awk \
 	    '/VmHWM/ { print $2, $3 }' "/proc/$cgpid/status")" >>"$tmp/notes"
 	stop "$cgpid"
-	start_cgigate "[route /hello]
-min_workers = 4
-max_workers = 4
-max_queue_wait = 10s" off
-	waitport "$cgport" hello
-	measure "cgigate FastCGI, 4 workers, timings off (W1)" \
-	    "http://127.0.0.1:$cgport/hello"
-	stop "$cgpid"
 }
 
 case $what in
-cgi) run_cgi; run_fcgiwrap ;;
+cgi) run_cgi ;;
 fcgi) run_fcgi ;;
+static) run_static ;;
 extra) run_extra ;;
-all) run_cgi; run_fcgiwrap; run_fcgi; run_extra ;;
-*) echo "usage: bench.sh [cgi|fcgi|extra|all] [DURATION]" >&2; exit 2 ;;
+all) run_cgi; run_fcgi; run_static; run_extra ;;
+*) echo "usage: bench.sh [cgi|fcgi|static|extra|all] [DURATION]" >&2
+   exit 2 ;;
 esac
 
 echo
@@ -298,25 +383,37 @@ cat "$tmp/results"
 echo
 cat "$tmp/notes"
 echo
-ratio() {	# label a b
-	a=$(rate "$2"); b=$(rate "$3")
+echo "| cgigate row | against | ratio |"
+echo "|---|---|---|"
+ratio() {	# a b
+	a=$(rate "$1"); b=$(rate "$2")
 	[ -n "$a" ] && [ -n "$b" ] &&
-	    awk -v l="$1" -v a="$a" -v b="$b" \
-	    'BEGIN { printf "%s: %.2fx\n", l, a / b }'
+	    awk -v l="| $1 | $2 |" -v a="$a" -v b="$b" \
+	    'BEGIN { printf "%s %.2fx |\n", l, a / b }'
 }
 for w in W1 W2; do
-	ratio "cgigate CGI / raw spawn ceiling ($w)" "cgigate CGI ($w)" \
-	    "raw spawn ceiling ($w)" || :
-	ratio "cgigate CGI / lighttpd mod_cgi ($w)" "cgigate CGI ($w)" \
-	    "lighttpd mod_cgi ($w)" || :
-	ratio "cgigate CGI / nginx + fcgiwrap ($w)" "cgigate CGI ($w)" \
-	    "nginx + fcgiwrap -c 4 ($w)" || :
+	for peer in "raw spawn ceiling" "lighttpd mod_cgi" \
+	    "nginx + fcgiwrap -c 4" "Apache mod_cgid" \
+	    "Go net/http + os/exec" "civetweb CGI"; do
+		ratio "cgigate CGI ($w)" "$peer ($w)" || :
+	done
 	for n in 2 4; do
-		ratio "cgigate FastCGI / nginx fastcgi_pass, $n processes ($w)" \
-		    "cgigate FastCGI, $n workers ($w)" \
-		    "nginx fastcgi_pass, spawn-fcgi -F $n ($w)" || :
+		for peer in "nginx fastcgi_pass" "lighttpd mod_fastcgi"; do
+			ratio "cgigate FastCGI, $n workers ($w)" \
+			    "$peer, spawn-fcgi -F $n ($w)" || :
+		done
 	done
 done
-ratio "timing log on / off (FastCGI W1)" \
-    "cgigate FastCGI, 4 workers, timings on (W1)" \
-    "cgigate FastCGI, 4 workers, timings off (W1)" || :
+for peer in "civetweb static 3-byte file" "nginx static 3-byte file"; do
+	ratio "cgigate FastCGI, 4 workers (W1)" "$peer" || :
+done
+[ -z "$(rate "cgigate CGI, timings on, round 1 (W1)")" ] ||
+for m in "FastCGI, 4 workers" CGI; do
+	on=0; off=0
+	for r in 1 2; do
+		on="$on + $(rate "cgigate $m, timings on, round $r (W1)")"
+		off="$off + $(rate "cgigate $m, timings off, round $r (W1)")"
+	done
+	awk "BEGIN { printf \"| cgigate $m, timings on (W1, 2 rounds) |\" \
+	    \" timings off | %.2fx |\\n\", ($on) / ($off) }"
+done
