@@ -459,6 +459,7 @@ void	 admit_leave(struct admit *a);
 void	 admit_drain(void);
 /* Requests waiting for a slot of route now. */
 int	 admit_waiting(const char *route);
+void	 admit_thread_exit(void);
 
 /* scan.c */
 

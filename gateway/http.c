@@ -645,6 +645,7 @@ exit_thread(const struct mg_context *c, int type, void *ptr)
 	(void)ptr;
 	cgi_thread_exit();
 	fastcgi_thread_exit();
+	admit_thread_exit();
 	free(tls.out);
 	free(tls.h);
 	tls.out = NULL;

@@ -52,6 +52,11 @@ mk busy <<'EOF'
 sleep 1.5
 printf 'Content-Type: text/plain\n\ndone\n'
 EOF
+mk fifo <<'EOF'
+echo "$QUERY_STRING" >>"$ORDER"
+sleep 0.2
+printf 'Content-Type: text/plain\n\n%s\n' "$QUERY_STRING"
+EOF
 mk flood <<'EOF'
 head -c 10485760 /dev/zero | tr '\0' 'e' | fold -w 100 >&2
 printf 'Content-Type: text/plain\n\nsurvived\n'
@@ -80,6 +85,10 @@ max_queue_wait = 200ms
 env = PIDFILE=$W/waiter.pid
 [route /orphan]
 env = PIDFILE=$W/orphan.pid
+[route /fifo]
+max_concurrency = 1
+max_queue_wait = 10s
+env = ORDER=$W/fifo.order
 EOF
 mkdir -p "$W/www"
 start_gateway --config "$W/cgigate.conf"
@@ -140,6 +149,17 @@ head -n 1 "$W/busy2.h" | grep -q ' 503 ' && ok "route full past max_queue_wait -
 grep -qi '^Retry-After:' "$W/busy2.h" && ok "503 carries Retry-After" ||
     not_ok "503 carries Retry-After"
 expect_eq "the admitted request completed" "done" "$(cat "$W/busy1")"
+
+# Waiters for a slot are served in the order they came.
+fp=""
+for q in a b c d e; do
+	curl -s -o /dev/null "$URL/fifo?$q" &
+	fp="$fp $!"
+	sleep 0.05
+done
+for p in $fp; do wait "$p"; done
+expect_eq "queued requests run first come, first served" "a b c d e" \
+    "$(tr '\n' ' ' <"$W/fifo.order" | sed 's/ $//')"
 
 # 10 MB of stderr: no deadlock, logged with the request id, capped.
 out=$(curl -s -m 60 "$URL/flood")
