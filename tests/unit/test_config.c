@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "cgigate.h"
@@ -54,7 +55,9 @@ test_defaults(void **state)
 	assert_string_equal(c.timings, "./var/timings.db");
 	r = config_route(&c, "/anything");
 	assert_int_equal(r->timeout_us, 30000000);
-	assert_int_equal(r->max_concurrency, 16);
+	/* 4 per online CPU */
+	assert_int_equal(r->max_concurrency,
+	    4 * (int)sysconf(_SC_NPROCESSORS_ONLN));
 	assert_int_equal(r->max_queue_wait_us, 5000000);
 	assert_int_equal(r->max_body, 10485760);
 	assert_int_equal(r->internal_redirect, 0);
