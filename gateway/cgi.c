@@ -75,6 +75,36 @@ read_stderr(struct pump *s)
 	s->err_open = 0;
 }
 
+/*
+ * Read what stdout has, a few times over while it keeps coming: a small
+ * handler has usually written and exited by the time we run, so the read
+ * after its output finds EOF, and the whole response leaves in one send
+ * (the pump flushes only before it sleeps).  The bound keeps stdin and
+ * stderr served while a large body streams.
+ */
+static int
+read_stdout(struct pump *s)
+{
+	ssize_t n;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		n = read(s->c.out, tls_buf, PIPE_CHUNK);
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			return 0;
+		if (n <= 0) {
+			s->out_open = 0;
+			return 0;
+		}
+		if (relay_out(&s->r, tls_buf, (size_t)n) == -1) {
+			if (s->r.fail == NULL)
+				s->r.fail = "client went away";
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Feed the request body; reads from the client block until data comes. */
 static int
 feed_stdin(struct pump *s)
@@ -114,7 +144,6 @@ pump(struct pump *s, uint64_t deadline)
 	struct http_ctx *h = s->r.h;
 	struct pollfd pfd[3];
 	uint64_t now;
-	ssize_t n;
 	int i, nfd, ms, idx_in, idx_out, idx_err;
 
 	while (s->out_open || s->err_open) {
@@ -162,20 +191,10 @@ pump(struct pump *s, uint64_t deadline)
 		if (idx_in >= 0 && pfd[idx_in].revents & (POLLOUT | POLLERR))
 			if (feed_stdin(s) == -1)
 				return -1;
-		if (idx_out >= 0 && pfd[idx_out].revents) {
-			n = read(s->c.out, tls_buf, PIPE_CHUNK);
-			if (n > 0) {
-				if (relay_out(&s->r, tls_buf, (size_t)n) ==
-				    -1) {
-					if (s->r.fail == NULL)
-						s->r.fail = "client went away";
-					return -1;
-				}
-			} else if (n == 0 || (errno != EAGAIN &&
-			    errno != EINTR))
-				s->out_open = 0;
-		}
-		if (idx_err >= 0 && pfd[idx_err].revents)
+		if (idx_out >= 0 && pfd[idx_out].revents &&
+		    read_stdout(s) == -1)
+			return -1;
+		if (idx_err >= 0 && (pfd[idx_err].revents || !s->out_open))
 			read_stderr(s);
 		for (i = 0; i < nfd; i++)
 			pfd[i].revents = 0;
@@ -262,8 +281,15 @@ run(struct pump *s, const struct route *rt, const char *abs,
 
 	rc = pump(s, deadline);
 	if (rc == 0) {
-		/* stdout closed: the exit status decides how the body ends. */
-		if (spawn_wait(&s->c, deadline) == -1)
+		/*
+		 * stdout closed: the exit status decides how the body ends.
+		 * A handler still running after closing it gets what it
+		 * wrote sent now, not when it exits.
+		 */
+		if (!spawn_reap(&s->c) && http_flush(h) == -1) {
+			s->r.fail = "client went away";
+			rc = -1;
+		} else if (spawn_wait(&s->c, deadline) == -1)
 			rc = 1;
 	}
 	if (rc != 0 && !spawn_reap(&s->c))

@@ -48,6 +48,18 @@ cat >"$H/nph-raw.cgi" <<'EOF'
 #!/bin/sh
 printf 'HTTP/1.1 299 Raw\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nraw body\n'
 EOF
+cat >"$H/drip.cgi" <<'EOF'
+#!/bin/sh
+printf 'Content-Type: text/plain\r\n\r\nfirst\n'
+sleep 3
+echo second
+EOF
+cat >"$H/linger.cgi" <<'EOF'
+#!/bin/sh
+printf 'Content-Type: text/plain\r\nContent-Length: 5\r\n\r\ndone\n'
+exec >&- 2>&-
+sleep 3
+EOF
 mkdir -p "$H/api"
 cat >"$H/api/users.cgi" <<'EOF'
 #!/bin/sh
@@ -155,6 +167,23 @@ head -n 1 "$W/h" | grep -q '^HTTP/1.1 299 Raw' && grep -q 'raw body' "$W/b" &&
     ok "nph- output passes unparsed" || not_ok "nph- output passes unparsed"
 out=$(get -I "$URL/sized" | head -n 1)
 expect_contains "HEAD is answered" "200" "$out"
+
+# --- output goes out as it comes, not when the handler exits ---------------
+# Both handlers sleep 3 s; the client must have its bytes long before.
+t0=$(now_ms)
+get -N "$URL/drip" | { read -r l; echo "$l $(now_ms)"; cat >/dev/null; } \
+    >"$W/drip"
+read -r first t1 <"$W/drip"
+expect_eq "streamed: the first line arrives while the handler sleeps" \
+    "first" "$first"
+[ $((t1 - t0)) -lt 2500 ] && ok "first line after $((t1 - t0)) ms (< 2500)" ||
+    not_ok "first line after $((t1 - t0)) ms: held until exit"
+t0=$(now_ms)
+out=$(get "$URL/linger")
+t1=$(now_ms)
+expect_eq "a handler that closes stdout and lingers: body intact" "done" "$out"
+[ $((t1 - t0)) -lt 2500 ] && ok "answered in $((t1 - t0)) ms, before its exit" ||
+    not_ok "answered in $((t1 - t0)) ms: held until the handler exited"
 
 # --- 50 MB streamed with bounded memory, slow client included ----------------
 rss() { awk '/VmRSS/ {print $2}' "/proc/$GW_PID/status"; }
