@@ -95,26 +95,26 @@ http_flush(struct http_ctx *h)
 	return 0;
 }
 
-/* Append to the output buffer, flushing (or writing through) as needed. */
+/*
+ * Append to the output buffer, sending it each time it fills: a large
+ * body leaves in full OUTBUF sends, whatever the framing around it.
+ */
 static int
 out(struct http_ctx *h, const char *buf, size_t n)
 {
+	size_t k;
+
 	if (h->client_gone)
 		return -1;
-	if (tls.outlen + n > OUTBUF && http_flush(h) == -1)
-		return -1;
-	if (n > OUTBUF) {
-		if (h->t.ttfb_us == 0)
-			h->t.ttfb_us = (long long)(now_us() - h->start_us);
-		if (mg_write(h->conn, buf, n) != (int)n) {
-			h->client_gone = 1;
+	while (n > 0) {
+		if (tls.outlen == OUTBUF && http_flush(h) == -1)
 			return -1;
-		}
-		h->t.bytes_out += (long long)n;
-		return 0;
+		k = OUTBUF - tls.outlen < n ? OUTBUF - tls.outlen : n;
+		memcpy(tls.out + tls.outlen, buf, k);
+		tls.outlen += k;
+		buf += k;
+		n -= k;
 	}
-	memcpy(tls.out + tls.outlen, buf, n);
-	tls.outlen += n;
 	return 0;
 }
 
