@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <linux/openat2.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -262,43 +264,76 @@ scan_each(void (*fn)(const struct route *r, void *arg), void *arg)
 	pthread_rwlock_unlock(&sc.lock);
 }
 
+/*
+ * One system call for the common case: a path with no symbolic link in
+ * it is its own real path, and RESOLVE_NO_SYMLINKS refuses any link.
+ * Returns an O_PATH descriptor, or -1 with errno (ELOOP: a component is a
+ * link; ENOSYS: a kernel before 5.6).
+ */
+static int
+open_nolinks(const char *path)
+{
+#ifdef SYS_openat2
+	struct open_how how;
+
+	memset(&how, 0, sizeof(how));
+	how.flags = O_PATH | O_CLOEXEC;
+	how.resolve = RESOLVE_NO_SYMLINKS;
+	return (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+#else
+	(void)path;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
 int
 scan_resolve(const char *relpath, char *abs, const char **why)
 {
 	char joined[PATH_MAX];
 	struct stat st;
 	size_t n = strlen(sc.real);
+	int fd, k, rc;
 
-	if (snprintf(joined, sizeof(joined), "%s/%s", sc.real, relpath) >=
-	    (int)sizeof(joined)) {
+	k = snprintf(joined, sizeof(joined), "%s/%s", sc.real, relpath);
+	if (k >= (int)sizeof(joined)) {
 		*why = "path too long";
 		return 404;
 	}
-	if (realpath(joined, abs) == NULL) {
+	/* A route's path comes from the walk: no "." or ".." in it. */
+	fd = strstr(relpath, "./") == NULL ? open_nolinks(joined) : -1;
+	if (fd >= 0) {
+		memcpy(abs, joined, (size_t)k + 1);
+		rc = fstat(fd, &st);
+	} else if (errno == ENOENT || errno == ENOTDIR) {
 		*why = "handler vanished";
 		return 404;
+	} else {
+		if (realpath(joined, abs) == NULL) {
+			*why = "handler vanished";
+			return 404;
+		}
+		if (strncmp(abs, sc.real, n) != 0 || abs[n] != '/') {
+			*why = "handler resolves outside the handlers "
+			    "directory";
+			return 403;
+		}
+		rc = stat(abs, &st);
 	}
-	if (strncmp(abs, sc.real, n) != 0 || abs[n] != '/') {
-		*why = "handler resolves outside the handlers directory";
-		return 403;
-	}
-	if (stat(abs, &st) == -1 || !S_ISREG(st.st_mode)) {
+	if (rc == -1 || !S_ISREG(st.st_mode))
 		*why = "handler is not a regular file";
-		return 403;
-	}
-	if (st.st_mode & S_IWOTH) {
+	else if (st.st_mode & S_IWOTH)
 		*why = "handler is world-writable";
-		return 403;
-	}
-	if (st.st_mode & (S_ISUID | S_ISGID)) {
+	else if (st.st_mode & (S_ISUID | S_ISGID))
 		*why = "handler is setuid or setgid";
-		return 403;
-	}
-	if (access(abs, X_OK) == -1) {
+	else if ((fd >= 0 ? faccessat(fd, "", X_OK, AT_EMPTY_PATH) :
+	    access(abs, X_OK)) == -1)
 		*why = "handler is not executable";
-		return 403;
-	}
-	return 0;
+	else
+		*why = NULL;
+	if (fd >= 0)
+		close(fd);
+	return *why == NULL ? 0 : 403;
 }
 
 static int check_errors;

@@ -28,6 +28,11 @@ chmod 757 "$H/writable.cgi"
 chmod 4755 "$H/setuid.cgi"
 ln -s "$W/outside/evil.cgi" "$H/link.cgi"
 ln -s "$W/outside" "$H/outdir"
+ln -s sub/self.cgi "$H/alias.cgi"
+mkdir -p "$H/swap" "$W/outside2/swap"
+cp "$W/outside/evil.cgi" "$H/swap/run.cgi"
+sed 's/RAN/RAN2/' "$W/outside/evil.cgi" >"$W/outside2/swap/run.cgi"
+chmod 755 "$H/swap/run.cgi" "$W/outside2/swap/run.cgi"
 
 { server_conf; cat <<EOF; } >"$W/cgigate.conf"
 [route /sub]
@@ -81,6 +86,28 @@ expect_eq "setuid file -> 403" 403 "$(http_code "$URL/setuid")"
     not_ok "none of the refused handlers ran"
 expect_log "refusals are logged" "world-writable"
 
+# Whether a handler may run is decided again at each request, not by the
+# last walk of the directory (every 500 ms): these ask right after a change.
+out=$(curl -s "$URL/alias")
+expect_contains "a link inside the dir runs its target, in the target's dir" \
+    "cwd=$H/sub" "$out"
+expect_eq "a handler in a subdirectory" 200 "$(http_code "$URL/swap/run")"
+mv "$H/swap" "$H/swap.old" && ln -s "$W/outside2/swap" "$H/swap"
+code=$(http_code "$URL/swap/run")
+case $code in
+4??) ok "its directory swapped for a link outside: refused ($code)" ;;
+*) not_ok "its directory swapped for a link outside: got $code" ;;
+esac
+[ ! -e "$W/outside2/swap/RAN2" ] && ok "the swapped-in program did not run" ||
+    not_ok "the swapped-in program did not run"
+chmod 644 "$H/sub/self.cgi"
+expect_eq "execute bit taken away: 403 at once" 403 \
+    "$(http_code "$URL/sub/self")"
+chmod 755 "$H/sub/self.cgi"
+mv "$H/plain.cgi" "$W/plain.cgi"
+expect_eq "a handler removed: 404 at once" 404 "$(http_code "$URL/plain")"
+expect_log "the removal is logged" "handler vanished"
+
 # New handlers go live, removed ones go away, without a restart.
 cp "$H/sub/self.cgi" "$H/newcomer.cgi"
 t0=$(now_ms)
@@ -98,6 +125,9 @@ sleep 1.2
 expect_eq "a removed handler is gone" 404 "$(http_code "$URL/newcomer")"
 
 stop_gateway
-n=$(sql "select count(*) from requests where status = 403 and error is not null")
-expect_eq "every 403 has a row with its reason" 16 "$n"
+n=$(sql "select count(*) from requests where status = 403 and error is not null
+    and path != '/swap/run'")
+expect_eq "every 403 has a row with its reason" 17 "$n"
+n=$(sql "select count(*) from requests where status = 403 and error is null")
+expect_eq "no 403 without a reason" 0 "$n"
 finish
