@@ -563,15 +563,11 @@ struct pool_conn {
 	unsigned long	 nreq;		/* requests given to this worker */
 };
 
-/* Start the manager thread; c must outlive the pools.  0 or -1. */
-int	 pool_start(const struct config *c);
 /*
  * A reloaded configuration: pools take their new settings (a remote
  * pool's backends stay until restart); c must outlive the pools.
  */
 void	 pool_set_config(const struct config *c);
-/* After the HTTP side has drained: SIGTERM workers, wait, reap. */
-void	 pool_stop(void);
 /*
  * The pool of a route: a local one for program path, or (path NULL) the
  * route's remote backends.  Created on first use; NULL on ENOMEM.
@@ -601,6 +597,13 @@ int	 pool_waiting(const char *route);
  */
 void	 pool_report(FILE *f, void (*quote)(FILE *, const char *));
 void	 pool_metrics(FILE *f, void (*quote)(FILE *, const char *));
+
+/* poolmgr.c */
+
+/* Start the manager thread; c must outlive the pools.  0 or -1. */
+int	 pool_start(const struct config *c);
+/* After the HTTP side has drained: SIGTERM workers, wait, reap. */
+void	 pool_stop(void);
 
 /* stats.c */
 
