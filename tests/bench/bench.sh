@@ -81,9 +81,24 @@ waitport() {
 	done
 }
 
+# CPU of a process and of its reaped children, in clock ticks.
+ticks() { awk '{ print $14 + $15, $16 + $17 }' "/proc/$1/stat"; }
+
+# With cpupid set: where the CPU of each request went, in microseconds
+# (the server itself, the handlers it reaped, wrk), into the notes.
 measure() {	# row-name url
 	wrk -t2 -c$conns -d2s "$2" >/dev/null 2>&1 || :
-	out=$(wrk -t2 -c$conns -d"$dur" --latency "$2")
+	[ -z "${cpupid:-}" ] || c0=$(ticks "$cpupid")
+	# sh reads its own stat after wrk: its children's time is wrk's.
+	out=$(sh -c 'wrk "$@"; echo; cat /proc/$$/stat' wrk -t2 -c$conns \
+	    -d"$dur" --latency "$2")
+	wt=$(echo "$out" | tail -n 1 | awk '{ print $16 + $17 }')
+	out=$(echo "$out" | sed '$d')
+	[ -z "${cpupid:-}" ] || { c1=$(ticks "$cpupid"); echo "$c0 $c1 $wt" |
+	    awk -v row="$1" -v n="$(echo "$out" | awk '/requests in/ {print $1}')" \
+	    -v hz="$(getconf CLK_TCK)" '{ k = 1e6 / hz / n
+		printf "cpu per request, %s: server %.0f us, handlers %.0f us, wrk %.0f us\n",
+		    row, ($3 - $1) * k, ($4 - $2) * k, $5 * k }' >>"$tmp/notes"; }
 	{
 		echo "\$ wrk -t2 -c$conns -d$dur --latency $2"
 		echo "$out" | sed 's/^/    /'
@@ -123,8 +138,9 @@ stop() { kill "$1" 2>/dev/null || :; wait "$1" 2>/dev/null || :; }
 
 ceiling() {	# row-name program
 	secs=${dur%s}
-	r=$("$tmp/bin/spawnceil" "$2" 2 "$secs")
+	r=$("$tmp/bin/spawnceil" "$2" 2 "$secs" 2>"$tmp/ceil.err")
 	echo "\$ spawnceil $2 2 $secs -> $r spawns/s" >&2
+	sed "s/^cpu per spawn/cpu per spawn, $1/" "$tmp/ceil.err" >>"$tmp/notes"
 	echo "| $1 | $r | | | none | 0 |" >>"$tmp/results"
 	echo "$1=$r" >>"$tmp/rates"
 }
@@ -181,16 +197,20 @@ run_cgi() {
 	ceiling "raw spawn ceiling (W1)" "$tmp/h/hello-c.cgi"
 	ceiling "raw spawn ceiling (W2)" "$tmp/h/big.cgi"
 	start_cgigate ""
+	cpupid=$cgpid
 	measure "cgigate CGI (W1)" "http://127.0.0.1:$cgport/hello-c"
 	measure "cgigate CGI (W2)" "http://127.0.0.1:$cgport/big"
+	cpupid=
 	stop "$cgpid"
 
 	start_lighttpd mod_cgi <<EOF2
 cgi.assign = ( ".cgi" => "" )
 EOF2
 	waitport "$lport" hello-c.cgi
+	cpupid=$lpid
 	measure "lighttpd mod_cgi (W1)" "http://127.0.0.1:$lport/hello-c.cgi"
 	measure "lighttpd mod_cgi (W2)" "http://127.0.0.1:$lport/big.cgi"
+	cpupid=
 	stop "$lpid"
 
 	# nginx in front of fcgiwrap, which runs each request as a process.
@@ -248,8 +268,10 @@ EOF2
 	gpid=$!
 	pids="$pids $gpid"
 	waitport "$gport" hello-c
+	cpupid=$gpid
 	measure "Go net/http + os/exec (W1)" "http://127.0.0.1:$gport/hello-c"
 	measure "Go net/http + os/exec (W2)" "http://127.0.0.1:$gport/big"
+	cpupid=
 	stop "$gpid"
 
 	wport=$(freeport)
