@@ -27,6 +27,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -224,6 +225,17 @@ take(struct endpoint *e)
 	e->served++;
 }
 
+/* Lend e to w: counted as taken, with an idle connection if any.  Lock held. */
+static void
+lend(struct pool *p, struct endpoint *e, struct waiter *w)
+{
+	take(e);
+	w->ep = e;
+	w->pid = p->remote ? 0 : e->c.pid;
+	w->nreq = e->served;
+	w->fd = e->nidle > 0 ? e->idle[--e->nidle] : -1;
+}
+
 /* Hand free endpoints to the waiters, first come first.  Lock held. */
 void
 pool_handoff(struct pool *p)
@@ -232,13 +244,14 @@ pool_handoff(struct pool *p)
 	struct waiter *w;
 
 	while ((w = p->wq_head) != NULL && (e = pick(p)) != NULL) {
-		take(e);
-		w->ep = e;
+		lend(p, e, w);
 		p->wq_head = w->next;
 		if (p->wq_head == NULL)
 			p->wq_tail = NULL;
 		w->next = NULL;
-		pthread_cond_signal(&w->cond);
+		p->waiters--;
+		atomic_store_explicit(&w->granted, 1, memory_order_release);
+		sem_post(&w->sem);
 	}
 }
 
@@ -248,10 +261,8 @@ pool_wake_all(struct pool *p)
 {
 	struct waiter *w;
 
-	for (w = p->wq_head; w != NULL; w = w->next) {
-		w->recheck = 1;
-		pthread_cond_signal(&w->cond);
-	}
+	for (w = p->wq_head; w != NULL; w = w->next)
+		sem_post(&w->sem);
 }
 
 /* Leave the queue (timed out or told to look again).  Lock held. */
@@ -265,6 +276,7 @@ unqueue(struct pool *p, struct waiter *me)
 			*wp = me->next;
 			if (p->wq_tail == me)
 				p->wq_tail = prev;
+			p->waiters--;
 			break;
 		}
 	me->next = NULL;
@@ -329,65 +341,29 @@ endpoint_failed(struct endpoint *e, const char *why)
 	}
 }
 
-int
-pool_acquire(struct pool *p, uint64_t deadline, struct pool_conn *pc,
+/*
+ * Wait for an endpoint: on 0, w holds one lent to us and the lock is
+ * let go; on -1, *why says why not, and the lock is still held.  Entered
+ * with the lock held.
+ */
+static int
+wait_turn(struct pool *p, uint64_t deadline, struct waiter *w,
     const char **why)
 {
 	struct endpoint *e;
-	struct waiter me;
 	struct timespec ts;
-	uint64_t t0;
-	int fd, tries = 0;
+	int rc;
 
-	memset(pc, 0, sizeof(*pc));
-	pc->fd = -1;
-	memset(&me, 0, sizeof(me));
-	pool_cond_init(&me.cond);
-	pthread_mutex_lock(&pm.lock);
 	for (;;) {
 		if (pm.stop) {
-			if (me.ep != NULL) {
-				me.ep->busy--;
-				me.ep->served--;
-			}
 			*why = "shutting down";
-			break;
+			return -1;
 		}
 		/* Only when nobody queues ahead: no overtaking. */
-		e = me.ep;
-		me.ep = NULL;
-		if (e == NULL && p->wq_head == NULL && (e = pick(p)) != NULL)
-			take(e);
-		if (e != NULL) {
-			pc->ep = e;
-			pc->pid = p->remote ? 0 : e->c.pid;
-			pc->nreq = e->served;
-			if (e->nidle > 0) {
-				pc->fd = e->idle[--e->nidle];
-				pc->reused = 1;
-				pthread_mutex_unlock(&pm.lock);
-				pthread_cond_destroy(&me.cond);
-				return 0;
-			}
+		if (p->wq_head == NULL && (e = pick(p)) != NULL) {
+			lend(p, e, w);
 			pthread_mutex_unlock(&pm.lock);
-			t0 = now_us();
-			fd = pool_dial(e);
-			pc->connect_us = (long long)(now_us() - t0);
-			if (fd >= 0) {
-				pc->fd = fd;
-				pthread_cond_destroy(&me.cond);
-				return 0;
-			}
-			pthread_mutex_lock(&pm.lock);
-			e->busy--;
-			e->served--;
-			endpoint_failed(e, strerror(errno));
-			pool_handoff(p);
-			kick();
-			if (++tries < 4)
-				continue;
-			*why = "cannot connect to any FastCGI endpoint";
-			break;
+			return 0;
 		}
 		if (p->remote && pool_count(p, EP_UP) > 0) {
 			int live = 0;
@@ -396,38 +372,97 @@ pool_acquire(struct pool *p, uint64_t deadline, struct pool_conn *pc,
 				live += !e->ejected;
 			if (live == 0) {
 				*why = "every FastCGI backend is ejected";
-				break;
+				return -1;
 			}
 		}
 		if (!p->remote && pool_count(p, EP_UP) == 0 &&
 		    now_us() < p->backoff_until) {
 			*why = "workers fail at start-up; backing off";
-			break;
+			return -1;
 		}
 		if (now_us() >= deadline) {
 			*why = "pool at max_workers past max_queue_wait";
-			break;
+			return -1;
 		}
-		me.recheck = 0;
+		/* Posted only under the lock: no post of an earlier turn is
+		 * still on its way. */
+		sem_init(&w->sem, 0, 0);
+		atomic_store_explicit(&w->granted, 0, memory_order_relaxed);
 		if (p->wq_tail != NULL)
-			p->wq_tail->next = &me;
+			p->wq_tail->next = w;
 		else
-			p->wq_head = &me;
-		p->wq_tail = &me;
+			p->wq_head = w;
+		p->wq_tail = w;
 		p->waiters++;
 		pool_handoff(p);	/* in case one is free already */
-		if (!p->remote && pool_count(p, EP_UP) < p->pc.max_workers)
+		if (!atomic_load_explicit(&w->granted, memory_order_relaxed) &&
+		    !p->remote && pool_count(p, EP_UP) < p->pc.max_workers)
 			kick();		/* room to grow */
+		pthread_mutex_unlock(&pm.lock);
 		ts = pool_abs_ts(deadline);
-		while (me.ep == NULL && !me.recheck && !pm.stop &&
-		    pthread_cond_timedwait(&me.cond, &pm.lock, &ts) == 0)
-			;
-		p->waiters--;
-		if (me.ep == NULL)
-			unqueue(p, &me);
+		do
+			rc = sem_clockwait(&w->sem, CLOCK_MONOTONIC, &ts);
+		while (rc == -1 && errno == EINTR &&
+		    !atomic_load_explicit(&w->granted, memory_order_acquire));
+		if (atomic_load_explicit(&w->granted, memory_order_acquire)) {
+			sem_destroy(&w->sem);
+			return 0;
+		}
+		/* Told to look again, or the deadline passed. */
+		pthread_mutex_lock(&pm.lock);
+		sem_destroy(&w->sem);
+		if (atomic_load_explicit(&w->granted, memory_order_acquire)) {
+			pthread_mutex_unlock(&pm.lock);
+			return 0;
+		}
+		unqueue(p, w);
 	}
+}
+
+int
+pool_acquire(struct pool *p, uint64_t deadline, struct pool_conn *pc,
+    const char **why)
+{
+	struct endpoint *e;
+	struct waiter me;
+	uint64_t t0;
+	int fd, tries = 0;
+
+	memset(pc, 0, sizeof(*pc));
+	pc->fd = -1;
+	memset(&me, 0, sizeof(me));
+	pthread_mutex_lock(&pm.lock);
+	while (wait_turn(p, deadline, &me, why) == 0) {
+		/* Unlocked: the endpoint is ours to use. */
+		e = me.ep;
+		pc->ep = e;
+		pc->pid = me.pid;
+		pc->nreq = me.nreq;
+		if (me.fd >= 0) {
+			pc->fd = me.fd;
+			pc->reused = 1;
+			return 0;
+		}
+		t0 = now_us();
+		fd = pool_dial(e);
+		pc->connect_us = (long long)(now_us() - t0);
+		if (fd >= 0) {
+			pc->fd = fd;
+			return 0;
+		}
+		pthread_mutex_lock(&pm.lock);
+		e->busy--;
+		e->served--;
+		endpoint_failed(e, strerror(errno));
+		pool_handoff(p);
+		kick();
+		if (++tries >= 4) {
+			*why = "cannot connect to any FastCGI endpoint";
+			break;
+		}
+	}
+	pc->ep = NULL;
 	pthread_mutex_unlock(&pm.lock);
-	pthread_cond_destroy(&me.cond);
 	return 503;
 }
 

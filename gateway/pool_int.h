@@ -12,6 +12,8 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -59,12 +61,19 @@ struct endpoint {
  * A request waiting for an endpoint.  Waiters queue in arrival order and
  * a freed endpoint is handed to the first one directly, so that nobody
  * arriving later takes it first (which made the latency tail long) and
- * only the thread that gets it wakes up.
+ * only the thread that gets it wakes up.  The hand-over carries all the
+ * waiter needs (the endpoint, an idle connection, its pid), published by
+ * granted, so that it goes on without taking the lock again: waking on a
+ * condition variable whose mutex the waker still held cost a second
+ * sleep per request.
  */
 struct waiter {
-	pthread_cond_t		 cond;
+	sem_t			 sem;	/* posted: granted, or look again */
+	atomic_int		 granted;	/* ep and what follows are set */
 	struct endpoint		*ep;	/* handed over, already counted */
-	int			 recheck;	/* the pool changed: look again */
+	int			 fd;	/* its idle connection, or -1 */
+	pid_t			 pid;
+	unsigned long		 nreq;
 	struct waiter		*next;
 };
 

@@ -18,6 +18,7 @@ cp "$FIX" "$H/rec.fcgi"
 cp "$FIX" "$H/boot.fcgi"
 cp "$FIX" "$H/late.fcgi"
 cp "$FIX" "$H/idle.fcgi"
+cp "$FIX" "$H/queue.fcgi"
 
 { server_conf; cat <<EOF; } >"$W/cgigate.conf"
 [route /fix]
@@ -43,6 +44,10 @@ start_timeout = 700ms
 min_workers = 1
 max_workers = 3
 idle_timeout = 1s
+[route /queue]
+min_workers = 1
+max_workers = 1
+max_queue_wait = 10s
 EOF
 mkdir -p "$W/www"
 start_gateway --config "$W/cgigate.conf"
@@ -124,6 +129,26 @@ case $hdr in
 *"503"*"Retry-After"*) ok "max_workers busy past max_queue_wait -> 503 + Retry-After" ;;
 *) not_ok "max_workers busy past max_queue_wait -> 503: $hdr" ;;
 esac
+
+# One worker, eight requests at once: seven queue and each is handed the
+# worker in turn; none waits out max_queue_wait (10 s).
+code=$(http_code "$URL/queue")
+expect_eq "the one-worker pool answers" 200 "$code"
+t0=$(now_ms)
+jobs=""
+for i in 1 2 3 4 5 6 7 8; do
+	http_code "$URL/queue?sleep=150" >"$W/queue.$i" &
+	jobs="$jobs $!"
+done
+for j in $jobs; do wait "$j"; done
+t1=$(now_ms)
+expect_eq "8 requests through 1 worker: all 200" "200 200 200 200 200 200 200 200" \
+    "$(for f in "$W"/queue.*; do cat "$f"; echo; done | tr '\n' ' ' |
+    sed 's/ $//')"
+[ $((t1 - t0)) -ge 1200 ] && ok "served one after another ($((t1 - t0)) ms)" ||
+    not_ok "served one after another: $((t1 - t0)) ms < 8 x 150 ms"
+[ $((t1 - t0)) -lt 8000 ] && ok "handed over in turn, not at max_queue_wait" ||
+    not_ok "handed over in turn: $((t1 - t0)) ms"
 
 # Growth under concurrency, then back down to min_workers when idle.
 jobs=""
