@@ -384,8 +384,10 @@ wait_turn(struct pool *p, uint64_t deadline, struct waiter *w,
 			*why = "pool at max_workers past max_queue_wait";
 			return -1;
 		}
-		/* Posted only under the lock: no post of an earlier turn is
-		 * still on its way. */
+		/*
+		 * Posts happen under the lock only, so none from an earlier
+		 * turn is still on its way to this semaphore.
+		 */
 		sem_init(&w->sem, 0, 0);
 		atomic_store_explicit(&w->granted, 0, memory_order_relaxed);
 		if (p->wq_tail != NULL)
