@@ -300,8 +300,14 @@ scan_resolve(const char *relpath, char *abs, const char **why)
 		*why = "path too long";
 		return 404;
 	}
-	/* A route's path comes from the walk: no "." or ".." in it. */
-	fd = strstr(relpath, "./") == NULL ? open_nolinks(joined) : -1;
+	/*
+	 * A route's path comes from the walk: no "." or ".." in it, and
+	 * joined is already clean unless the handlers directory is "/".
+	 */
+	fd = -1;
+	errno = ELOOP;		/* not tried: the realpath way */
+	if (strstr(relpath, "./") == NULL && n > 1)
+		fd = open_nolinks(joined);
 	if (fd >= 0) {
 		memcpy(abs, joined, (size_t)k + 1);
 		rc = fstat(fd, &st);

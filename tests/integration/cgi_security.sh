@@ -29,6 +29,9 @@ chmod 4755 "$H/setuid.cgi"
 ln -s "$W/outside/evil.cgi" "$H/link.cgi"
 ln -s "$W/outside" "$H/outdir"
 ln -s sub/self.cgi "$H/alias.cgi"
+mkdir -p "$H/v1."
+cp "$H/sub/self.cgi" "$H/v1./self.cgi"
+chmod 755 "$H/v1./self.cgi"
 mkdir -p "$H/swap" "$W/outside2/swap"
 cp "$W/outside/evil.cgi" "$H/swap/run.cgi"
 sed 's/RAN/RAN2/' "$W/outside/evil.cgi" >"$W/outside2/swap/run.cgi"
@@ -91,6 +94,8 @@ expect_log "refusals are logged" "world-writable"
 out=$(curl -s "$URL/alias")
 expect_contains "a link inside the dir runs its target, in the target's dir" \
     "cwd=$H/sub" "$out"
+expect_contains "a directory name ending in a dot (the realpath way)" \
+    "cwd=$H/v1." "$(curl -s "$URL/v1./self")"
 expect_eq "a handler in a subdirectory" 200 "$(http_code "$URL/swap/run")"
 mv "$H/swap" "$H/swap.old" && ln -s "$W/outside2/swap" "$H/swap"
 code=$(http_code "$URL/swap/run")
