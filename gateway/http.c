@@ -637,6 +637,19 @@ http_client_closed(struct http_ctx *h)
 }
 
 /* A worker thread ends: give back the buffers it grew while serving. */
+/*
+ * cgigate authenticates nobody, so civetweb must not either: without an
+ * authorization handler it looks for a password file on every request,
+ * at "/.htpasswd" for ours, and answers 401 to all if one is there.
+ */
+static int
+authorize(struct mg_connection *conn, void *arg)
+{
+	(void)conn;
+	(void)arg;
+	return 1;
+}
+
 static void
 exit_thread(const struct mg_context *c, int type, void *ptr)
 {
@@ -723,6 +736,7 @@ http_start(const struct config *c)
 		log_msg(NULL, "http_start: cannot listen on %s", listen);
 		return -1;
 	}
+	mg_set_auth_handler(ctx, "/", authorize, NULL);
 	mg_set_request_handler(ctx, "/", handle, NULL);
 	np = mg_get_server_ports(ctx, MAX_LISTEN, sp);
 	for (i = 0, k = 0, b = 0; i < c->nlisten; i++) {

@@ -129,6 +129,19 @@ rm "$H/newcomer.cgi"
 sleep 1.2
 expect_eq "a removed handler is gone" 404 "$(http_code "$URL/newcomer")"
 
+# cgigate authenticates nobody: a password file where civetweb would look
+# for one on every request ("/.htpasswd") asks no password.  Only as root
+# and only where there is none; it is gone again at once.
+if [ "$(id -u)" -eq 0 ] && [ ! -e /.htpasswd ]; then
+	printf 'hi\n' >"$W/www/hi.txt"
+	printf 'u:cgigate:5f4dcc3b5aa765d61d8327deb882cf99\n' >/.htpasswd
+	c1=$(http_code "$URL/sub/self")
+	c2=$(http_code "$URL/hi.txt")
+	rm -f /.htpasswd
+	expect_eq "a /.htpasswd asks no password for a handler" 200 "$c1"
+	expect_eq "a /.htpasswd asks no password for a static file" 200 "$c2"
+fi
+
 stop_gateway
 n=$(sql "select count(*) from requests where status = 403 and error is not null
     and path != '/swap/run'")
