@@ -2,7 +2,8 @@
 # bench.sh: cgigate against the servers people would use instead, in one
 # run, on loopback, with the same programs behind every server.
 #
-#   sh tests/bench/bench.sh [cgi|fcgi|static|extra|all] [DURATION]  (all, 10s)
+#   sh tests/bench/bench.sh [cgi|fcgi|static|extra|all|profile] [DURATION]
+#   (all, 10s)
 #
 #   Workloads: W1, a header and "hi" (handlers/hello-c.cgi, and
 #   hello-fcgi.fcgi as FastCGI); W2, a header and 163,840 bytes
@@ -24,6 +25,11 @@
 #          HTTP ceiling of this machine
 #   extra  cgigate with the timing log off and on, alternately, and 256
 #          connections for both modes, with cgigate's peak RSS
+#   profile where the CPU goes (perf record -a -g -e cpu-clock for 5 s,
+#          as root): the raw spawn ceiling for W1 and W2, then cgigate
+#          CGI W1 and W2 and FastCGI W1 with 4 workers under wrk; the
+#          share of each process, then the server's hottest symbols.
+#          Not part of "all"; DURATION does not apply.
 #
 # Builds the tree (bootstrap.sh) and, as root, installs the peers from
 # Debian when missing.  Every server listens on an ephemeral loopback port
@@ -36,8 +42,9 @@ what=${1:-all}
 dur=${2:-10s}
 conns=30
 
-BOOTSTRAP_EXTRA="wrk lighttpd nginx spawn-fcgi fcgiwrap apache2 golang-go" \
-    sh "$top/bootstrap.sh" >&2
+extra="wrk lighttpd nginx spawn-fcgi fcgiwrap apache2 golang-go"
+[ "$what" != profile ] || extra="wrk linux-perf"
+BOOTSTRAP_EXTRA=$extra sh "$top/bootstrap.sh" >&2
 
 tmp=$(mktemp -d /tmp/cgigate-bench.XXXXXX)
 rootok=
@@ -57,9 +64,11 @@ cp "$top/handlers/hello-fcgi.fcgi" "$tmp/h/hello.fcgi"
 cp "$top/handlers/big-fcgi.fcgi" "$tmp/h/bigf.fcgi"
 printf 'hi\n' >"$tmp/www/hi.txt"
 cc -O2 -pthread -o "$tmp/bin/spawnceil" "$top/tests/bench/spawnceil.c"
-cc -O2 -o "$tmp/bin/cwserve" "$top/tests/bench/cwserve.c" -lcivetweb
-(cd "$top/tests/bench" && GOCACHE="$tmp/gocache" GO111MODULE=off \
-    go build -o "$tmp/bin/goexec" goexec.go)
+[ "$what" = profile ] || {
+	cc -O2 -o "$tmp/bin/cwserve" "$top/tests/bench/cwserve.c" -lcivetweb
+	(cd "$top/tests/bench" && GOCACHE="$tmp/gocache" GO111MODULE=off \
+	    go build -o "$tmp/bin/goexec" goexec.go)
+}
 : >"$tmp/results"
 : >"$tmp/notes"
 
@@ -391,13 +400,65 @@ max_queue_wait = 10s"
 	stop "$cgpid"
 }
 
+# One profile while the load runs.  The share of each process (comm) says
+# who spends the CPU: a handler costs the same under every server, so the
+# ratio of its shares is the ratio of throughputs.  Then, within the
+# server (all threads of process $spid, or the ceiling itself), the 20
+# symbols with the most samples in them, callees included.
+profile() {	# title command...
+	title=$1; shift
+	"$@" >/dev/null 2>&1 &
+	loadpid=$!
+	pids="$pids $loadpid"
+	sleep 1
+	perf record -a -g -e cpu-clock -o "$tmp/perf.data" -- sleep 5 \
+	    >/dev/null 2>&1
+	wait "$loadpid" || :
+	echo "### $title"
+	echo
+	echo "Share of all CPU samples by process (perf report --sort comm):"
+	echo
+	perf report -i "$tmp/perf.data" --stdio -g none --no-children \
+	    --sort comm 2>/dev/null |
+	    awk '/%/ && $1 + 0 >= 0.5 { print "    " $0 }'
+	echo
+	echo "In the server, callees included (perf report --children --sort sym):"
+	echo
+	perf report -i "$tmp/perf.data" --stdio -g none --children \
+	    --pid "${spid:-$loadpid}" --sort sym 2>/dev/null |
+	    awk '/%/ && n++ < 20 { print "    " $0 }'
+	echo
+}
+
+run_profile() {
+	secs=8
+	spid=
+	for w in "W1=hello-c.cgi" "W2=big.cgi"; do
+		profile "raw spawn ceiling (${w%=*})" \
+		    "$tmp/bin/spawnceil" "$tmp/h/${w#*=}" 2 $secs
+	done
+	start_cgigate "[route /hello]
+min_workers = 4
+max_workers = 4
+max_queue_wait = 10s"
+	waitport "$cgport" hello
+	spid=$cgpid
+	for u in "cgigate CGI (W1)=hello-c" "cgigate CGI (W2)=big" \
+	    "cgigate FastCGI, 4 workers (W1)=hello"; do
+		profile "${u%=*}" wrk -t2 -c$conns -d${secs}s \
+		    "http://127.0.0.1:$cgport/${u#*=}"
+	done
+	stop "$cgpid"
+}
+
 case $what in
+profile) run_profile; exit 0 ;;
 cgi) run_cgi ;;
 fcgi) run_fcgi ;;
 static) run_static ;;
 extra) run_extra ;;
 all) run_cgi; run_fcgi; run_static; run_extra ;;
-*) echo "usage: bench.sh [cgi|fcgi|static|extra|all] [DURATION]" >&2
+*) echo "usage: bench.sh [cgi|fcgi|static|extra|all|profile] [DURATION]" >&2
    exit 2 ;;
 esac
 
