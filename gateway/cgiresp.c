@@ -7,11 +7,13 @@
  * a fixed buffer, which bounds it; bytes after the blank line stay in the
  * buffer as the start of the body.  Anything that could smuggle a header
  * or a second response to the client is an error: a bare CR, a folded or
- * nameless line, a non-token name, a bad Status or Content-Length.
+ * nameless line, a non-token name, a bad Status or Content-Length; so is
+ * a NUL, which would cut a field short of what the handler wrote.
  * Framing is the server's: Connection, Keep-Alive and Transfer-Encoding
  * from the handler are dropped, Content-Length is taken apart.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -82,6 +84,9 @@ parse_block(struct cgiresp *p, size_t end)
 			break;		/* the blank line */
 		if (memchr(line, '\r', e - line) != NULL)
 			return fail(p, "CR inside a header line");
+		/* What follows reads the line as C strings. */
+		if (memchr(line, '\0', e - line) != NULL)
+			return fail(p, "NUL inside a header line");
 		if (*line == ' ' || *line == '\t')
 			return fail(p, "folded header line");
 		if ((colon = strchr(line, ':')) == NULL || colon == line)
@@ -108,8 +113,9 @@ parse_block(struct cgiresp *p, size_t end)
 
 			if (!isdigit((unsigned char)*v))
 				return fail(p, "malformed Content-Length");
+			errno = 0;
 			p->content_length = strtoll(v, &end2, 10);
-			if (*end2 != '\0' || p->content_length < 0)
+			if (*end2 != '\0' || errno == ERANGE)
 				return fail(p, "malformed Content-Length");
 		} else if (strcasecmp(line, "Connection") == 0 ||
 		    strcasecmp(line, "Keep-Alive") == 0 ||

@@ -132,6 +132,15 @@ test_framing_headers(void **state)
 	    CGIRESP_ERROR);
 	assert_int_equal(feed(p, "Content-Length: 12x\n\n", 1000, NULL),
 	    CGIRESP_ERROR);
+	/* The largest length there is, and past it (fuzz_cgiresp.c). */
+	assert_int_equal(feed(p, "X: y\nContent-Length: 9223372036854775807"
+	    "\n\n", 1000, NULL), CGIRESP_DONE);
+	assert_int_equal(p->content_length, 9223372036854775807LL);
+	assert_int_equal(feed(p, "X: y\nContent-Length: 9223372036854775808"
+	    "\n\n", 1000, NULL), CGIRESP_ERROR);
+	assert_string_equal(p->error, "malformed Content-Length");
+	assert_int_equal(feed(p, "X: y\nContent-Length: 12222222222222222220"
+	    "\n\n", 1000, NULL), CGIRESP_ERROR);
 	free(p);
 }
 
@@ -158,6 +167,46 @@ test_malformed(void **state)
 			    CGIRESP_ERROR);
 			assert_non_null(p->error);
 		}
+	free(p);
+}
+
+/*
+ * A NUL inside a header line: the fields are C strings, so it would cut a
+ * value short of what the handler wrote ("; Secure" lost from a cookie).
+ * Found by tests/fuzz/fuzz_cgiresp.c.
+ */
+static void
+test_nul_in_line(void **state)
+{
+	static const struct {
+		const char	*text;
+		size_t		 len;
+	} bad[] = {
+#define T(s)	{ s, sizeof(s) - 1 }
+		T("r:\0\n\n"),
+		T("Set-Cookie: a=b\0; Secure\r\n\r\n"),
+		T("Status: 200\0 OK\n\n"),
+		T("Location: /a\0/b\n\n"),
+		T("X-A\0: 1\n\n"),
+#undef T
+	};
+	struct cgiresp *p = malloc(sizeof(*p));
+	size_t i, off, n, used;
+	enum cgiresp_state st;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cgiresp_init(p);
+		for (off = 0, st = CGIRESP_MORE; st == CGIRESP_MORE &&
+		    off < bad[i].len; off += used) {
+			n = bad[i].len - off < 3 ? bad[i].len - off : 3;
+			st = cgiresp_feed(p, bad[i].text + off, n, &used);
+		}
+		if (st != CGIRESP_ERROR)
+			fail_msg("case %zu: parsed, value '%s'", i,
+			    p->nfields ? p->fields[0].value : p->reason);
+		assert_non_null(p->error);
+	}
 	free(p);
 }
 
@@ -207,6 +256,7 @@ main(void)
 		cmocka_unit_test(test_location),
 		cmocka_unit_test(test_framing_headers),
 		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_nul_in_line),
 		cmocka_unit_test(test_eof_and_bound),
 	};
 
