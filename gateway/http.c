@@ -162,7 +162,9 @@ head_block(struct http_ctx *h, int status, const char *reason,
 	outf(h, "HTTP/%s %d %s\r\nDate: %s\r\nServer: " CGIGATE_NAME
 	    "\r\n", ri->http_version, status, reason, date_now());
 	for (i = 0; i < nf; i++) {
-		outf(h, "%s: ", f[i].name);
+		/* Not through outf: a name may be longer than its buffer. */
+		out(h, f[i].name, strlen(f[i].name));
+		out(h, ": ", 2);
 		out(h, f[i].value, strlen(f[i].value));
 		out(h, "\r\n", 2);
 	}

@@ -54,6 +54,11 @@ printf 'Content-Type: text/plain\r\n\r\nfirst\n'
 sleep 3
 echo second
 EOF
+cat >"$H/longname.cgi" <<'EOF'
+#!/bin/sh
+printf 'Content-Type: text/plain\r\n'
+printf '%01100d: Content-Length: 0\r\n\r\nbody\n' 0
+EOF
 cat >"$H/linger.cgi" <<'EOF'
 #!/bin/sh
 printf 'Content-Type: text/plain\r\nContent-Length: 5\r\n\r\ndone\n'
@@ -143,6 +148,14 @@ get -D "$W/h" -o "$W/b" "$URL/sized"
 grep -qi '^Content-Length: 6' "$W/h" && ! grep -qi '^Transfer-Encoding' "$W/h" &&
     ok "a handler's Content-Length is passed on" ||
     not_ok "a handler's Content-Length is passed on"
+# A name too long for a line buffer still goes out whole: its value never
+# stands as a header of its own (here a framing one).
+get -D "$W/h" -o "$W/b" "$URL/longname"
+expect_eq "a 1,100-byte header name: its value is no header" 0 \
+    "$(grep -ci '^Content-Length' "$W/h")"
+expect_eq "a 1,100-byte header name goes out whole" 1 \
+    "$(grep -c '^0\{1100\}: Content-Length: 0' "$W/h")"
+expect_eq "a 1,100-byte header name: the body is whole" body "$(cat "$W/b")"
 get -0 -D "$W/h" -o "$W/b" "$URL/env"
 grep -qi '^Transfer-Encoding' "$W/h" && not_ok "HTTP/1.0 gets no chunking" ||
     ok "HTTP/1.0 gets no chunking"
