@@ -109,6 +109,7 @@ parse_block(struct cgiresp *p, size_t end)
 			if (parse_status(p, v) == CGIRESP_ERROR)
 				return CGIRESP_ERROR;
 		} else if (strcasecmp(line, "Content-Length") == 0) {
+			long long had = p->content_length;
 			char *end2;
 
 			if (!isdigit((unsigned char)*v))
@@ -117,6 +118,9 @@ parse_block(struct cgiresp *p, size_t end)
 			p->content_length = strtoll(v, &end2, 10);
 			if (*end2 != '\0' || errno == ERANGE)
 				return fail(p, "malformed Content-Length");
+			/* RFC 9112 6.3: which one frames the body?  Neither. */
+			if (had >= 0 && had != p->content_length)
+				return fail(p, "conflicting Content-Length");
 		} else if (strcasecmp(line, "Connection") == 0 ||
 		    strcasecmp(line, "Keep-Alive") == 0 ||
 		    strcasecmp(line, "Transfer-Encoding") == 0) {
@@ -155,6 +159,7 @@ cgiresp_feed(struct cgiresp *p, const char *data, size_t n, size_t *used)
 {
 	size_t room = sizeof(p->buf) - p->len, from, i;
 
+	*used = 0;
 	if (p->error != NULL)
 		return CGIRESP_ERROR;
 	if (n > room)

@@ -141,6 +141,13 @@ test_framing_headers(void **state)
 	assert_string_equal(p->error, "malformed Content-Length");
 	assert_int_equal(feed(p, "X: y\nContent-Length: 12222222222222222220"
 	    "\n\n", 1000, NULL), CGIRESP_ERROR);
+	/* Two lengths: the same one twice stands, two different ones fail. */
+	assert_int_equal(feed(p, "X: y\nContent-Length: 5\nContent-Length: 5"
+	    "\n\n", 1000, NULL), CGIRESP_DONE);
+	assert_int_equal(p->content_length, 5);
+	assert_int_equal(feed(p, "X: y\nContent-Length: 5\nContent-Length: 50"
+	    "\n\n", 1000, NULL), CGIRESP_ERROR);
+	assert_string_equal(p->error, "conflicting Content-Length");
 	free(p);
 }
 
