@@ -667,6 +667,8 @@ struct http_ctx {
 	int			 head;		/* HEAD: no body */
 	int			 keep_alive;
 	int			 chunked;
+	int			 sized;		/* a handler's Content-Length frames */
+	long long		 left;		/* the body bytes it still owes */
 	int			 sent_header;
 	int			 client_gone;
 	int			 client_fd;	/* socket + 1; 0: unknown, -1: none */

@@ -170,7 +170,7 @@ head_block(struct http_ctx *h, int status, const char *reason,
 	}
 	if (extra != NULL)
 		out(h, extra, strlen(extra));
-	if (length >= 0)
+	if (length >= 0 && status != 204)	/* RFC 9110 8.6 */
 		outf(h, "Content-Length: %lld\r\n", length);
 	else if (h->chunked)
 		out(h, "Transfer-Encoding: chunked\r\n", 28);
@@ -181,8 +181,12 @@ head_block(struct http_ctx *h, int status, const char *reason,
 int
 http_send_header(struct http_ctx *h, const struct cgiresp *p, long long len)
 {
-	return head_block(h, p->status, p->reason, p->fields, p->nfields,
+	int rc = head_block(h, p->status, p->reason, p->fields, p->nfields,
 	    NULL, len);
+
+	h->sized = len >= 0 && body_allowed(h, h->t.status);
+	h->left = len;
+	return rc;
 }
 
 int
@@ -193,6 +197,24 @@ http_send_body(struct http_ctx *h, const char *buf, size_t n)
 
 	if (n == 0 || !body_allowed(h, h->t.status))
 		return h->client_gone ? -1 : 0;
+	/*
+	 * What a Content-Length did not announce is not sent: on a kept-alive
+	 * connection it would be read as the start of the next response.
+	 */
+	if (h->sized && (long long)n > h->left) {
+		if (h->left >= 0) {
+			log_msg(h->reqid, "output longer than its "
+			    "Content-Length: the rest dropped");
+			if (h->t.error[0] == '\0')
+				snprintf(h->t.error, sizeof(h->t.error),
+				    "output longer than its Content-Length");
+		}
+		n = h->left > 0 ? (size_t)h->left : 0;
+		h->left = -1;		/* owes nothing, and it has been said */
+		if (n == 0)
+			return h->client_gone ? -1 : 0;
+	} else if (h->sized)
+		h->left -= (long long)n;
 	if (!h->chunked)
 		return out(h, buf, n);
 	k = snprintf(size, sizeof(size), "%zx\r\n", n);
@@ -204,6 +226,14 @@ http_send_body(struct http_ctx *h, const char *buf, size_t n)
 void
 http_finish(struct http_ctx *h, int truncated)
 {
+	if (!truncated && h->sized && h->left > 0) {
+		log_msg(h->reqid, "output ended %lld bytes short of its "
+		    "Content-Length: connection closed", h->left);
+		if (h->t.error[0] == '\0')
+			snprintf(h->t.error, sizeof(h->t.error),
+			    "output shorter than its Content-Length");
+		truncated = 1;
+	}
 	if (truncated) {
 		/* No last chunk: the client sees the body was cut short. */
 		h->keep_alive = 0;

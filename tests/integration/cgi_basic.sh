@@ -54,6 +54,18 @@ printf 'Content-Type: text/plain\r\n\r\nfirst\n'
 sleep 3
 echo second
 EOF
+cat >"$H/overlong.cgi" <<'EOF'
+#!/bin/sh
+printf 'Content-Type: text/plain\r\nContent-Length: 2\r\n\r\nhello'
+EOF
+cat >"$H/nocontent.cgi" <<'EOF'
+#!/bin/sh
+printf 'Status: 204 No Content\r\nContent-Length: 0\r\n\r\n'
+EOF
+cat >"$H/short.cgi" <<'EOF'
+#!/bin/sh
+printf 'Content-Type: text/plain\r\nContent-Length: 10\r\n\r\nabc'
+EOF
 cat >"$H/longname.cgi" <<'EOF'
 #!/bin/sh
 printf 'Content-Type: text/plain\r\n'
@@ -148,6 +160,33 @@ get -D "$W/h" -o "$W/b" "$URL/sized"
 grep -qi '^Content-Length: 6' "$W/h" && ! grep -qi '^Transfer-Encoding' "$W/h" &&
     ok "a handler's Content-Length is passed on" ||
     not_ok "a handler's Content-Length is passed on"
+# A handler's Content-Length frames the answer, whatever it writes: bytes
+# past it are not sent (on a kept-alive connection they would be read as
+# the next response), and a body that ends short closes the connection.
+# What went on the wire, read raw (curl's telnet:// prints it as it is).
+echo >>"$W/sent"
+raw=$(printf 'GET /overlong HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n' |
+    curl -s -m 10 "telnet://127.0.0.1:$port")
+expect_eq "output past its Content-Length is not sent" "he" \
+    "$(printf '%s' "$raw" | sed -n '/^\r*$/,$p' | sed 1d)"
+echo >>"$W/sent"	# two requests, one connection
+out=$(get "$URL/overlong" "$URL/sized")
+expect_eq "and the next answer on the connection is whole" "hesized" \
+    "$(printf '%s' "$out" | tr -d '\n')"
+expect_log "output past its Content-Length is logged" \
+    "output longer than its Content-Length"
+t0=$(now_ms)
+get -m 5 -o "$W/b" "$URL/short"
+rc=$?
+expect_eq "a body short of its Content-Length: the client sees it cut" 18 "$rc"
+[ $(($(now_ms) - t0)) -lt 3000 ] && ok "at once ($(($(now_ms) - t0)) ms)" ||
+    not_ok "at once ($(($(now_ms) - t0)) ms)"
+expect_log "the short body is logged" "bytes short of its Content-Length"
+
+get -D "$W/h" -o /dev/null "$URL/nocontent"
+expect_eq "a 204 carries no Content-Length (RFC 9110 8.6)" 0 \
+    "$(grep -ci '^Content-Length' "$W/h")"
+
 # A name too long for a line buffer still goes out whole: its value never
 # stands as a header of its own (here a framing one).
 get -D "$W/h" -o "$W/b" "$URL/longname"
