@@ -301,8 +301,13 @@ run(struct fjob *j, const struct fcgi_target *tg)
 		}
 		if (j->fp.error != NULL)
 			log_msg(h->reqid, "%s", j->fp.error);
-		pool_release(&j->pc, j->fp.error ? POOL_CLOSE : POOL_KEEP,
-		    NULL);
+		/*
+		 * An answer before the whole body was sent leaves the rest
+		 * of it, maybe half a record, on the connection: the next
+		 * request would be read as part of this one's STDIN.
+		 */
+		pool_release(&j->pc, j->fp.error == NULL && j->stdin_done &&
+		    j->outlen == 0 ? POOL_KEEP : POOL_CLOSE, NULL);
 		return relay_end(r, 0);
 	case TIMEOUT:
 		pool_release(&j->pc, POOL_KILL, "request timed out");

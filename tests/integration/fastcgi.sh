@@ -19,6 +19,7 @@ cp "$FIX" "$H/boot.fcgi"
 cp "$FIX" "$H/late.fcgi"
 cp "$FIX" "$H/idle.fcgi"
 cp "$FIX" "$H/queue.fcgi"
+cp "$FIX" "$H/early.fcgi"
 
 { server_conf; cat <<EOF; } >"$W/cgigate.conf"
 [route /fix]
@@ -48,11 +49,28 @@ idle_timeout = 1s
 min_workers = 1
 max_workers = 1
 max_queue_wait = 10s
+[route /early]
+min_workers = 1
+max_workers = 1
+timeout = 5s
 EOF
 mkdir -p "$W/www"
 start_gateway --config "$W/cgigate.conf"
 
 # --- the plain cases -------------------------------------------------
+# An answer before the body is all sent (libfcgi answers at the end of
+# PARAMS): the rest of the body, maybe half a record, must not stay on a
+# connection the next request uses.
+head -c 1000000 /dev/zero >"$W/zeros"
+before=$(curl -s "$URL/early?conns")
+code=$(curl -s -o /dev/null -w '%{http_code}' --data-binary @"$W/zeros" \
+    "$URL/early?early&sleep=300")
+expect_eq "an answer before the body was read" 200 "$code"
+after=$(curl -s -m 10 "$URL/early?conns")
+expect_eq "the next request comes on a new connection" \
+    "conns=$((${before#conns=} + 1))" "$after"
+expect_eq "and a request after that on the same one" "$after" \
+    "$(curl -s -m 10 "$URL/early?conns")"
 body=$(curl -s "$URL/hello")
 expect_eq "libfcgi hello.fcgi answers" "hi" "$body"
 body=$(curl -s "$URL/hello-perl/x/y")
