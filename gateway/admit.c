@@ -32,7 +32,7 @@ struct waiter {
 struct admit {
 	char		*route;
 	atomic_int	 inflight;
-	atomic_int	 waiting;	/* queue length; changed under lock */
+	atomic_int	 waiting;	/* queued or about to be; under lock */
 	atomic_int	 limit;		/* the latest caller's */
 	struct waiter	*head, *tail;
 	struct admit	*next;		/* never changes once published */
@@ -133,7 +133,14 @@ admit_enter(const char *route, int limit, int64_t wait_us)
 		pthread_mutex_unlock(&lock);
 		return NULL;
 	}
+	/*
+	 * Counted as waiting before looking for a slot, as admit_leave
+	 * gives its slot back before looking for waiters: whichever comes
+	 * second sees the other.
+	 */
+	atomic_fetch_add(&a->waiting, 1);
 	if (a->head == NULL && take(a, limit)) {
+		atomic_fetch_sub(&a->waiting, 1);
 		pthread_mutex_unlock(&lock);
 		return a;
 	}
@@ -145,7 +152,6 @@ admit_enter(const char *route, int limit, int64_t wait_us)
 	else
 		a->head = w;
 	a->tail = w;
-	atomic_fetch_add(&a->waiting, 1);
 	pthread_mutex_unlock(&lock);
 
 	while (sem_clockwait(&w->sem, CLOCK_MONOTONIC, &ts) == -1) {
@@ -175,9 +181,10 @@ admit_leave(struct admit *a)
 		return;
 	atomic_fetch_sub(&a->inflight, 1);
 	/*
-	 * A waiter queues itself after it failed to take a slot, both under
-	 * the lock: either it saw this slot free, or this sees it waiting.
-	 * The slot goes to the head of the queue, taken on its behalf.
+	 * A waiter counts itself, then looks for a slot (under the lock):
+	 * either it saw this slot free, or this sees it waiting, and then
+	 * finds it queued once the lock is free.  The slot goes to the head
+	 * of the queue, taken on its behalf.
 	 */
 	if (atomic_load(&a->waiting) == 0)
 		return;
