@@ -118,7 +118,9 @@ converse(struct fjob *j, uint64_t deadline, uint64_t first_deadline)
 
 	for (;;) {
 		now = now_us();
-		until = j->got_bytes ? deadline : first_deadline;
+		/* Nobody answers a request before its body has come. */
+		until = j->got_bytes || !j->stdin_done ? deadline :
+		    first_deadline;
 		if (http_draining() && http_drain_deadline() < until)
 			until = http_drain_deadline();
 		if (now >= until)
@@ -310,6 +312,16 @@ run(struct fjob *j, const struct fcgi_target *tg)
 		    j->outlen == 0 ? POOL_KEEP : POOL_CLOSE, NULL);
 		return relay_end(r, 0);
 	case TIMEOUT:
+		/*
+		 * Out of time with all the body so far sent on and more to
+		 * come: the client is slow, not the application.
+		 */
+		if (!j->stdin_done && j->outlen == 0 && !j->got_bytes) {
+			pool_release(&j->pc, POOL_CLOSE, NULL);
+			h->keep_alive = 0;
+			return http_error(h, 408, "client too slow sending the "
+			    "request body", NULL);
+		}
 		pool_release(&j->pc, POOL_KILL, "request timed out");
 		if (!j->got_bytes && j->pc.nreq == 1 && first < deadline)
 			return http_error(h, 503, "FastCGI worker did not "

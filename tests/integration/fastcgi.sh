@@ -20,6 +20,7 @@ cp "$FIX" "$H/late.fcgi"
 cp "$FIX" "$H/idle.fcgi"
 cp "$FIX" "$H/queue.fcgi"
 cp "$FIX" "$H/early.fcgi"
+cp "$FIX" "$H/upload.fcgi"
 
 { server_conf; cat <<EOF; } >"$W/cgigate.conf"
 [route /fix]
@@ -49,6 +50,10 @@ idle_timeout = 1s
 min_workers = 1
 max_workers = 1
 max_queue_wait = 10s
+[route /upload]
+min_workers = 1
+max_workers = 1
+timeout = 1s
 [route /early]
 min_workers = 1
 max_workers = 1
@@ -62,6 +67,25 @@ start_gateway --config "$W/cgigate.conf"
 # PARAMS): the rest of the body, maybe half a record, must not stay on a
 # connection the next request uses.
 head -c 1000000 /dev/zero >"$W/zeros"
+# A client that uploads slower than the timeout is told so (408); the
+# worker it was talking to is not blamed, nor killed.  The body comes in
+# 16 KB reads, so the answer is due within 2 s of the 1 s timeout, long
+# before the 16 s the whole body would take.
+head -c 131072 /dev/zero >"$W/128k"
+pid1=$(curl -s "$URL/upload" | sed -n 's/^pid=\([0-9]*\) .*/\1/p')
+t0=$(now_ms)
+code=$(curl -s -o /dev/null -w '%{http_code}' --limit-rate 8K \
+    --data-binary @"$W/128k" "$URL/upload")
+t1=$(now_ms)
+expect_eq "a body slower than timeout -> 408" 408 "$code"
+[ $((t1 - t0)) -lt 8000 ] && ok "at the timeout ($((t1 - t0)) ms)" ||
+    not_ok "at the timeout ($((t1 - t0)) ms)"
+pid2=$(curl -s "$URL/upload" | sed -n 's/^pid=\([0-9]*\) .*/\1/p')
+[ -n "$pid1" ] && [ "$pid1" = "$pid2" ] &&
+    ok "the worker lives on (pid $pid2)" ||
+    not_ok "the worker lives on (pid '$pid1' then '$pid2')"
+expect_log "the slow client is logged" "client too slow sending the request body"
+
 before=$(curl -s "$URL/early?conns")
 code=$(curl -s -o /dev/null -w '%{http_code}' --data-binary @"$W/zeros" \
     "$URL/early?early&sleep=300")
