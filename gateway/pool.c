@@ -282,26 +282,53 @@ unqueue(struct pool *p, struct waiter *me)
 	me->next = NULL;
 }
 
+/*
+ * Non-blocking all the way: a backend whose listen queue is full (every
+ * php-fpm child stuck) would otherwise hold a blocking connect for as
+ * long as it stays full on a Unix socket, and some two minutes on TCP.
+ * TCP completes in the background; a full Unix queue says EAGAIN, and
+ * is asked again every few milliseconds.
+ */
 int
-pool_dial(const struct endpoint *e)
+pool_dial(const struct endpoint *e, uint64_t deadline)
 {
-	int fd, one = 1;
+	struct pollfd pfd;
+	socklen_t len = sizeof(int);
+	uint64_t now;
+	int fd, err, one = 1;
 
-	fd = socket(e->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(e->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC |
+	    SOCK_NONBLOCK, 0);
 	if (fd == -1)
 		return -1;
-	if (connect(fd, (const struct sockaddr *)&e->addr, e->addrlen) ==
+	while (connect(fd, (const struct sockaddr *)&e->addr, e->addrlen) ==
 	    -1) {
-		int saved = errno;
-
-		close(fd);
-		errno = saved;
-		return -1;
+		err = errno;
+		now = now_us();
+		if (err == EAGAIN && now < deadline) {
+			poll(NULL, 0, 5);
+			continue;
+		}
+		if (err != EINPROGRESS && err != EINTR)
+			goto fail;
+		pfd.fd = fd;
+		pfd.events = POLLOUT;
+		pfd.revents = 0;
+		err = ETIMEDOUT;
+		if (now < deadline && poll(&pfd, 1,
+		    (int)((deadline - now + 999) / 1000)) == 1 &&
+		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 &&
+		    err == 0)
+			break;
+		goto fail;
 	}
 	if (e->addr.ss_family != AF_UNIX)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	fcntl(fd, F_SETFL, O_NONBLOCK);
 	return fd;
+fail:
+	close(fd);
+	errno = err == EAGAIN ? ETIMEDOUT : err;
+	return -1;
 }
 
 /* Take e out of service after a failure.  Lock held. */
@@ -446,7 +473,8 @@ pool_acquire(struct pool *p, uint64_t deadline, struct pool_conn *pc,
 			return 0;
 		}
 		t0 = now_us();
-		fd = pool_dial(e);
+		fd = pool_dial(e, deadline > t0 + DIAL_MIN_US ? deadline :
+		    t0 + DIAL_MIN_US);
 		pc->connect_us = (long long)(now_us() - t0);
 		if (fd >= 0) {
 			pc->fd = fd;
@@ -500,7 +528,7 @@ pool_redial(struct pool_conn *pc)
 	uint64_t t0 = now_us();
 	int fd;
 
-	if ((fd = pool_dial(pc->ep)) == -1)
+	if ((fd = pool_dial(pc->ep, t0 + DIAL_MIN_US)) == -1)
 		return -1;
 	close(pc->fd);
 	pc->fd = fd;

@@ -25,6 +25,8 @@
 #define BACKOFF_MIN_US		100000
 #define BACKOFF_MAX_US		(30 * 1000000LL)
 #define EJECT_MIN_US		1000000
+#define DIAL_MIN_US		1000000		/* a request's connect, at least */
+#define PROBE_US		250000		/* an ejected backend's probe */
 #define EJECT_MAX_US		(30 * 1000000LL)
 #define RETIRE_GRACE_US		(5 * 1000000LL)
 #define MAX_IDLE_CONNS		64
@@ -127,7 +129,10 @@ void	 pool_retire(struct pool *p, struct endpoint *e, const char *why);
 void	 pool_handoff(struct pool *p);
 /* Make every waiter of p look again (backoff, stop).  Lock held. */
 void	 pool_wake_all(struct pool *p);
-/* Connect to e: a non-blocking socket, or -1 with errno.  Lock not held. */
-int	 pool_dial(const struct endpoint *e);
+/*
+ * Connect to e by deadline: a non-blocking socket, or -1 with errno
+ * (ETIMEDOUT when the deadline came first).  Lock not held.
+ */
+int	 pool_dial(const struct endpoint *e, uint64_t deadline);
 
 #endif /* POOL_INT_H */

@@ -344,7 +344,7 @@ tend_remote(struct pool *p, uint64_t now)
 		if (!e->ejected || now < e->retry_us)
 			continue;
 		pthread_mutex_unlock(&pm.lock);
-		fd = pool_dial(e);
+		fd = pool_dial(e, now_us() + PROBE_US);
 		pthread_mutex_lock(&pm.lock);
 		if (fd >= 0) {
 			close(fd);

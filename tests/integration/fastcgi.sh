@@ -305,6 +305,39 @@ done
 [ -z "$alive" ] && ok "kill -9 of cgigate leaves no live worker" ||
     not_ok "kill -9 of cgigate leaves no live worker:$alive"
 
+# --- a backend whose listen queue is full ---------------------------------
+# It never accepts, and its queue is filled: a connect to it does not
+# complete.  The request gives up by max_queue_wait, not two minutes on.
+bh_port=$(free_port)
+perl -MIO::Socket::INET -e '
+	$l = IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1",
+	    LocalPort => $ARGV[0], ReuseAddr => 1) or die "listen: $!";
+	@c = map { IO::Socket::INET->new(PeerAddr => "127.0.0.1",
+	    PeerPort => $ARGV[0], Timeout => 1) } 1 .. 3;
+	open(F, ">", $ARGV[1]) and close(F);
+	sleep 60' "$bh_port" "$W/bh.ready" &
+BH_PID=$!
+track "$BH_PID"
+i=0
+while [ ! -e "$W/bh.ready" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+{ server_conf; cat <<EOF; } >"$W/bh.conf"
+[route /bh]
+fastcgi = tcp:127.0.0.1:$bh_port
+max_queue_wait = 1s
+timeout = 3s
+EOF
+start_gateway --config "$W/bh.conf"
+t0=$(now_ms)
+code=$(curl -s -m 20 -o /dev/null -w '%{http_code}' "$URL/bh")
+t1=$(now_ms)
+expect_eq "a backend that takes no connection -> 503" 503 "$code"
+[ $((t1 - t0)) -lt 4000 ] && ok "by max_queue_wait ($((t1 - t0)) ms)" ||
+    not_ok "by max_queue_wait ($((t1 - t0)) ms)"
+expect_log "its connect timing out ejects it" "ejected (Connection timed out)"
+stop_gateway
+kill "$BH_PID"
+wait "$BH_PID" 2>/dev/null
+
 # --- php-fpm as a remote backend -------------------------------------------
 FPM=$(ls /usr/sbin/php-fpm* 2>/dev/null | head -n 1)
 if [ -z "$FPM" ]; then
