@@ -12,8 +12,10 @@
  * One thread does it all with poll(): accepts, and moves bytes through a
  * 16 KB buffer per direction, reading a side only while the buffer toward
  * the other side is empty, so a slow peer holds back the fast one instead
- * of growing memory.  A side's EOF is passed on as a half close; the pair
- * goes when both directions are done or either side fails.
+ * of growing memory.  The client's EOF is passed on as a half close, so
+ * civetweb still answers; civetweb's ends the pair once its last bytes
+ * are out (nothing more can come, and a client that never closes must
+ * not hold a slot), as does a failure on either side.
  *
  * With a civetweb that has IPv6, none of this runs: http.c hands it the
  * address directly.
@@ -212,7 +214,7 @@ pump(struct pair *p, const short *rev)
 			h->eof = 2;
 		}
 	}
-	return p->h[0].eof == 2 && p->h[1].eof == 2 ? -1 : 0;
+	return p->h[1].eof == 2 ? -1 : 0;
 }
 
 static void *

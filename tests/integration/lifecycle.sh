@@ -142,6 +142,25 @@ curl -s -g --data-binary @"$W/b6" -o "$W/b6.sent" "http://[::1]:$p6/whoami"
 curl -s -g -o "$W/b6.back" "http://[::1]:$p6/hello" &&
     ok "a 3 MB upload over IPv6 does not wedge the bridge" ||
     not_ok "a 3 MB upload over IPv6 does not wedge the bridge"
+# A client that never closes: once civetweb has answered and closed, the
+# bridge lets go of both sockets (it holds at most 1024 pairs).
+fds() { ls "/proc/$GW_PID/fd" | wc -l; }
+n0=$(fds)
+perl -MIO::Socket::IP -e '
+	$s = IO::Socket::IP->new(PeerHost => "::1", PeerPort => $ARGV[0])
+	    or die "connect: $!";
+	print $s "GET /hello HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+	1 while <$s>;
+	open(F, ">", $ARGV[1]) and close(F);
+	sleep 5' "$p6" "$W/answered" &
+holder=$!
+track "$holder"
+i=0
+while [ ! -e "$W/answered" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+sleep 0.3
+expect_eq "a closed exchange holds no bridge sockets, open client or not" \
+    "$n0" "$(fds)"
+kill "$holder"
 stop_gateway
 expect_eq "and stops cleanly" 0 "$GW_RC"
 finish
