@@ -8,12 +8,16 @@
  * Proxy (httpoxy: HTTP_PROXY would be read as a proxy setting), names with
  * '_' (X_User would collide with X-User), names with characters outside
  * the token set, and the headers already carried by CONTENT_LENGTH and
- * CONTENT_TYPE (4.1.2, 4.1.3).  FastCGI reuses the same builder for PARAMS.
+ * CONTENT_TYPE (4.1.2, 4.1.3).  A header that comes more than once
+ * becomes one variable, its values joined in order with ", " ("; " for
+ * Cookie), as 4.1.18 asks: one copy each would leave a handler to read
+ * whichever its getenv finds.  FastCGI reuses the same builder for PARAMS.
  */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cgigate.h"
 
@@ -22,6 +26,7 @@ struct envbuf {
 	char	 *str;
 	size_t	  nvec, nstr;	/* counts, or fill positions */
 	int	  sizing;
+	int	  failed;	/* out of memory: no environment */
 	char *const *extra;	/* the route's env lines, which win */
 	int	  nextra;
 };
@@ -98,6 +103,48 @@ cgienv_header_var(const char *name, char *out, size_t len)
 	return 0;
 }
 
+/* Header i's variable: its value, or all of its name's values joined. */
+static void
+put_header(struct envbuf *b, const struct cgi_request *r, int i,
+    const char *var)
+{
+	const char *name = r->headers[i].name, *sep;
+	size_t len = 0, n;
+	char *v;
+	int k, dup = 0;
+
+	for (k = 0; k < r->nheaders; k++)
+		if (strcasecmp(r->headers[k].name, name) == 0) {
+			if (k < i)
+				return;		/* joined at its first */
+			dup += k > i;
+			len += strlen(r->headers[k].value) + 2;
+		}
+	if (dup == 0) {
+		put(b, var, r->headers[i].value);
+		return;
+	}
+	sep = strcasecmp(name, "Cookie") == 0 ? "; " : ", ";
+	if ((v = malloc(len + 1)) == NULL) {
+		b->failed = 1;	/* both passes must size alike */
+		return;
+	}
+	for (k = i, len = 0; k < r->nheaders; k++) {
+		if (strcasecmp(r->headers[k].name, name) != 0)
+			continue;
+		if (len > 0) {
+			memcpy(v + len, sep, 2);
+			len += 2;
+		}
+		n = strlen(r->headers[k].value);
+		memcpy(v + len, r->headers[k].value, n);
+		len += n;
+	}
+	v[len] = '\0';
+	put(b, var, v);
+	free(v);
+}
+
 static void
 fill(struct envbuf *b, const struct cgi_request *r)
 {
@@ -141,7 +188,7 @@ fill(struct envbuf *b, const struct cgi_request *r)
 	for (i = 0; i < r->nheaders; i++)
 		if (cgienv_header_var(r->headers[i].name, var,
 		    sizeof(var)) == 0)
-			put(b, var, r->headers[i].value);
+			put_header(b, r, i, var);
 	for (i = 0; i < r->nextra; i++)
 		put_pair(b, r->extra_env[i]);
 }
@@ -157,13 +204,18 @@ cgienv_build(const struct cgi_request *r)
 	b.nextra = r->nextra;
 	b.sizing = 1;
 	fill(&b, r);
-	if ((mem = malloc((b.nvec + 1) * sizeof(char *) + b.nstr)) == NULL)
+	if (b.failed ||
+	    (mem = malloc((b.nvec + 1) * sizeof(char *) + b.nstr)) == NULL)
 		return NULL;
 	b.vec = (char **)(void *)mem;
 	b.str = mem + (b.nvec + 1) * sizeof(char *);
 	b.sizing = 0;
 	b.nvec = b.nstr = 0;
 	fill(&b, r);
+	if (b.failed) {
+		free(mem);
+		return NULL;
+	}
 	b.vec[b.nvec] = NULL;
 	return b.vec;
 }

@@ -99,7 +99,8 @@ port=${URL##*:}
 
 # --- meta-variables ------------------------------------------------------
 env=$(get -H 'Proxy: http://evil:1/' -H 'X-User: alice' -H 'X_User: mallory' \
-    -H 'Accept-Language: en' "$URL/env/extra/path?a=1&b=two")
+    -H 'Accept-Language: en' -H 'X-Hop: 192.0.2.1' -H 'X-Hop: 192.0.2.2' \
+    "$URL/env/extra/path?a=1&b=two")
 has() { expect_contains "$1" "$2" "$env"; }
 has "GATEWAY_INTERFACE" "GATEWAY_INTERFACE=CGI/1.1"
 has "SERVER_PROTOCOL" "SERVER_PROTOCOL=HTTP/1.1"
@@ -118,6 +119,7 @@ has "DOCUMENT_ROOT" "DOCUMENT_ROOT=$W/www"
 has "REMOTE_ADDR" "REMOTE_ADDR=127.0.0.1"
 has "REMOTE_HOST" "REMOTE_HOST=127.0.0.1"
 has "HTTP_ headers" "HTTP_ACCEPT_LANGUAGE=en"
+has "a header sent twice is one variable" "HTTP_X_HOP=192.0.2.1, 192.0.2.2"
 has "X-User becomes HTTP_X_USER" "HTTP_X_USER=alice"
 has "configured PATH" "PATH=/opt/cgi-bin:/usr/bin:/bin"
 has "route env" "GREETING=hello there"

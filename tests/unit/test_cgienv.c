@@ -123,6 +123,36 @@ test_hostile_headers(void **state)
 	free(env);
 }
 
+/* RFC 3875 4.1.18: a repeated header is one variable, values in order. */
+static void
+test_repeated_headers(void **state)
+{
+	static const struct cgi_header rep[] = {
+		{ "X-Forwarded-For", "192.0.2.1" },
+		{ "Accept", "text/html" },
+		{ "x-forwarded-for", "198.51.100.2" },
+		{ "Cookie", "a=1" },
+		{ "X-Forwarded-For", "203.0.113.3" },
+		{ "Cookie", "b=2" },
+	};
+	struct cgi_request r;
+	char **env;
+
+	(void)state;
+	base(&r);
+	r.headers = rep;
+	r.nheaders = sizeof(rep) / sizeof(rep[0]);
+	env = cgienv_build(&r);
+	assert_non_null(env);
+	assert_int_equal(count(env, "HTTP_X_FORWARDED_FOR"), 1);
+	assert_string_equal(get(env, "HTTP_X_FORWARDED_FOR"),
+	    "192.0.2.1, 198.51.100.2, 203.0.113.3");
+	assert_int_equal(count(env, "HTTP_COOKIE"), 1);
+	assert_string_equal(get(env, "HTTP_COOKIE"), "a=1; b=2");
+	assert_string_equal(get(env, "HTTP_ACCEPT"), "text/html");
+	free(env);
+}
+
 static void
 test_optional_parts(void **state)
 {
@@ -199,6 +229,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_meta_variables),
 		cmocka_unit_test(test_hostile_headers),
+		cmocka_unit_test(test_repeated_headers),
 		cmocka_unit_test(test_optional_parts),
 		cmocka_unit_test(test_from_scratch),
 		cmocka_unit_test(test_header_var),
