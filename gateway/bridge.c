@@ -279,6 +279,7 @@ bridge_start(int target)
 		log_msg(NULL, "bridge_start: %s", strerror(errno));
 		return -1;
 	}
+	pthread_setname_np(br.thread, "cg-bridge");
 	br.running = 1;
 	return 0;
 }

@@ -427,6 +427,7 @@ pool_start(const struct config *c)
 		    strerror(errno));
 		return -1;
 	}
+	pthread_setname_np(pm.thread, "cg-poolmgr");
 	pm.running = 1;
 	return 0;
 }

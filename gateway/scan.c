@@ -200,6 +200,7 @@ scan_start(const char *dir)
 		    strerror(errno));
 		return -1;
 	}
+	pthread_setname_np(sc.thread, "cg-scan");
 	sc.running = 1;
 	return 0;
 }

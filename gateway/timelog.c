@@ -484,6 +484,7 @@ timelog_open(const char *path, int queue_len, int64_t max_age_us,
 		tl.running = 0;
 		goto fail;
 	}
+	pthread_setname_np(tl.thread, "cg-timelog");
 	return 0;
 fail:
 	sqlite3_finalize(tl.ins_req);

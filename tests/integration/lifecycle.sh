@@ -97,6 +97,11 @@ start_gateway --config "$W/over.conf" --handlers "$H" --www "$W/www" \
     --timings "$W/timings.db"
 expect_eq "--listen and --handlers override the file" hello \
     "$(curl -s "$URL/hello")"
+# Its own threads go by their names in top -H (cgigate(8)).
+names=$(cat /proc/"$GW_PID"/task/*/comm | sort -u | tr '\n' ' ')
+for t in cg-timelog cg-poolmgr cg-scan civetweb-worker; do
+	expect_contains "a thread named $t" "$t " "$names"
+done
 
 # Graceful stop: the request in flight completes, the row is written.
 curl -s -o "$W/slow.out" -w '%{http_code}' "$URL/slow" >"$W/slow.code" &
