@@ -668,7 +668,6 @@ http_client_closed(struct http_ctx *h)
 	return 0;
 }
 
-/* A worker thread ends: give back the buffers it grew while serving. */
 /*
  * cgigate authenticates nobody, so civetweb must not either: without an
  * authorization handler it looks for a password file on every request,
@@ -682,6 +681,7 @@ authorize(struct mg_connection *conn, void *arg)
 	return 1;
 }
 
+/* A worker thread ends: give back the buffers it grew while serving. */
 static void
 exit_thread(const struct mg_context *c, int type, void *ptr)
 {

@@ -23,7 +23,8 @@
 #          nginx), W1 and W2
 #   static a 3-byte static file from civetweb, nginx and cgigate: the
 #          HTTP ceiling of this machine
-#   extra  cgigate with the timing log off and on, alternately, and 256
+#   extra  cgigate with the timing log off and on, alternately (and the
+#          CPU of its writer thread), and 256
 #          connections for both modes, with cgigate's peak RSS
 #   profile where the CPU goes (perf record -a -g -e cpu-clock for 5 s,
 #          as root): the raw spawn ceiling for W1 and W2, then cgigate
@@ -93,12 +94,20 @@ waitport() {
 
 # CPU of a process and of its reaped children, in clock ticks.
 ticks() { awk '{ print $14 + $15, $16 + $17 }' "/proc/$1/stat"; }
+# CPU of cgigate's timing writer thread (named cg-timelog), in ticks.
+tlticks() {
+	for t in /proc/"$1"/task/*; do
+		[ "$(cat "$t/comm" 2>/dev/null)" = cg-timelog ] || continue
+		awk '{ print $14 + $15 }' "$t/stat"
+	done | awk '{ n += $1 } END { print n + 0 }'
+}
 
 # With cpupid set: where the CPU of each request went, in microseconds
 # (the server itself, the handlers it reaped, wrk), into the notes.
 measure() {	# row-name url
 	wrk -t2 -c$conns -d2s "$2" >/dev/null 2>&1 || :
 	[ -z "${cpupid:-}" ] || c0=$(ticks "$cpupid")
+	[ -z "${tlpid:-}" ] || { l0=$(tlticks "$tlpid"); s0=$(date +%s%N); }
 	# sh reads its own stat after wrk: its children's time is wrk's.
 	out=$(sh -c 'wrk "$@"; echo; cat /proc/$$/stat' wrk -t2 -c$conns \
 	    -d"$dur" --latency "$2")
@@ -109,6 +118,16 @@ measure() {	# row-name url
 	    -v hz="$(getconf CLK_TCK)" '{ k = 1e6 / hz / n
 		printf "cpu per request, %s: server %.0f us, handlers %.0f us, wrk %.0f us\n",
 		    row, ($3 - $1) * k, ($4 - $2) * k, $5 * k }' >>"$tmp/notes"; }
+	# The writer's share of both cores over the run: what it takes from
+	# throughput while the load keeps them busy.
+	[ -z "${tlpid:-}" ] || { l1=$(tlticks "$tlpid")
+		[ "$l1" -eq 0 ] || awk -v row="$1" -v l="$((l1 - l0))" \
+		    -v ns="$(($(date +%s%N) - s0))" -v cpus="$(nproc)" \
+		    -v hz="$(getconf CLK_TCK)" -v n="$(echo "$out" |
+		    awk '/requests in/ {print $1}')" 'BEGIN {
+			printf "timing writer, %s: %.1f us per request, " \
+			    "%.1f%% of all CPU\n", row, l * 1e6 / hz / n,
+			    100 * l / hz / (ns / 1e9 * cpus) }' >>"$tmp/notes"; }
 	{
 		echo "\$ wrk -t2 -c$conns -d$dur --latency $2"
 		echo "$out" | sed 's/^/    /'
@@ -379,10 +398,12 @@ max_queue_wait = 10s"
 			[ $t = on ] || db=off
 			start_cgigate "$fconf" "$db"
 			waitport "$cgport" hello
+			tlpid=$cgpid
 			measure "cgigate FastCGI, 4 workers, timings $t, round $round (W1)" \
 			    "http://127.0.0.1:$cgport/hello"
 			measure "cgigate CGI, timings $t, round $round (W1)" \
 			    "http://127.0.0.1:$cgport/hello-c"
+			tlpid=
 			stop "$cgpid"
 		done
 	done
