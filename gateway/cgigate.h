@@ -506,6 +506,8 @@ struct relay {
 	const struct route_conf	*conf;
 	struct cgiresp		*p;
 	int			 nph;
+	char			 nphline[16];	/* its first bytes, for the status */
+	size_t			 nphlen;
 	int			 headers_done;	/* 1: sent, 2: redirect */
 	long long		 body_left;	/* -1: chunked, until EOF */
 	char			 errbuf[4096];

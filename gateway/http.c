@@ -549,6 +549,8 @@ handle(struct mg_connection *conn, void *cbdata)
 	if (status == 0)
 		return 0;	/* civetweb serves it; end_request logs it */
 	tls.answered = 1;
+	if (h.t.status == 0)	/* answered through civetweb: its status */
+		h.t.status = status;
 	h.t.total_us = (long long)(now_us() - h.start_us);
 	timelog_push(&h.t);
 	stats_leave(&h.t, h.stats);

@@ -128,6 +128,33 @@ local_redirect(struct relay *r)
 	return 0;
 }
 
+/*
+ * An NPH handler's status, for the timing row: the code on its status
+ * line ("HTTP/1.1 299 ..."), read from the first bytes it writes.
+ */
+static void
+nph_status(struct relay *r, const char *buf, size_t n)
+{
+	size_t room = sizeof(r->nphline) - 1 - r->nphlen;
+	const char *sp;
+	int st;
+
+	if (room == 0)
+		return;
+	if (n > room)
+		n = room;
+	memcpy(r->nphline + r->nphlen, buf, n);
+	r->nphlen += n;
+	r->nphline[r->nphlen] = '\0';
+	if (r->nphlen < 12 && n > 0)
+		return;			/* "HTTP/1.1 200" is 12 */
+	if (strncmp(r->nphline, "HTTP/", 5) == 0 &&
+	    (sp = strchr(r->nphline, ' ')) != NULL &&
+	    sscanf(sp + 1, "%3d", &st) == 1 && st >= 100 && st <= 599)
+		r->h->t.status = st;
+	r->nphlen = sizeof(r->nphline) - 1;	/* read once */
+}
+
 int
 relay_out(struct relay *r, const char *buf, size_t n)
 {
@@ -135,8 +162,10 @@ relay_out(struct relay *r, const char *buf, size_t n)
 	enum cgiresp_state st;
 	size_t used;
 
-	if (r->nph)
+	if (r->nph) {
+		nph_status(r, buf, n);
 		return http_send_raw(h, buf, n);
+	}
 	while (!r->headers_done) {
 		st = cgiresp_feed(r->p, buf, n, &used);
 		if (st == CGIRESP_MORE) {

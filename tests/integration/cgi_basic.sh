@@ -85,6 +85,7 @@ EOF
 chmod 755 "$H"/*.cgi "$H"/api/*.cgi
 mkdir -p "$W/www"
 echo "static hello" >"$W/www/hello.txt"
+echo "two words" >"$W/www/two words.txt"
 
 { server_conf; cat <<EOF; } >"$W/cgigate.conf"
 path = /opt/cgi-bin:/usr/bin:/bin
@@ -265,6 +266,7 @@ etag=$(sed -n 's/^[Ee][Tt][Aa][Gg]: *\(.*\)\r$/\1/p' "$W/h")
 code=$(code_of -H "If-None-Match: $etag" "$URL/hello.txt")
 expect_eq "If-None-Match with its ETag: 304" 304 "$code"
 expect_eq "missing static file: 404" 404 "$(code_of "$URL/nope.txt")"
+expect_eq "an escaped static path" "two words" "$(get "$URL/two%20words.txt")"
 expect_eq "/_gateway/health" "ok" "$(get "$URL/_gateway/health")"
 
 # --- one timing row per request -----------------------------------------------
@@ -279,6 +281,10 @@ expect_eq "a CGI row: route, mode, status, pid, exit, timings" \
     "/api/users|cgi|200|1|0|1|1|1" "$row"
 row=$(sql "select mode, status from requests where path = '/hello.txt' limit 1")
 expect_eq "a static row" "static|200" "$row"
+row=$(sql "select mode, status from requests where path = '/two%20words.txt'")
+expect_eq "an escaped static path's row has its status" "static|200" "$row"
+row=$(sql "select status from requests where path = '/nph-raw'")
+expect_eq "an NPH row has the status the handler wrote" 299 "$row"
 row=$(sql "select mode, status from requests where path = '/_gateway/health'")
 expect_eq "an admin row" "admin|200" "$row"
 row=$(sql "select bytes_out >= 52428800 from requests where route = '/big'")
