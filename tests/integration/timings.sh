@@ -43,6 +43,30 @@ row=$(sql "select requests, avg_spawn_us > 0, avg_connect_us is null
     from startup_cost where route = '/fast' and mode = 'cgi'")
 expect_eq "startup_cost: CGI spawn cost, no connect cost" "30|1|1" "$row"
 
+# Rows are written several to a statement: each keeps its own fields, in
+# the order the requests ended (24 in a row, so some statement holds 8).
+seq 1 24 | sed "s|.*|$URL/fast/&|" | xargs curl -s >/dev/null
+want=$(seq 1 24 | sed 's|.*|/fast/&|' | tr '\n' ' ' | sed 's/ $//')
+i=0
+while [ "$(sql "select count(*) from requests where path like '/fast/%'")" \
+    -lt 24 ] && [ $i -lt 50 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+expect_eq "rows written in statements of several keep their order" "$want" \
+    "$(sql "select group_concat(path, ' ') from (select path from requests
+    where path like '/fast/%' order by id)")"
+expect_eq "and each its own fields" 24 "$(sql "select count(*) from requests
+    where path like '/fast/%' and route = '/fast' and mode = 'cgi'
+    and method = 'GET' and status = 200 and bytes_in = 0 and bytes_out > 0
+    and queue_us >= 0 and spawn_us > 0 and ttfb_us > 0
+    and total_us >= ttfb_us and pid > 0 and exit_status = 0
+    and signal is null and user_cpu_us >= 0 and sys_cpu_us >= 0
+    and max_rss_kb > 0 and error is null and connect_us is null
+    and worker_requests is null and ts > unixepoch() - 60")"
+expect_eq "and its own request id" 24 "$(sql "select count(distinct request_id)
+    from requests where path like '/fast/%'")"
+
 # Row retention: 40 rows at most, trimmed by the writer within seconds.
 seq 1 100 | sed "s|.*|$URL/fast|" >"$W/urls"
 xargs -n 20 curl -s <"$W/urls" >/dev/null
