@@ -20,7 +20,7 @@
 #          and lighttpd mod_fastcgi to the same program started by
 #          spawn-fcgi (nginx's default: a connection per request; with
 #          fastcgi_keep_conn, libfcgi's one connection per process stalls
-#          nginx), W1 and W2
+#          nginx), W1 and W2; the three alternately, twice each
 #   static a 3-byte static file from civetweb, nginx and cgigate: the
 #          HTTP ceiling of this machine
 #   extra  cgigate with the timing log off and on, alternately (and the
@@ -36,7 +36,9 @@
 # Debian when missing.  Every server listens on an ephemeral loopback port
 # and is stopped by PID.  Each row: a 2 s warm-up, then
 # wrk -t2 -c30 -d$DURATION --latency.  A row with socket errors or
-# non-2xx answers is marked, not to be quoted as a result.
+# non-2xx answers is marked, not to be quoted as a result.  The ratios and
+# the p99 table (each cgigate row against the best peer of its workload)
+# use the mean over a row's rounds.
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 what=${1:-all}
@@ -72,6 +74,7 @@ cc -O2 -pthread -o "$tmp/bin/spawnceil" "$top/tests/bench/spawnceil.c"
 }
 : >"$tmp/results"
 : >"$tmp/notes"
+: >"$tmp/p99s"
 
 # Below the kernel's ephemeral range, where wrk's and the peers' client
 # sockets would make a bind fail.
@@ -142,6 +145,9 @@ measure() {	# row-name url
 	echo "| $1 | $rps$mark | $p50 | $p99 | ${errs:-none} | ${bad:-0} |" \
 	    >>"$tmp/results"
 	echo "$1=$rps" >>"$tmp/rates"
+	[ -n "$mark" ] || echo "$p99" | awk -v n="$1" '{ v = $1 + 0
+		if ($1 ~ /us$/) v /= 1000; else if ($1 ~ /[^m]s$/) v *= 1000
+		printf "%s=%.3f\n", n, v }' >>"$tmp/p99s"
 }
 
 rate() { awk -v n="$1=" 'index($0, n) == 1 { print substr($0, length(n) + 1) }' \
@@ -318,6 +324,8 @@ EOF2
 	stop "$wpid"
 }
 
+# Per worker count and workload: cgigate, nginx and lighttpd alternately,
+# twice each (the peers share one spawn-fcgi), so that drift falls on all.
 run_fcgi() {
 	for n in 2 4; do
 		start_cgigate "[route /hello]
@@ -329,15 +337,9 @@ min_workers = $n
 max_workers = $n
 max_queue_wait = 10s"
 		waitport "$cgport" hello
-		measure "cgigate FastCGI, $n workers (W1)" \
-		    "http://127.0.0.1:$cgport/hello"
-		measure "cgigate FastCGI, $n workers (W2)" \
-		    "http://127.0.0.1:$cgport/bigf"
-		stop "$cgpid"
-
 		for w in W1 W2; do
-			prog=hello.fcgi
-			[ $w = W1 ] || prog=bigf.fcgi
+			prog=hello.fcgi route=hello
+			[ $w = W1 ] || prog=bigf.fcgi route=bigf
 			fport=$(freeport)
 			spawn-fcgi -a 127.0.0.1 -p "$fport" -F "$n" \
 			    -P "$tmp/sf.pid" -- "$tmp/h/$prog" >/dev/null
@@ -347,20 +349,25 @@ max_queue_wait = 10s"
 			include /etc/nginx/fastcgi_params;
 			fastcgi_pass 127.0.0.1:$fport;
 EOF2
-			waitport "$nport" x
-			measure "nginx fastcgi_pass, spawn-fcgi -F $n ($w)" \
-			    "http://127.0.0.1:$nport/x"
-			stop "$npid"
 			start_lighttpd mod_fastcgi <<EOF2
 fastcgi.server = ( "/" => (( "host" => "127.0.0.1", "port" => $fport,
     "check-local" => "disable" )) )
 EOF2
+			waitport "$nport" x
 			waitport "$lport" x
-			measure "lighttpd mod_fastcgi, spawn-fcgi -F $n ($w)" \
-			    "http://127.0.0.1:$lport/x"
+			for rnd in "" ", round 2"; do
+				measure "cgigate FastCGI, $n workers ($w)$rnd" \
+				    "http://127.0.0.1:$cgport/$route"
+				measure "nginx fastcgi_pass, spawn-fcgi -F $n ($w)$rnd" \
+				    "http://127.0.0.1:$nport/x"
+				measure "lighttpd mod_fastcgi, spawn-fcgi -F $n ($w)$rnd" \
+				    "http://127.0.0.1:$lport/x"
+			done
+			stop "$npid"
 			stop "$lpid"
 			for p in $sfpids; do stop "$p"; done
 		done
+		stop "$cgpid"
 	done
 }
 
@@ -493,21 +500,25 @@ cat "$tmp/results"
 echo
 cat "$tmp/notes"
 echo
+echo "Ratios and p99s are means over a row's rounds (two for the ceiling,"
+echo "cgigate CGI and the FastCGI rows, else one)."
+echo
 echo "| cgigate row | against | ratio |"
 echo "|---|---|---|"
+# A row's figure: the mean over its rounds (one, or two when there is a
+# ", round 2" row), from the rates or the p99s file.
+mean() {	# file row
+	awk -v a="$2=" -v b="$2, round 2=" 'index($0, a) == 1 ||
+	    index($0, b) == 1 { s += substr($0, index($0, "=") + 1); n++ }
+	    END { if (n) print s / n }' "$tmp/$1"
+}
 ratio() {	# a b
-	a=$(rate "$1"); b=$(rate "$2")
+	a=$(mean rates "$1"); b=$(mean rates "$2")
 	[ -n "$a" ] && [ -n "$b" ] &&
 	    awk -v l="| $1 | $2 |" -v a="$a" -v b="$b" \
 	    'BEGIN { printf "%s %.2fx |\n", l, a / b }'
 }
 for w in W1 W2; do
-	a=$(rate "cgigate CGI ($w)"); a2=$(rate "cgigate CGI ($w), round 2")
-	b=$(rate "raw spawn ceiling ($w)"); b2=$(rate "raw spawn ceiling ($w), round 2")
-	[ -z "$a2" ] || [ -z "$b2" ] || awk -v w="$w" -v a="$a" -v a2="$a2" \
-	    -v b="$b" -v b2="$b2" 'BEGIN { printf "| cgigate CGI (%s, 2 rounds)" \
-	    " | raw spawn ceiling (%s, 2 rounds) | %.2fx |\n", w, w,
-	    (a + a2) / (b + b2) }'
 	for peer in "raw spawn ceiling" "lighttpd mod_cgi" \
 	    "nginx + fcgiwrap -c 4" "Apache mod_cgid" \
 	    "Go net/http + os/exec" "civetweb CGI"; do
@@ -533,3 +544,39 @@ for m in "FastCGI, 4 workers" CGI; do
 	awk "BEGIN { printf \"| cgigate $m, timings on (W1, 2 rounds) |\" \
 	    \" timings off | %.2fx |\\n\", ($on) / ($off) }"
 done
+
+# p99 against the best peer of the same workload, means over the rounds;
+# rows with errors are not in the p99s file.
+p99row() {	# cgigate-row peer-rows...
+	c=$(mean p99s "$1"); shift
+	[ -n "$c" ] || return 0
+	best= bname=
+	for peer in "$@"; do
+		v=$(mean p99s "$peer")
+		[ -n "$v" ] || continue
+		if [ -z "$best" ] || awk -v a="$v" -v b="$best" \
+		    'BEGIN { exit !(a < b) }'; then
+			best=$v bname=$peer
+		fi
+	done
+	[ -n "$best" ] || return 0
+	awk -v r="$row" -v c="$c" -v p="$bname" -v b="$best" 'BEGIN {
+		printf "| %s | %.2f ms | %s | %.2f ms | %s |\n", r, c, p, b,
+		    c <= b ? "no worse" : "worse" }'
+}
+[ ! -s "$tmp/p99s" ] || {
+	echo
+	echo "| cgigate row (mean of its rounds) | p99 | best peer | its p99 | |"
+	echo "|---|---|---|---|---|"
+	for w in W1 W2; do
+		row="cgigate CGI ($w)"
+		p99row "$row" "lighttpd mod_cgi ($w)" "nginx + fcgiwrap -c 4 ($w)" \
+		    "Apache mod_cgid ($w)" "Go net/http + os/exec ($w)" \
+		    "civetweb CGI ($w)"
+		for n in 2 4; do
+			row="cgigate FastCGI, $n workers ($w)"
+			p99row "$row" "nginx fastcgi_pass, spawn-fcgi -F $n ($w)" \
+			    "lighttpd mod_fastcgi, spawn-fcgi -F $n ($w)"
+		done
+	done
+}
