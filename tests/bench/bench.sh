@@ -15,17 +15,17 @@
 #          net/http server running the program with os/exec
 #          (tests/bench/goexec.go) and civetweb's built-in CGI
 #          (tests/bench/cwserve.c), for W1 and W2; the ceiling and cgigate
-#          twice each, alternately
+#          twice each, the second time in reverse order
 #   fcgi   with 2 and 4 processes: cgigate's pool vs nginx fastcgi_pass
 #          and lighttpd mod_fastcgi to the same program started by
 #          spawn-fcgi (nginx's default: a connection per request; with
 #          fastcgi_keep_conn, libfcgi's one connection per process stalls
-#          nginx), W1 and W2; the three alternately, twice each
+#          nginx), W1 and W2; the three in turn, then in reverse
 #   static a 3-byte static file from civetweb, nginx and cgigate: the
 #          HTTP ceiling of this machine
-#   extra  cgigate with the timing log off and on, alternately (and the
-#          CPU of its writer thread), and 256
-#          connections for both modes, with cgigate's peak RSS
+#   extra  cgigate with the timing log on, off, off and on (and the CPU
+#          of its writer thread), and 256 connections for both modes,
+#          with cgigate's peak RSS
 #   profile where the CPU goes (perf record -a -g -e cpu-clock for 5 s,
 #          as root): the raw spawn ceiling for W1 and W2, then cgigate
 #          CGI W1 and W2 and FastCGI W1 with 4 workers under wrk; the
@@ -142,9 +142,10 @@ measure() {	# row-name url
 	bad=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
 	mark=""
 	[ -z "$errs" ] && [ -z "$bad" ] || mark=" (errors: not a result)"
+	[ -n "$rps" ] && [ -n "$p99" ] || mark=" (no answer: not a result)"
 	echo "| $1 | $rps$mark | $p50 | $p99 | ${errs:-none} | ${bad:-0} |" \
 	    >>"$tmp/results"
-	echo "$1=$rps" >>"$tmp/rates"
+	[ -n "$mark" ] || echo "$1=$rps" >>"$tmp/rates"
 	[ -n "$mark" ] || echo "$p99" | awk -v n="$1" '{ v = $1 + 0
 		if ($1 ~ /us$/) v /= 1000; else if ($1 ~ /[^m]s$/) v *= 1000
 		printf "%s=%.3f\n", n, v }' >>"$tmp/p99s"
@@ -228,18 +229,20 @@ EOC
 }
 lighttpd=$(command -v lighttpd || echo /usr/sbin/lighttpd)
 
-# The ceiling and cgigate alternately, twice each, so that drift in the
-# machine's speed (seen: 25% within one run) falls on both sides; the
-# ratio to the ceiling uses the sums.
+# The ceiling and cgigate alternately, twice each, the second round in
+# the reverse order, so that drift in the machine's speed (seen: 25%
+# within one run) falls on both sides alike.
 run_cgi() {
 	start_cgigate ""
 	cpupid=$cgpid
-	for rnd in "" ", round 2"; do
-		ceiling "raw spawn ceiling (W1)$rnd" "$tmp/h/hello-c.cgi"
-		measure "cgigate CGI (W1)$rnd" "http://127.0.0.1:$cgport/hello-c"
-		ceiling "raw spawn ceiling (W2)$rnd" "$tmp/h/big.cgi"
-		measure "cgigate CGI (W2)$rnd" "http://127.0.0.1:$cgport/big"
-	done
+	ceiling "raw spawn ceiling (W1)" "$tmp/h/hello-c.cgi"
+	measure "cgigate CGI (W1)" "http://127.0.0.1:$cgport/hello-c"
+	ceiling "raw spawn ceiling (W2)" "$tmp/h/big.cgi"
+	measure "cgigate CGI (W2)" "http://127.0.0.1:$cgport/big"
+	measure "cgigate CGI (W2), round 2" "http://127.0.0.1:$cgport/big"
+	ceiling "raw spawn ceiling (W2), round 2" "$tmp/h/big.cgi"
+	measure "cgigate CGI (W1), round 2" "http://127.0.0.1:$cgport/hello-c"
+	ceiling "raw spawn ceiling (W1), round 2" "$tmp/h/hello-c.cgi"
 	cpupid=
 	stop "$cgpid"
 
@@ -324,8 +327,9 @@ EOF2
 	stop "$wpid"
 }
 
-# Per worker count and workload: cgigate, nginx and lighttpd alternately,
-# twice each (the peers share one spawn-fcgi), so that drift falls on all.
+# Per worker count and workload: cgigate, nginx and lighttpd, then the
+# same in the reverse order (the peers share one spawn-fcgi), so that
+# drift falls on all three alike.
 run_fcgi() {
 	for n in 2 4; do
 		start_cgigate "[route /hello]
@@ -355,14 +359,19 @@ fastcgi.server = ( "/" => (( "host" => "127.0.0.1", "port" => $fport,
 EOF2
 			waitport "$nport" x
 			waitport "$lport" x
-			for rnd in "" ", round 2"; do
-				measure "cgigate FastCGI, $n workers ($w)$rnd" \
-				    "http://127.0.0.1:$cgport/$route"
-				measure "nginx fastcgi_pass, spawn-fcgi -F $n ($w)$rnd" \
-				    "http://127.0.0.1:$nport/x"
-				measure "lighttpd mod_fastcgi, spawn-fcgi -F $n ($w)$rnd" \
-				    "http://127.0.0.1:$lport/x"
-			done
+			# cgigate first, then last: each at the same mean place
+			measure "cgigate FastCGI, $n workers ($w)" \
+			    "http://127.0.0.1:$cgport/$route"
+			measure "nginx fastcgi_pass, spawn-fcgi -F $n ($w)" \
+			    "http://127.0.0.1:$nport/x"
+			measure "lighttpd mod_fastcgi, spawn-fcgi -F $n ($w)" \
+			    "http://127.0.0.1:$lport/x"
+			measure "lighttpd mod_fastcgi, spawn-fcgi -F $n ($w), round 2" \
+			    "http://127.0.0.1:$lport/x"
+			measure "nginx fastcgi_pass, spawn-fcgi -F $n ($w), round 2" \
+			    "http://127.0.0.1:$nport/x"
+			measure "cgigate FastCGI, $n workers ($w), round 2" \
+			    "http://127.0.0.1:$cgport/$route"
 			stop "$npid"
 			stop "$lpid"
 			for p in $sfpids; do stop "$p"; done
@@ -392,15 +401,17 @@ EOF2
 }
 
 # The timing log's cost, and 256 connections with cgigate's peak memory.
-# Alternately on and off, twice each, so that drift in the machine's speed
-# falls on both sides; the ratio uses the sums.
+# On, off, off, on, so that drift in the machine's speed falls on both
+# sides alike; the ratio uses the sums.
 run_extra() {
 	fconf="[route /hello]
 min_workers = 4
 max_workers = 4
 max_queue_wait = 10s"
 	for round in 1 2; do
-		for t in on off; do
+		order="on off"
+		[ $round = 1 ] || order="off on"
+		for t in $order; do
 			db=$tmp/timings.db
 			[ $t = on ] || db=off
 			start_cgigate "$fconf" "$db"
@@ -508,9 +519,9 @@ echo "|---|---|---|"
 # A row's figure: the mean over its rounds (one, or two when there is a
 # ", round 2" row), from the rates or the p99s file.
 mean() {	# file row
-	awk -v a="$2=" -v b="$2, round 2=" 'index($0, a) == 1 ||
-	    index($0, b) == 1 { s += substr($0, index($0, "=") + 1); n++ }
-	    END { if (n) print s / n }' "$tmp/$1"
+	awk -v a="$2=" -v b="$2, round 2=" '(index($0, a) == 1 ||
+	    index($0, b) == 1) && (v = substr($0, index($0, "=") + 1)) != "" {
+		s += v; n++ } END { if (n) print s / n }' "$tmp/$1"
 }
 ratio() {	# a b
 	a=$(mean rates "$1"); b=$(mean rates "$2")
@@ -548,35 +559,35 @@ done
 # p99 against the best peer of the same workload, means over the rounds;
 # rows with errors are not in the p99s file.
 p99row() {	# cgigate-row peer-rows...
-	c=$(mean p99s "$1"); shift
+	row=$1 c=$(mean p99s "$1"); shift
 	[ -n "$c" ] || return 0
 	best= bname=
 	for peer in "$@"; do
 		v=$(mean p99s "$peer")
 		[ -n "$v" ] || continue
 		if [ -z "$best" ] || awk -v a="$v" -v b="$best" \
-		    'BEGIN { exit !(a < b) }'; then
+		    'BEGIN { exit !(a + 0 < b + 0) }'; then
 			best=$v bname=$peer
 		fi
 	done
 	[ -n "$best" ] || return 0
 	awk -v r="$row" -v c="$c" -v p="$bname" -v b="$best" 'BEGIN {
 		printf "| %s | %.2f ms | %s | %.2f ms | %s |\n", r, c, p, b,
-		    c <= b ? "no worse" : "worse" }'
+		    c + 0 <= b + 0 ? "no worse" : "worse" }'
 }
-[ ! -s "$tmp/p99s" ] || {
+body=$(for w in W1 W2; do
+	p99row "cgigate CGI ($w)" "lighttpd mod_cgi ($w)" \
+	    "nginx + fcgiwrap -c 4 ($w)" "Apache mod_cgid ($w)" \
+	    "Go net/http + os/exec ($w)" "civetweb CGI ($w)"
+	for n in 2 4; do
+		p99row "cgigate FastCGI, $n workers ($w)" \
+		    "nginx fastcgi_pass, spawn-fcgi -F $n ($w)" \
+		    "lighttpd mod_fastcgi, spawn-fcgi -F $n ($w)"
+	done
+done)
+[ -z "$body" ] || {
 	echo
 	echo "| cgigate row (mean of its rounds) | p99 | best peer | its p99 | |"
 	echo "|---|---|---|---|---|"
-	for w in W1 W2; do
-		row="cgigate CGI ($w)"
-		p99row "$row" "lighttpd mod_cgi ($w)" "nginx + fcgiwrap -c 4 ($w)" \
-		    "Apache mod_cgid ($w)" "Go net/http + os/exec ($w)" \
-		    "civetweb CGI ($w)"
-		for n in 2 4; do
-			row="cgigate FastCGI, $n workers ($w)"
-			p99row "$row" "nginx fastcgi_pass, spawn-fcgi -F $n ($w)" \
-			    "lighttpd mod_fastcgi, spawn-fcgi -F $n ($w)"
-		done
-	done
+	echo "$body"
 }
