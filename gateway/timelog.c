@@ -19,6 +19,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,7 @@
 #define BATCH_US	200000
 #define REQ_COLS	22
 #define ROWS_PER_INSERT	8	/* rows per INSERT of a run of requests */
+#define ROWS_PER_YIELD	64	/* rows between two sched_yield()s */
 #define RETAIN_STEP	2000
 #define RETAIN_US	(5 * 1000000ULL)
 
@@ -240,11 +242,18 @@ step(sqlite3_stmt *s)
  * statement per row (2.1 against 2.6 us in FastCGI W1 under wrk).  A
  * statement that fails (disk full, I/O error) is logged and its rows are
  * lost, as the rest of the transaction is likely to be.
+ *
+ * Every ROWS_PER_YIELD rows the writer yields its CPU to any request
+ * thread waiting for it, so that a full batch (about 1 ms of CPU) does
+ * not hold a core in one piece while requests queue behind it.  Under
+ * wrk on FastCGI W1 with 4 workers on 2 cores, three series of
+ * alternating runs gave 3-6% more requests per second and a 6-14% lower
+ * p99 than no yield; yielding every 8 rows cost more than it gained.
  */
 static void
 write_recs(const struct rec *r, size_t n)
 {
-	size_t i = 0, k;
+	size_t i = 0, k, written = 0;
 
 	while (i < n) {
 		if (r[i].kind == REC_EVENT) {
@@ -271,6 +280,8 @@ write_recs(const struct rec *r, size_t n)
 			    &r[i + k].u.t);
 		step(tl.ins_reqs);
 		i += ROWS_PER_INSERT;
+		if ((written += ROWS_PER_INSERT) % ROWS_PER_YIELD == 0)
+			sched_yield();
 	}
 }
 
