@@ -23,9 +23,9 @@
 #          nginx), W1 and W2; the three in turn, then in reverse
 #   static a 3-byte static file from civetweb, nginx and cgigate: the
 #          HTTP ceiling of this machine
-#   extra  cgigate with the timing log on, off, off and on (and the CPU
-#          of its writer thread), and 256 connections for both modes,
-#          with cgigate's peak RSS
+#   extra  cgigate with the timing log on and off, four rounds each (and
+#          the CPU per request of cgigate and of its writer thread), and
+#          256 connections for both modes, with cgigate's peak RSS
 #   profile where the CPU goes (perf record -a -g -e cpu-clock for 5 s,
 #          as root): the raw spawn ceiling for W1 and W2, then cgigate
 #          CGI W1 and W2 and FastCGI W1 with 4 workers under wrk; the
@@ -401,27 +401,28 @@ EOF2
 }
 
 # The timing log's cost, and 256 connections with cgigate's peak memory.
-# On, off, off, on, so that drift in the machine's speed falls on both
-# sides alike; the ratio uses the sums.
+# On, off, off, on, on, off, off, on, so that drift in the machine's
+# speed falls on both sides alike; the ratio uses the sums.  (Fewer
+# rounds are not enough: identical rounds differ by up to 25%.)
 run_extra() {
 	fconf="[route /hello]
 min_workers = 4
 max_workers = 4
 max_queue_wait = 10s"
-	for round in 1 2; do
+	for round in 1 2 3 4; do
 		order="on off"
-		[ $round = 1 ] || order="off on"
+		[ $((round % 2)) = 1 ] || order="off on"
 		for t in $order; do
 			db=$tmp/timings.db
 			[ $t = on ] || db=off
 			start_cgigate "$fconf" "$db"
 			waitport "$cgport" hello
-			tlpid=$cgpid
+			tlpid=$cgpid cpupid=$cgpid
 			measure "cgigate FastCGI, 4 workers, timings $t, round $round (W1)" \
 			    "http://127.0.0.1:$cgport/hello"
 			measure "cgigate CGI, timings $t, round $round (W1)" \
 			    "http://127.0.0.1:$cgport/hello-c"
-			tlpid=
+			tlpid= cpupid=
 			stop "$cgpid"
 		done
 	done
@@ -545,15 +546,17 @@ done
 for peer in "civetweb static 3-byte file" "nginx static 3-byte file"; do
 	ratio "cgigate FastCGI, 4 workers (W1)" "$peer" || :
 done
-[ -z "$(rate "cgigate CGI, timings on, round 1 (W1)")" ] ||
+# The timing log: the sums over the rounds with it on and off (rows with
+# errors are not in the rates file; then the counts differ: no ratio).
+tsum() {	# mode on|off
+	awk -v p="cgigate $1, timings $2, round " 'index($0, p) == 1 {
+		s += substr($0, index($0, "=") + 1); n++ }
+	    END { print s + 0, n + 0 }' "$tmp/rates"
+}
 for m in "FastCGI, 4 workers" CGI; do
-	on=0; off=0
-	for r in 1 2; do
-		on="$on + $(rate "cgigate $m, timings on, round $r (W1)")"
-		off="$off + $(rate "cgigate $m, timings off, round $r (W1)")"
-	done
-	awk "BEGIN { printf \"| cgigate $m, timings on (W1, 2 rounds) |\" \
-	    \" timings off | %.2fx |\\n\", ($on) / ($off) }"
+	echo "$(tsum "$m" on) $(tsum "$m" off)" | awk -v m="$m" '
+	    $2 > 0 && $2 == $4 { printf "| cgigate %s, timings on (W1, %d " \
+		"rounds) | timings off | %.2fx |\n", m, $2, $1 / $3 }'
 done
 
 # p99 against the best peer of the same workload, means over the rounds;
