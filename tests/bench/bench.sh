@@ -267,11 +267,13 @@ EOF2
 			fastcgi_pass 127.0.0.1:$fport;
 EOF2
 	waitport "$nport" hello-c.cgi
+	# fcgiwrap -c forks its workers; they do not follow their parent, so
+	# they are stopped by PID too, also when the run is cut short.
+	kids=$(pgrep -P "$fwpid" | tr '\n' ' ' || :)
+	pids="$pids $kids"
 	measure "nginx + fcgiwrap -c 4 (W1)" "http://127.0.0.1:$nport/hello-c.cgi"
 	measure "nginx + fcgiwrap -c 4 (W2)" "http://127.0.0.1:$nport/big.cgi"
 	stop "$npid"
-	# fcgiwrap -c forks its workers; they do not follow their parent.
-	kids=$(pgrep -P "$fwpid" || :)
 	stop "$fwpid"
 	for k in $kids; do kill "$k" 2>/dev/null || :; done
 
