@@ -243,11 +243,12 @@ step(sqlite3_stmt *s)
  * statement that fails (disk full, I/O error) is logged and its rows are
  * lost, as the rest of the transaction is likely to be.
  *
- * Every ROWS_PER_YIELD rows the writer yields its CPU to any request
- * thread waiting for it, so that a full batch (about 1 ms of CPU) does
- * not hold a core in one piece while requests queue behind it.  Under
- * wrk on FastCGI W1 with 4 workers on 2 cores, three series of
- * alternating runs gave 3-6% more requests per second and a 6-14% lower
+ * Every ROWS_PER_YIELD rows written in runs, the writer yields its CPU
+ * to the threads waiting for that CPU, so that a full batch (BATCH_MAX
+ * rows or more, 1 ms of CPU or more) does not hold a core in one piece
+ * while requests queue behind it; no lock of cgigate's is held then.
+ * Under wrk on FastCGI W1 with 4 workers on 2 cores, three series of
+ * alternating runs gave 3-6% more requests per second and a 3-14% lower
  * p99 than no yield; yielding every 8 rows cost more than it gained.
  */
 static void
