@@ -151,8 +151,6 @@ measure() {	# row-name url
 		printf "%s=%.3f\n", n, v }' >>"$tmp/p99s"
 }
 
-rate() { awk -v n="$1=" 'index($0, n) == 1 { print substr($0, length(n) + 1) }' \
-    "$tmp/rates"; }
 
 start_cgigate() {	# config-text [timings] -> sets cgport, cgpid
 	printf '[server]\nhandlers = %s\nwww = %s\ntimings = %s\n%s\n' \
@@ -170,7 +168,13 @@ start_cgigate() {	# config-text [timings] -> sets cgport, cgpid
 	    "$tmp/cgigate.log")
 }
 
-stop() { kill "$1" 2>/dev/null || :; wait "$1" 2>/dev/null || :; }
+# Stop a process by PID and forget it, so that the exit trap never
+# signals a PID that has since been reused.
+stop() {
+	kill "$1" 2>/dev/null || :
+	wait "$1" 2>/dev/null || :
+	pids=$(echo " $pids " | sed "s/ $1 / /; s/^ *//; s/ *$//")
+}
 
 ceiling() {	# row-name program
 	secs=${dur%s}
@@ -269,13 +273,19 @@ EOF2
 	waitport "$nport" hello-c.cgi
 	# fcgiwrap -c forks its workers; they do not follow their parent, so
 	# they are stopped by PID too, also when the run is cut short.
+	i=0
+	until [ "$(pgrep -c -P "$fwpid")" -ge 4 ] || [ $i -ge 40 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
 	kids=$(pgrep -P "$fwpid" | tr '\n' ' ' || :)
 	pids="$pids $kids"
 	measure "nginx + fcgiwrap -c 4 (W1)" "http://127.0.0.1:$nport/hello-c.cgi"
 	measure "nginx + fcgiwrap -c 4 (W2)" "http://127.0.0.1:$nport/big.cgi"
 	stop "$npid"
+	kids="$kids $(pgrep -P "$fwpid" | tr '\n' ' ' || :)"
 	stop "$fwpid"
-	for k in $kids; do kill "$k" 2>/dev/null || :; done
+	for k in $kids; do stop "$k"; done
 
 	# Apache 2.4, event MPM, mod_cgid (Debian's choice for threaded MPMs).
 	aport=$(freeport)
@@ -548,8 +558,9 @@ done
 for peer in "civetweb static 3-byte file" "nginx static 3-byte file"; do
 	ratio "cgigate FastCGI, 4 workers (W1)" "$peer" || :
 done
-# The timing log: the sums over the rounds with it on and off (rows with
-# errors are not in the rates file; then the counts differ: no ratio).
+# The timing log: the sums over the rounds with it on and off, only when
+# all four of each are there (rows with errors are not in the rates file,
+# and a ratio over unpaired rounds would lose the drift balancing).
 tsum() {	# mode on|off
 	awk -v p="cgigate $1, timings $2, round " 'index($0, p) == 1 {
 		s += substr($0, index($0, "=") + 1); n++ }
@@ -557,7 +568,7 @@ tsum() {	# mode on|off
 }
 for m in "FastCGI, 4 workers" CGI; do
 	echo "$(tsum "$m" on) $(tsum "$m" off)" | awk -v m="$m" '
-	    $2 > 0 && $2 == $4 { printf "| cgigate %s, timings on (W1, %d " \
+	    $2 == 4 && $4 == 4 { printf "| cgigate %s, timings on (W1, %d " \
 		"rounds) | timings off | %.2fx |\n", m, $2, $1 / $3 }'
 done
 
