@@ -166,7 +166,7 @@ out=$(curl -s -m 60 "$URL/flood")
 expect_eq "10 MB stderr flood does not deadlock" "survived" "$out"
 expect_log "stderr is logged with the request id" "] stderr: eeeeeeeeee"
 expect_log "stderr is capped" "more output dropped, limit 8192 bytes"
-lines=$(cat "$W"/gateway.*.log | grep -c 'stderr: eeee')
+lines=$(gw_log | grep -c 'stderr: eeee')
 [ "$lines" -le 90 ] && ok "stderr lines bounded by the cap ($lines)" ||
     not_ok "stderr lines bounded by the cap ($lines)"
 

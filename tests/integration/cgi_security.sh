@@ -109,9 +109,8 @@ chmod 644 "$H/sub/self.cgi"
 expect_eq "execute bit taken away: 403 at once" 403 \
     "$(http_code "$URL/sub/self")"
 chmod 755 "$H/sub/self.cgi"
-gwlog() { cat "$W"/gateway.*.log 2>/dev/null; }
-p0=$(gwlog | grep -c "GET /plain -> ")
-l0=$(gwlog | wc -l)
+p0=$(gw_log | grep -c "GET /plain -> ")
+l0=$(gw_log | wc -l)
 mv "$H/plain.cgi" "$W/plain.cgi"
 expect_eq "a handler removed: 404 at once" 404 "$(http_code "$URL/plain")"
 # The request's own check logs "handler vanished".  If the directory walk
@@ -119,15 +118,15 @@ expect_eq "a handler removed: 404 at once" 404 "$(http_code "$URL/plain")"
 # route's removal and the request, finding no route, was a static miss,
 # which logs nothing (seen once in a parallel make check).
 i=0
-until gwlog | grep -q "GET /plain -> 404: handler vanished" ||
+until gw_log | grep -q "GET /plain -> 404: handler vanished" ||
     [ $i -ge 20 ]; do
 	i=$((i + 1))
 	sleep 0.1
 done
-if gwlog | grep -q "GET /plain -> 404: handler vanished"; then
+if gw_log | grep -q "GET /plain -> 404: handler vanished"; then
 	ok "the removal is logged"
-elif [ "$(gwlog | grep -c "GET /plain -> ")" -eq "$p0" ] &&
-    gwlog | sed "1,${l0}d" | grep -q "routes (was"; then
+elif [ "$(gw_log | grep -c "GET /plain -> ")" -eq "$p0" ] &&
+    gw_log | sed "1,${l0}d" | grep -q "routes (was"; then
 	ok "the removal is logged (by the walk, which came first)"
 else
 	not_ok "the removal is logged"

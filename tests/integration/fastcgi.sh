@@ -318,8 +318,7 @@ perl -MIO::Socket::INET -e '
 	sleep 60' "$bh_port" "$W/bh.ready" &
 BH_PID=$!
 track "$BH_PID"
-i=0
-while [ ! -e "$W/bh.ready" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+wait_file "$W/bh.ready" 100
 { server_conf; cat <<EOF; } >"$W/bh.conf"
 [route /bh]
 fastcgi = tcp:127.0.0.1:$bh_port

@@ -54,10 +54,22 @@ server_conf() {
 	    "$H" "$W/www" "$W/timings.db"
 }
 
-# A line of the gateway's log (of every run in this test) matching text.
+# The gateway's log, of every run in this test.
+gw_log() { cat "$W"/gateway.*.log 2>/dev/null; }
+
+# Wait until a file exists (a helper's "ready" mark), at most TENTHS/10 s.
+wait_file() {	# file tenths
+	_i=0
+	while [ ! -e "$1" ] && [ $_i -lt "$2" ]; do
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+}
+
+# A line of the gateway's log matching text.
 expect_log() {	# what text
 	i=0
-	while ! cat "$W"/gateway.*.log 2>/dev/null | grep -qF -- "$2"; do
+	while ! gw_log | grep -qF -- "$2"; do
 		i=$((i + 1))
 		[ $i -lt 20 ] || { not_ok "$1 (log lacks '$2')"; return; }
 		sleep 0.1

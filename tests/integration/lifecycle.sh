@@ -173,8 +173,7 @@ perl -MIO::Socket::IP -e '
 	sleep 10' "$p6" "$W/answered" &
 holder=$!
 track "$holder"
-i=0
-while [ ! -e "$W/answered" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+wait_file "$W/answered" 50
 n_open=$(settled_fds)
 kill "$holder"
 wait "$holder" 2>/dev/null
