@@ -23,9 +23,11 @@
 #          nginx), W1 and W2; the three in turn, then in reverse
 #   static a 3-byte static file from civetweb, nginx and cgigate: the
 #          HTTP ceiling of this machine
-#   extra  cgigate with the timing log on and off, four rounds each (and
-#          the CPU per request of cgigate and of its writer thread), and
-#          256 connections for both modes, with cgigate's peak RSS
+#   extra  cgigate with the timing log on and off, alternating: FastCGI
+#          W1 in 12 rounds of 4 s each way, CGI W1 in 4 rounds of
+#          DURATION (with the CPU per request of cgigate and of its
+#          writer thread), and 256 connections for both modes, with
+#          cgigate's peak RSS
 #   profile where the CPU goes (perf record -a -g -e cpu-clock for 5 s,
 #          as root): the raw spawn ceiling for W1 and W2, then cgigate
 #          CGI W1 and W2 and FastCGI W1 with 4 workers under wrk; the
@@ -413,15 +415,19 @@ EOF2
 }
 
 # The timing log's cost, and 256 connections with cgigate's peak memory.
-# On, off, off, on, on, off, off, on, so that drift in the machine's
-# speed falls on both sides alike; the ratio uses the sums.  (Fewer
-# rounds are not enough: identical rounds differ by up to 25%.)
+# Rounds alternate on, off, off, on, ... so that drift in the machine's
+# speed falls on both sides alike; the ratio uses the sums.  FastCGI W1,
+# where a row costs the most against a request, runs 12 short rounds
+# (identical rounds differ by up to 25%, and the drift is slower than a
+# round); CGI, where a spawn dwarfs a row, the first 4 of them.
+trounds=12 tcgi=4 tdur=4s
 run_extra() {
 	fconf="[route /hello]
 min_workers = 4
 max_workers = 4
 max_queue_wait = 10s"
-	for round in 1 2 3 4; do
+	round=1
+	while [ $round -le $trounds ]; do
 		order="on off"
 		[ $((round % 2)) = 1 ] || order="off on"
 		for t in $order; do
@@ -430,13 +436,17 @@ max_queue_wait = 10s"
 			start_cgigate "$fconf" "$db"
 			waitport "$cgport" hello
 			tlpid=$cgpid cpupid=$cgpid
+			d=$dur dur=$tdur
 			measure "cgigate FastCGI, 4 workers, timings $t, round $round (W1)" \
 			    "http://127.0.0.1:$cgport/hello"
-			measure "cgigate CGI, timings $t, round $round (W1)" \
+			dur=$d
+			[ $round -gt $tcgi ] ||
+			    measure "cgigate CGI, timings $t, round $round (W1)" \
 			    "http://127.0.0.1:$cgport/hello-c"
 			tlpid= cpupid=
 			stop "$cgpid"
 		done
+		round=$((round + 1))
 	done
 
 	start_cgigate "$fconf"
@@ -558,19 +568,28 @@ done
 for peer in "civetweb static 3-byte file" "nginx static 3-byte file"; do
 	ratio "cgigate FastCGI, 4 workers (W1)" "$peer" || :
 done
-# The timing log: the sums over the rounds with it on and off, only when
-# all four of each are there (rows with errors are not in the rates file,
-# and a ratio over unpaired rounds would lose the drift balancing).
-tsum() {	# mode on|off
-	awk -v p="cgigate $1, timings $2, round " 'index($0, p) == 1 {
-		s += substr($0, index($0, "=") + 1); n++ }
-	    END { print s + 0, n + 0 }' "$tmp/rates"
+# The timing log: the sums over the rounds with it on and off, and the
+# range of the rounds' own ratios, only when every round of each is there
+# (rows with errors are not in the rates file, and a ratio over unpaired
+# rounds would lose the drift balancing).
+tratio() {	# mode rounds
+	awk -v p="cgigate $1, timings " -v m="$1" -v want="$2" '
+	    index($0, p) == 1 { split($0, a, "round "); r = a[2] + 0
+		v = substr($0, index($0, "=") + 1)
+		if (substr($0, length(p) + 1, 2) == "on") { on[r] = v; non++ }
+		else { off[r] = v; noff++ } }
+	    END { if (non != want || noff != want) exit
+		for (r = 1; r <= want; r++) {
+			so += on[r]; sf += off[r]; q = on[r] / off[r]
+			if (r == 1 || q < lo) lo = q
+			if (r == 1 || q > hi) hi = q
+		}
+		printf "| cgigate %s, timings on (W1, %d rounds; each round " \
+		    "%.2f-%.2fx) | timings off | %.2fx |\n", m, want, lo, hi,
+		    so / sf }' "$tmp/rates"
 }
-for m in "FastCGI, 4 workers" CGI; do
-	echo "$(tsum "$m" on) $(tsum "$m" off)" | awk -v m="$m" '
-	    $2 == 4 && $4 == 4 { printf "| cgigate %s, timings on (W1, %d " \
-		"rounds) | timings off | %.2fx |\n", m, $2, $1 / $3 }'
-done
+tratio "FastCGI, 4 workers" $trounds
+tratio CGI $tcgi
 
 # p99 against the best peer of the same workload, means over the rounds;
 # rows with errors are not in the p99s file.
