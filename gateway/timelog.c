@@ -33,10 +33,14 @@
 #define BATCH_MAX	512
 #define BATCH_US	200000
 #define REQ_COLS	22
-#define ROWS_PER_INSERT	8	/* rows per INSERT of a run of requests */
+#define RUN_MAX		64	/* rows in the largest INSERT */
+#define NRUNS		3
 #define ROWS_PER_YIELD	64	/* rows between two sched_yield()s */
 #define RETAIN_STEP	2000
 #define RETAIN_US	(5 * 1000000ULL)
+
+/* Rows per INSERT of a run of requests, largest first. */
+static const size_t run_rows[NRUNS] = { RUN_MAX, 8, 1 };
 
 enum rec_kind { REC_REQUEST, REC_EVENT };
 
@@ -62,7 +66,7 @@ static struct {
 	int		 stop, running;
 	unsigned long long dropped, dropped_reported;
 	sqlite3		*db;
-	sqlite3_stmt	*ins_req, *ins_reqs, *ins_ev;	/* 1, ROWS_PER_INSERT rows */
+	sqlite3_stmt	*ins_req[NRUNS], *ins_ev;	/* run_rows[i] rows */
 	int64_t		 max_age_us;
 	long long	 max_rows;
 	char		*path;
@@ -237,24 +241,25 @@ step(sqlite3_stmt *s)
 }
 
 /*
- * Write r[0..n), in order.  Runs of ROWS_PER_INSERT requests go in one
- * statement, which takes the writer about a fifth less CPU per row than a
- * statement per row (2.1 against 2.6 us in FastCGI W1 under wrk).  A
- * statement that fails (disk full, I/O error) is logged and its rows are
- * lost, as the rest of the transaction is likely to be.
+ * Write r[0..n), in order.  A run of requests goes in statements of
+ * RUN_MAX rows, then 8, then 1: SQLite spends about 14,000 instructions
+ * on a row inserted alone, 11,200 on one of 8 and 10,300 on one of 64
+ * (callgrind, this schema and its ts index, rows as FastCGI writes them).
+ * A statement that fails (disk full, I/O error) is logged and its rows
+ * are lost, as the rest of the transaction is likely to be.
  *
- * Every ROWS_PER_YIELD rows written in runs, the writer yields its CPU
- * to the threads waiting for that CPU, so that a full batch (BATCH_MAX
- * rows or more, 1 ms of CPU or more) does not hold a core in one piece
- * while requests queue behind it; no lock of cgigate's is held then.
- * Under wrk on FastCGI W1 with 4 workers on 2 cores, three series of
- * alternating runs gave 3-6% more requests per second and a 3-14% lower
- * p99 than no yield; yielding every 8 rows cost more than it gained.
+ * Every ROWS_PER_YIELD rows, the writer yields its CPU to the threads
+ * waiting for that CPU, so that a full batch (BATCH_MAX rows or more,
+ * 1 ms of CPU or more) does not hold a core in one piece while requests
+ * queue behind it; no lock of cgigate's is held then.  Under wrk on
+ * FastCGI W1 with 4 workers on 2 cores, three series of alternating runs
+ * gave 3-6% more requests per second and a 3-14% lower p99 than no
+ * yield; yielding every 8 rows cost more than it gained.
  */
 static void
 write_recs(const struct rec *r, size_t n)
 {
-	size_t i = 0, k, written = 0;
+	size_t i = 0, j, k, s, written = 0;
 
 	while (i < n) {
 		if (r[i].kind == REC_EVENT) {
@@ -267,22 +272,20 @@ write_recs(const struct rec *r, size_t n)
 			i++;
 			continue;
 		}
-		for (k = 0; k < ROWS_PER_INSERT && i + k < n &&
+		for (k = 0; k < RUN_MAX && i + k < n &&
 		    r[i + k].kind == REC_REQUEST; k++)
 			;
-		if (k < ROWS_PER_INSERT) {
-			bind_req(tl.ins_req, 1, &r[i].u.t);
-			step(tl.ins_req);
-			i++;
-			continue;
-		}
-		for (k = 0; k < ROWS_PER_INSERT; k++)
-			bind_req(tl.ins_reqs, 1 + (int)k * REQ_COLS,
-			    &r[i + k].u.t);
-		step(tl.ins_reqs);
-		i += ROWS_PER_INSERT;
-		if ((written += ROWS_PER_INSERT) % ROWS_PER_YIELD == 0)
+		for (s = 0; run_rows[s] > k; s++)
+			;
+		for (j = 0; j < run_rows[s]; j++)
+			bind_req(tl.ins_req[s], 1 + (int)j * REQ_COLS,
+			    &r[i + j].u.t);
+		step(tl.ins_req[s]);
+		i += run_rows[s];
+		if ((written += run_rows[s]) >= ROWS_PER_YIELD) {
 			sched_yield();
+			written = 0;
+		}
 	}
 }
 
@@ -456,13 +459,14 @@ prepare_inserts(void)
 	    " user_cpu_us, sys_cpu_us, max_rss_kb, error, connect_us,"
 	    " worker_requests) VALUES ";
 	/* Each row: a comma, "(", REQ_COLS '?' with commas between, ")". */
-	char sql[sizeof(head) + ROWS_PER_INSERT * (2 * REQ_COLS + 2)], *p;
-	int r, c;
+	char sql[sizeof(head) + RUN_MAX * (2 * REQ_COLS + 2)], *p;
+	size_t r, s;
+	int c;
 
 	memcpy(sql, head, sizeof(head) - 1);
 	p = sql + sizeof(head) - 1;
-	for (r = 0; r < ROWS_PER_INSERT; r++) {
-		if (r > 0)
+	for (r = 1; r <= RUN_MAX; r++) {
+		if (r > 1)
 			*p++ = ',';
 		*p++ = '(';
 		for (c = 0; c < REQ_COLS; c++) {
@@ -472,16 +476,29 @@ prepare_inserts(void)
 		}
 		*p++ = ')';
 		*p = '\0';
-		if (r == 0 && sqlite3_prepare_v2(tl.db, sql, -1, &tl.ins_req,
-		    NULL) != SQLITE_OK)
-			return -1;
+		for (s = 0; s < NRUNS; s++)
+			if (run_rows[s] == r && sqlite3_prepare_v2(tl.db, sql,
+			    -1, &tl.ins_req[s], NULL) != SQLITE_OK)
+				return -1;
 	}
-	if (sqlite3_prepare_v2(tl.db, sql, -1, &tl.ins_reqs, NULL) !=
-	    SQLITE_OK || sqlite3_prepare_v2(tl.db, "INSERT INTO events (ts,"
+	if (sqlite3_prepare_v2(tl.db, "INSERT INTO events (ts,"
 	    " kind, pid, detail) VALUES (?,?,?,?)", -1, &tl.ins_ev, NULL) !=
 	    SQLITE_OK)
 		return -1;
 	return 0;
+}
+
+static void
+finalize_inserts(void)
+{
+	size_t s;
+
+	for (s = 0; s < NRUNS; s++) {
+		sqlite3_finalize(tl.ins_req[s]);
+		tl.ins_req[s] = NULL;
+	}
+	sqlite3_finalize(tl.ins_ev);
+	tl.ins_ev = NULL;
 }
 
 /* Create the directory that will hold path, one level deep. */
@@ -562,10 +579,7 @@ timelog_open(const char *path, int queue_len, int64_t max_age_us,
 	pthread_setname_np(tl.thread, "cg-timelog");
 	return 0;
 fail:
-	sqlite3_finalize(tl.ins_req);
-	sqlite3_finalize(tl.ins_reqs);
-	sqlite3_finalize(tl.ins_ev);
-	tl.ins_req = tl.ins_reqs = tl.ins_ev = NULL;
+	finalize_inserts();
 	sqlite3_close(tl.db);
 	tl.db = NULL;
 	free(tl.q);
@@ -587,9 +601,7 @@ timelog_close(void)
 	pthread_mutex_lock(&tl.lock);
 	tl.running = 0;
 	pthread_mutex_unlock(&tl.lock);
-	sqlite3_finalize(tl.ins_req);
-	sqlite3_finalize(tl.ins_reqs);
-	sqlite3_finalize(tl.ins_ev);
+	finalize_inserts();
 	sqlite3_close(tl.db);
 	free(tl.q);
 	free(tl.spare);
