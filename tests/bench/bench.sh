@@ -23,11 +23,12 @@
 #          nginx), W1 and W2; the three in turn, then in reverse
 #   static a 3-byte static file from civetweb, nginx and cgigate: the
 #          HTTP ceiling of this machine
-#   extra  cgigate with the timing log on and off, alternating: FastCGI
-#          W1 in 12 rounds of 4 s each way, CGI W1 in 4 rounds of
-#          DURATION (with the CPU per request of cgigate and of its
-#          writer thread), and 256 connections for both modes, with
-#          cgigate's peak RSS
+#   extra  cgigate with the timing log on and off, two servers up side
+#          by side and wrk alternating between them: FastCGI W1 in 30
+#          rounds of 3 s each way (summed up in one line, the rounds
+#          listed last), CGI W1 in 4 rounds of DURATION (with the CPU per
+#          request of cgigate and of its writer thread), and 256
+#          connections for both modes, with cgigate's peak RSS
 #   profile where the CPU goes (perf record -a -g -e cpu-clock for 5 s,
 #          as root): the raw spawn ceiling for W1 and W2, then cgigate
 #          CGI W1 and W2 and FastCGI W1 with 4 workers under wrk; the
@@ -99,20 +100,23 @@ waitport() {
 
 # CPU of a process and of its reaped children, in clock ticks.
 ticks() { awk '{ print $14 + $15, $16 + $17 }' "/proc/$1/stat"; }
-# CPU of cgigate's timing writer thread (named cg-timelog), in ticks.
-tlticks() {
+# CPU of cgigate's timing writer thread (named cg-timelog), in ns
+# (schedstat: a 3 s round holds only a few clock ticks of it).
+tlns() {
 	for t in /proc/"$1"/task/*; do
 		[ "$(cat "$t/comm" 2>/dev/null)" = cg-timelog ] || continue
-		awk '{ print $14 + $15 }' "$t/stat"
-	done | awk '{ n += $1 } END { print n + 0 }'
+		awk '{ print $1 }' "$t/schedstat"
+	done | awk '{ n += $1 } END { printf "%.0f\n", n }'
 }
 
 # With cpupid set: where the CPU of each request went, in microseconds
-# (the server itself, the handlers it reaped, wrk), into the notes.
+# (the server itself, the handlers it reaped, wrk), into the notes.  The
+# table row goes to $tmp/$rowfile (results), the notes to $tmp/$notefile
+# (notes).
 measure() {	# row-name url
 	wrk -t2 -c$conns -d2s "$2" >/dev/null 2>&1 || :
 	[ -z "${cpupid:-}" ] || c0=$(ticks "$cpupid")
-	[ -z "${tlpid:-}" ] || { l0=$(tlticks "$tlpid"); s0=$(date +%s%N); }
+	[ -z "${tlpid:-}" ] || { l0=$(tlns "$tlpid"); s0=$(date +%s%N); }
 	# sh reads its own stat after wrk: its children's time is wrk's.
 	out=$(sh -c 'wrk "$@"; echo; cat /proc/$$/stat' wrk -t2 -c$conns \
 	    -d"$dur" --latency "$2")
@@ -122,17 +126,19 @@ measure() {	# row-name url
 	    awk -v row="$1" -v n="$(echo "$out" | awk '/requests in/ {print $1}')" \
 	    -v hz="$(getconf CLK_TCK)" '{ k = 1e6 / hz / n
 		printf "cpu per request, %s: server %.0f us, handlers %.0f us, wrk %.0f us\n",
-		    row, ($3 - $1) * k, ($4 - $2) * k, $5 * k }' >>"$tmp/notes"; }
+		    row, ($3 - $1) * k, ($4 - $2) * k, $5 * k }' \
+		    >>"$tmp/${notefile:-notes}"; }
 	# The writer's share of both cores over the run: what it takes from
 	# throughput while the load keeps them busy.
-	[ -z "${tlpid:-}" ] || { l1=$(tlticks "$tlpid")
+	[ -z "${tlpid:-}" ] || { l1=$(tlns "$tlpid")
 		[ "$l1" -eq 0 ] || awk -v row="$1" -v l="$((l1 - l0))" \
 		    -v ns="$(($(date +%s%N) - s0))" -v cpus="$(nproc)" \
-		    -v hz="$(getconf CLK_TCK)" -v n="$(echo "$out" |
-		    awk '/requests in/ {print $1}')" 'BEGIN {
-			printf "timing writer, %s: %.1f us per request, " \
-			    "%.1f%% of all CPU\n", row, l * 1e6 / hz / n,
-			    100 * l / hz / (ns / 1e9 * cpus) }' >>"$tmp/notes"; }
+		    -v n="$(echo "$out" | awk '/requests in/ {print $1}')" '
+		    BEGIN {
+			printf "timing writer, %s: %.2f us per request, " \
+			    "%.2f%% of all CPU\n", row, l / 1e3 / n,
+			    100 * l / (ns * cpus) }' \
+			    >>"$tmp/${notefile:-notes}"; }
 	{
 		echo "\$ wrk -t2 -c$conns -d$dur --latency $2"
 		echo "$out" | sed 's/^/    /'
@@ -146,7 +152,7 @@ measure() {	# row-name url
 	[ -z "$errs" ] && [ -z "$bad" ] || mark=" (errors: not a result)"
 	[ -n "$rps" ] && [ -n "$p99" ] || mark=" (no answer: not a result)"
 	echo "| $1 | $rps$mark | $p50 | $p99 | ${errs:-none} | ${bad:-0} |" \
-	    >>"$tmp/results"
+	    >>"$tmp/${rowfile:-results}"
 	[ -n "$mark" ] || echo "$1=$rps" >>"$tmp/rates"
 	[ -n "$mark" ] || echo "$p99" | awk -v n="$1" '{ v = $1 + 0
 		if ($1 ~ /us$/) v /= 1000; else if ($1 ~ /[^m]s$/) v *= 1000
@@ -154,20 +160,20 @@ measure() {	# row-name url
 }
 
 
-start_cgigate() {	# config-text [timings] -> sets cgport, cgpid
+start_cgigate() {	# config-text [timings [name]] -> sets cgport, cgpid
+	f=$tmp/${3:-cgigate}
 	printf '[server]\nhandlers = %s\nwww = %s\ntimings = %s\n%s\n' \
-	    "$tmp/h" "$tmp/www" "${2:-$tmp/timings.db}" "$1" \
-	    >"$tmp/cgigate.conf"
-	"$top/gateway/cgigate" --config "$tmp/cgigate.conf" $rootok \
-	    --listen 127.0.0.1:0 2>"$tmp/cgigate.log" &
+	    "$tmp/h" "$tmp/www" "${2:-$tmp/timings.db}" "$1" >"$f.conf"
+	"$top/gateway/cgigate" --config "$f.conf" $rootok \
+	    --listen 127.0.0.1:0 2>"$f.log" &
 	cgpid=$!
 	pids="$pids $cgpid"
 	i=0
-	while ! grep -q 'listening on' "$tmp/cgigate.log"; do
+	while ! grep -q 'listening on' "$f.log"; do
 		i=$((i + 1)); [ $i -lt 100 ] || exit 1; sleep 0.05
 	done
 	cgport=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' \
-	    "$tmp/cgigate.log")
+	    "$f.log")
 }
 
 # Stop a process by PID and forget it, so that the exit trap never
@@ -415,39 +421,45 @@ EOF2
 }
 
 # The timing log's cost, and 256 connections with cgigate's peak memory.
-# Rounds alternate on, off, off, on, ... so that drift in the machine's
-# speed falls on both sides alike; the ratio uses the sums.  FastCGI W1,
-# where a row costs the most against a request, runs 12 short rounds
-# (identical rounds differ by up to 25%, and the drift is slower than a
-# round); CGI, where a spawn dwarfs a row, the first 4 of them.
-trounds=12 tcgi=4 tdur=4s
+# Two cgigates, one with the log and one without, stay up side by side
+# (the one not under load sleeps) and wrk alternates between them: on,
+# off, off, on, ... so that drift in the machine's speed falls on both
+# sides alike.  FastCGI W1, where a row costs the most against a request,
+# runs 30 short rounds each way, since identical rounds differ by up to
+# 25%; CGI, where a spawn dwarfs a row, the first 4 rounds of DURATION.
+# The FastCGI rounds' rows and CPU lines go to their own files, summed up
+# at the end.
+trounds=30 tcgi=4 tdur=3s
 run_extra() {
 	fconf="[route /hello]
 min_workers = 4
 max_workers = 4
 max_queue_wait = 10s"
+	start_cgigate "$fconf" "$tmp/timings.db" on
+	onport=$cgport onpid=$cgpid
+	start_cgigate "$fconf" off off
+	offport=$cgport offpid=$cgpid
+	waitport "$onport" hello
+	waitport "$offport" hello
 	round=1
 	while [ $round -le $trounds ]; do
 		order="on off"
 		[ $((round % 2)) = 1 ] || order="off on"
 		for t in $order; do
-			db=$tmp/timings.db
-			[ $t = on ] || db=off
-			start_cgigate "$fconf" "$db"
-			waitport "$cgport" hello
-			tlpid=$cgpid cpupid=$cgpid
-			d=$dur dur=$tdur
+			eval "port=\$${t}port tlpid=\$${t}pid cpupid=\$${t}pid"
+			d=$dur dur=$tdur rowfile=trows notefile=tnotes
 			measure "cgigate FastCGI, 4 workers, timings $t, round $round (W1)" \
-			    "http://127.0.0.1:$cgport/hello"
-			dur=$d
+			    "http://127.0.0.1:$port/hello"
+			dur=$d rowfile= notefile=
 			[ $round -gt $tcgi ] ||
 			    measure "cgigate CGI, timings $t, round $round (W1)" \
-			    "http://127.0.0.1:$cgport/hello-c"
+			    "http://127.0.0.1:$port/hello-c"
 			tlpid= cpupid=
-			stop "$cgpid"
 		done
 		round=$((round + 1))
 	done
+	stop "$onpid"
+	stop "$offpid"
 
 	start_cgigate "$fconf"
 	waitport "$cgport" hello
@@ -533,6 +545,29 @@ echo "|---|---|---|---|---|---|"
 cat "$tmp/results"
 echo
 cat "$tmp/notes"
+# The FastCGI timing-log rounds, summed up: their rows and CPU lines are
+# in $tmp/trows and $tmp/tnotes.
+[ ! -s "$tmp/tnotes" ] || awk -v n="$trounds" -v d="$tdur" '
+    function num(re, k) {
+	if (!match($0, re)) return 0
+	return substr($0, RSTART + k, RLENGTH - k) + 0 }
+    { t = index($0, "timings on,") ? "on" : "off" }
+    FILENAME ~ /rates$/ && index($0, "cgigate FastCGI, 4 workers, timings ") {
+	rps[t] += substr($0, index($0, "=") + 1); nr[t]++ }
+    FILENAME ~ /p99s$/ && index($0, "cgigate FastCGI, 4 workers, timings ") {
+	p99[t] += substr($0, index($0, "=") + 1); np[t]++ }
+    /^cpu per request/ { srv[t] += num("server [0-9.]+", 7)
+	wrk[t] += num("wrk [0-9.]+", 4); c[t]++ }
+    /^timing writer/ { wus += num(": [0-9.]+ us per", 2)
+	wp += num("[0-9.]+% of all", 0); nw++ }
+    END { printf "timing log, FastCGI W1, 4 workers, %d rounds of %s each " \
+	"way, means: %.0f req/s on, %.0f off; p99 %.2f ms on, %.2f off; " \
+	"per request, cgigate %.1f us of CPU on, %.1f off, wrk %.1f on, " \
+	"%.1f off, the writer %.2f us (%.2f%% of all CPU)\n", n, d,
+	rps["on"] / nr["on"], rps["off"] / nr["off"], p99["on"] / np["on"],
+	p99["off"] / np["off"], srv["on"] / c["on"], srv["off"] / c["off"],
+	wrk["on"] / c["on"], wrk["off"] / c["off"], wus / nw, wp / nw }' \
+    "$tmp/rates" "$tmp/p99s" "$tmp/tnotes"
 echo
 echo "Ratios and p99s are means over a row's rounds (two for the ceiling,"
 echo "cgigate CGI and the FastCGI rows, else one)."
@@ -568,25 +603,30 @@ done
 for peer in "civetweb static 3-byte file" "nginx static 3-byte file"; do
 	ratio "cgigate FastCGI, 4 workers (W1)" "$peer" || :
 done
-# The timing log: the sums over the rounds with it on and off, and the
-# range of the rounds' own ratios, only when every round of each is there
-# (rows with errors are not in the rates file, and a ratio over unpaired
-# rounds would lose the drift balancing).
+# The timing log: the geometric mean of the rounds' own ratios, on to
+# off, with its 95% confidence interval (Student's t, approximated) and
+# their range, only when every round of each is there (rows with errors
+# are not in the rates file, and unpaired rounds would lose the drift
+# balancing).
 tratio() {	# mode rounds
 	awk -v p="cgigate $1, timings " -v m="$1" -v want="$2" '
 	    index($0, p) == 1 { split($0, a, "round "); r = a[2] + 0
 		v = substr($0, index($0, "=") + 1)
 		if (substr($0, length(p) + 1, 2) == "on") { on[r] = v; non++ }
 		else { off[r] = v; noff++ } }
-	    END { if (non != want || noff != want) exit
+	    END { if (non != want || noff != want || want < 2) exit
 		for (r = 1; r <= want; r++) {
-			so += on[r]; sf += off[r]; q = on[r] / off[r]
+			q = on[r] / off[r]; s += log(q); ss += log(q) ^ 2
 			if (r == 1 || q < lo) lo = q
 			if (r == 1 || q > hi) hi = q
 		}
-		printf "| cgigate %s, timings on (W1, %d rounds; each round " \
-		    "%.2f-%.2fx) | timings off | %.2fx |\n", m, want, lo, hi,
-		    so / sf }' "$tmp/rates"
+		g = s / want; df = want - 1
+		sd = sqrt((ss - want * g * g) / df)
+		h = (1.96 + 2.37 / df + 2.8 / df ^ 2) * sd / sqrt(want)
+		printf "| cgigate %s, timings on (W1, %d rounds) | timings " \
+		    "off | %.3fx (95%% CI %.3f-%.3f; rounds %.2f-%.2f) |\n",
+		    m, want, exp(g), exp(g - h), exp(g + h), lo, hi }' \
+	    "$tmp/rates"
 }
 tratio "FastCGI, 4 workers" $trounds
 tratio CGI $tcgi
@@ -625,4 +665,12 @@ done)
 	echo "| cgigate row (mean of its rounds) | p99 | best peer | its p99 | |"
 	echo "|---|---|---|---|---|"
 	echo "$body"
+}
+[ ! -s "$tmp/trows" ] || {
+	echo
+	echo "The timing log's FastCGI rounds:"
+	echo
+	echo "| server | req/s | p50 | p99 | socket errors | non-2xx |"
+	echo "|---|---|---|---|---|---|"
+	cat "$tmp/trows"
 }
