@@ -275,7 +275,7 @@ write_recs(const struct rec *r, size_t n)
 		for (k = 0; k < RUN_MAX && i + k < n &&
 		    r[i + k].kind == REC_REQUEST; k++)
 			;
-		for (s = 0; run_rows[s] > k; s++)
+		for (s = 0; run_rows[s] > k; s++)	/* k >= 1 */
 			;
 		for (j = 0; j < run_rows[s]; j++)
 			bind_req(tl.ins_req[s], 1 + (int)j * REQ_COLS,
