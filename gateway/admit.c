@@ -125,8 +125,7 @@ admit_enter(const char *route, int limit, int64_t wait_us)
 	}
 	w = self;
 	deadline = now_us() + (uint64_t)wait_us;
-	ts.tv_sec = (time_t)(deadline / 1000000);
-	ts.tv_nsec = (long)(deadline % 1000000) * 1000;
+	ts = mono_ts(deadline);
 
 	pthread_mutex_lock(&lock);
 	if (atomic_load(&draining)) {

@@ -9,6 +9,7 @@
 #ifndef CGIGATE_H
 #define CGIGATE_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -354,6 +355,10 @@ void	 log_msg(const char *reqid, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 uint64_t now_us(void);		/* CLOCK_MONOTONIC */
 double	 wall_now(void);	/* epoch seconds */
+/* Initialise c so that its timed waits run on now_us()'s clock. */
+void	 mono_cond_init(pthread_cond_t *c);
+/* The timespec of us, a now_us() time, for a timed wait on such a c. */
+struct timespec mono_ts(uint64_t us);
 
 /* timelog.c */
 

@@ -29,6 +29,31 @@ now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
+/*
+ * Timed waits run on the monotonic clock, so that a step of the wall
+ * clock (NTP, an admin's date) neither stretches nor cuts a deadline.
+ */
+void
+mono_cond_init(pthread_cond_t *c)
+{
+	pthread_condattr_t ca;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(c, &ca);
+	pthread_condattr_destroy(&ca);
+}
+
+struct timespec
+mono_ts(uint64_t us)
+{
+	struct timespec ts;
+
+	ts.tv_sec = (time_t)(us / 1000000);
+	ts.tv_nsec = (long)(us % 1000000) * 1000;
+	return ts;
+}
+
 double
 wall_now(void)
 {

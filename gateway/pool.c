@@ -48,27 +48,6 @@ struct pool_mgr pm = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 };
 
-void
-pool_cond_init(pthread_cond_t *c)
-{
-	pthread_condattr_t ca;
-
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(c, &ca);
-	pthread_condattr_destroy(&ca);
-}
-
-struct timespec
-pool_abs_ts(uint64_t us)
-{
-	struct timespec ts;
-
-	ts.tv_sec = (time_t)(us / 1000000);
-	ts.tv_nsec = (long)(us % 1000000) * 1000;
-	return ts;
-}
-
 /* Ask the manager to look at the pools now.  Lock held. */
 static void
 kick(void)
@@ -428,7 +407,7 @@ wait_turn(struct pool *p, uint64_t deadline, struct waiter *w,
 		    !p->remote && pool_count(p, EP_UP) < p->pc.max_workers)
 			kick();		/* room to grow */
 		pthread_mutex_unlock(&pm.lock);
-		ts = pool_abs_ts(deadline);
+		ts = mono_ts(deadline);
 		do
 			rc = sem_clockwait(&w->sem, CLOCK_MONOTONIC, &ts);
 		while (rc == -1 && errno == EINTR &&

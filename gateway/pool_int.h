@@ -114,10 +114,6 @@ extern struct pool_mgr pm;
 
 /* pool.c */
 
-/* Initialise c so that its timed waits run on now_us()'s clock. */
-void	 pool_cond_init(pthread_cond_t *c);
-/* The timespec of us, a now_us() time, for a timed wait on such a c. */
-struct timespec pool_abs_ts(uint64_t us);
 /* How many of p's endpoints are in state st.  Lock held. */
 int	 pool_count(const struct pool *p, enum ep_state st);
 /*

@@ -407,7 +407,7 @@ manager(void *arg)
 				tend_local(p, now);
 		}
 		if (!pm.kick) {
-			ts = pool_abs_ts(now_us() + TICK_US);
+			ts = mono_ts(now_us() + TICK_US);
 			pthread_cond_timedwait(&pm.wake, &pm.lock, &ts);
 		}
 		pm.kick = 0;
@@ -420,7 +420,7 @@ int
 pool_start(const struct config *c)
 {
 	pm.cfg = c;
-	pool_cond_init(&pm.wake);
+	mono_cond_init(&pm.wake);
 	srandom((unsigned)getpid() ^ (unsigned)now_us());
 	if ((errno = pthread_create(&pm.thread, NULL, manager, NULL)) != 0) {
 		log_msg(NULL, "pool_start: pthread_create: %s",

@@ -43,7 +43,6 @@ static struct {
 } sc = {
 	.lock = PTHREAD_RWLOCK_INITIALIZER,
 	.wlock = PTHREAD_MUTEX_INITIALIZER,
-	.wake = PTHREAD_COND_INITIALIZER,
 };
 
 static int
@@ -148,12 +147,7 @@ rescan(void *arg)
 	(void)arg;
 	pthread_mutex_lock(&sc.wlock);
 	while (!sc.stop) {
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += RESCAN_US * 1000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		ts = mono_ts(now_us() + RESCAN_US);
 		pthread_cond_timedwait(&sc.wake, &sc.wlock, &ts);
 		if (sc.stop)
 			break;
@@ -195,6 +189,7 @@ scan_start(const char *dir)
 	}
 	log_msg(NULL, "handlers: %s, %zu routes", sc.dir,
 	    route_table_count(sc.table));
+	mono_cond_init(&sc.wake);
 	if ((errno = pthread_create(&sc.thread, NULL, rescan, NULL)) != 0) {
 		log_msg(NULL, "scan_start: pthread_create: %s",
 		    strerror(errno));

@@ -74,7 +74,6 @@ static struct {
 	uint64_t	 next_retain;
 } tl = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
-	.cond = PTHREAD_COND_INITIALIZER,
 };
 
 static const char schema[] =
@@ -395,12 +394,7 @@ writer(void *arg)
 
 		pthread_mutex_lock(&tl.lock);
 		if (tl.len < BATCH_MAX && !tl.stop) {	/* a batch, or a tick */
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += BATCH_US * 1000L;
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
+			ts = mono_ts(now_us() + BATCH_US);
 			pthread_cond_timedwait(&tl.cond, &tl.lock, &ts);
 		}
 		batch = tl.q;
@@ -570,6 +564,7 @@ timelog_open(const char *path, int queue_len, int64_t max_age_us,
 		log_msg(NULL, "timelog: out of memory");
 		goto fail;
 	}
+	mono_cond_init(&tl.cond);
 	tl.running = 1;
 	if ((errno = pthread_create(&tl.thread, NULL, writer, NULL)) != 0) {
 		log_msg(NULL, "timelog: pthread_create: %s", strerror(errno));
