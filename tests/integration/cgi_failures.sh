@@ -54,7 +54,7 @@ printf 'Content-Type: text/plain\n\ndone\n'
 EOF
 mk fifo <<'EOF'
 echo "$QUERY_STRING" >>"$ORDER"
-sleep 0.2
+while [ ! -e "$GATE" ]; do sleep 0.02; done
 printf 'Content-Type: text/plain\n\n%s\n' "$QUERY_STRING"
 EOF
 mk flood <<'EOF'
@@ -89,6 +89,7 @@ env = PIDFILE=$W/orphan.pid
 max_concurrency = 1
 max_queue_wait = 10s
 env = ORDER=$W/fifo.order
+env = GATE=$W/fifo.gate
 EOF
 mkdir -p "$W/www"
 start_gateway --config "$W/cgigate.conf"
@@ -150,13 +151,27 @@ grep -qi '^Retry-After:' "$W/busy2.h" && ok "503 carries Retry-After" ||
     not_ok "503 carries Retry-After"
 expect_eq "the admitted request completed" "done" "$(cat "$W/busy1")"
 
-# Waiters for a slot are served in the order they came.
+# Waiters for a slot are served in the order they came. The first holds
+# the slot until the gate opens; each next one is sent only once the
+# status page counts the one before it, so the order of arrival is known.
+fifo_at() {	# in_flight queued (in_flight counts the queued too): at most 10 s
+	_i=0
+	while ! curl -s "$URL/_gateway/status" |
+	    grep -q "\"route\":\"/fifo\",[^}]*\"in_flight\":$1,\"queued\":$2,"; do
+		_i=$((_i + 1))
+		[ $_i -lt 200 ] || return 1
+		sleep 0.05
+	done
+}
 fp=""
+n=0
 for q in a b c d e; do
-	curl -s -o /dev/null "$URL/fifo?$q" &
+	curl -s -m 30 -o /dev/null "$URL/fifo?$q" &
 	fp="$fp $!"
-	sleep 0.05
+	fifo_at $((n + 1)) $n || not_ok "request $q seen in flight or queued"
+	n=$((n + 1))
 done
+touch "$W/fifo.gate"
 for p in $fp; do wait "$p"; done
 expect_eq "queued requests run first come, first served" "a b c d e" \
     "$(tr '\n' ' ' <"$W/fifo.order" | sed 's/ $//')"
