@@ -142,7 +142,7 @@ expect_eq "chunked body over max_body -> 413" 413 "$code"
 # Overload: concurrency 1, short queue wait -> 503 with Retry-After.
 curl -s -o "$W/busy1" "$URL/busy" &
 b1=$!
-sleep 0.4
+wait_route /busy 1 0
 curl -s -D "$W/busy2.h" -o /dev/null "$URL/busy"
 wait $b1
 head -n 1 "$W/busy2.h" | grep -q ' 503 ' && ok "route full past max_queue_wait -> 503" ||
@@ -154,21 +154,12 @@ expect_eq "the admitted request completed" "done" "$(cat "$W/busy1")"
 # Waiters for a slot are served in the order they came. The first holds
 # the slot until the gate opens; each next one is sent only once the
 # status page counts the one before it, so the order of arrival is known.
-fifo_at() {	# in_flight queued (in_flight counts the queued too): at most 10 s
-	_i=0
-	while ! curl -s "$URL/_gateway/status" |
-	    grep -q "\"route\":\"/fifo\",[^}]*\"in_flight\":$1,\"queued\":$2,"; do
-		_i=$((_i + 1))
-		[ $_i -lt 200 ] || return 1
-		sleep 0.05
-	done
-}
 fp=""
 n=0
 for q in a b c d e; do
 	curl -s -m 30 -o /dev/null "$URL/fifo?$q" &
 	fp="$fp $!"
-	fifo_at $((n + 1)) $n || not_ok "request $q seen in flight or queued"
+	wait_route /fifo $((n + 1)) $n || not_ok "request $q seen queued"
 	n=$((n + 1))
 done
 touch "$W/fifo.gate"

@@ -27,7 +27,7 @@ for i in $(seq 1 20); do
 	curl -s -o /dev/null "$URL/pool"
 done
 curl -s -o /dev/null "$URL/broken"
-sleep 0.5	# the writer commits every 200 ms
+wait_sql 41 "select count(*) from requests"
 
 # The JSON behind the charts agrees with the rows.
 curl -s "$URL/_gateway/timeseries" >"$W/ts.json"

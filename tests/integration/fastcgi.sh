@@ -164,7 +164,7 @@ expect_eq "a client that left frees its worker slot" 200 "$code"
 # Pool growth to max, then 503 with Retry-After.
 curl -s -o /dev/null "$URL/one?sleep=1500" &
 bg=$!
-sleep 0.5
+wait_route /one 1 0
 hdr=$(curl -s -D - -o /dev/null "$URL/one")
 wait $bg
 case $hdr in
@@ -198,7 +198,7 @@ for i in 1 2 3; do
 	curl -s -o /dev/null "$URL/idle?sleep=700" &
 	jobs="$jobs $!"
 done
-sleep 0.4
+wait_route /idle 3 0
 n=$(pgrep -c -P "$GW_PID" -f idle.fcgi)
 expect_eq "the pool grew to max_workers for 3 concurrent requests" 3 "$n"
 for j in $jobs; do wait "$j"; done
@@ -266,7 +266,7 @@ expect_log "and it is said why" "did not answer within start_timeout"
 curl -s -o "$W/inflight" -w '%{http_code}' "$URL/fix?sleep=1500" \
     >"$W/inflight.code" &
 cl=$!
-sleep 0.5
+wait_route /fix 1 0
 fixpids=$(pgrep -P "$GW_PID" -f fix.fcgi | tr '\n' ' ')
 stop_gateway
 wait $cl

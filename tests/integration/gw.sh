@@ -77,6 +77,28 @@ expect_log() {	# what text
 	ok "$1"
 }
 
+# Wait until /_gateway/status shows ROUTE with IN_FLIGHT requests (those
+# queued among them) and QUEUED waiting for a slot, at most 10 s.
+wait_route() {	# route in_flight queued
+	_i=0
+	while ! curl -s -m 2 "$URL/_gateway/status" | grep -q \
+	    "\"route\":\"$1\",[^}]*\"in_flight\":$2,\"queued\":$3,"; do
+		_i=$((_i + 1))
+		[ $_i -lt 200 ] || { echo "# $1 never showed $2 in flight, $3 queued"; return 1; }
+		sleep 0.05
+	done
+}
+
+# Wait until an SQL query on the timing database prints WANT, at most
+# 5 s (the writer commits every 200 ms or so).
+wait_sql() {	# want query
+	_i=0
+	while [ "$(sql "$2")" != "$1" ] && [ $_i -lt 50 ]; do
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+}
+
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 http_code() { curl -s -m 20 -o /dev/null -w '%{http_code}' "$@"; }

@@ -106,7 +106,7 @@ done
 # Graceful stop: the request in flight completes, the row is written.
 curl -s -o "$W/slow.out" -w '%{http_code}' "$URL/slow" >"$W/slow.code" &
 cl=$!
-sleep 0.5
+wait_route /slow 1 0
 t0=$(now_ms)
 stop_gateway
 t1=$(now_ms)

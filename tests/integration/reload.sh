@@ -30,7 +30,7 @@ expect_eq "before: the first setting" one "$(curl -s "$URL/greet")"
 # In flight across a reload that cuts the timeout: finishes on the old.
 curl -s -o "$W/slow.out" -w '%{http_code}' "$URL/slow" >"$W/slow.code" &
 cl=$!
-sleep 0.3
+wait_route /slow 1 0
 conf two 1s
 kill -HUP "$GW_PID"
 expect_log "the reload is logged" "SIGHUP: configuration reloaded"

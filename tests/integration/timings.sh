@@ -20,7 +20,7 @@ start_gateway --config "$W/cgigate.conf"
 seq 1 30 | sed "s|.*|$URL/fast|" >"$W/urls"
 xargs -n 10 curl -s <"$W/urls" >/dev/null
 for i in 1 2 3; do curl -s -o /dev/null "$URL/broken"; done
-sleep 0.5
+wait_sql 33 "select count(*) from requests"
 
 row=$(sql "select requests, errors, p50_total_us <= p95_total_us,
     p95_total_us <= p99_total_us, p50_ttfb_us > 0
