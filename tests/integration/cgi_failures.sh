@@ -199,13 +199,9 @@ wait $reader
 r1=$(sed -n 1p "$W/reader.out")
 r2=$(sed -n 2p "$W/reader.out")
 expect_eq "the reader saw one snapshot throughout" "$r1" "$r2"
-i=0
-while n=$(sql "select count(*) from requests where route = '/quick'") &&
-    [ "$n" -lt 1000 ] && [ $i -lt 20 ]; do
-	sleep 0.1	# the writer commits every 200 ms at most
-	i=$((i + 1))
-done
-expect_eq "rows written while it read: all 1,000" 1000 "$n"
+wait_sql 1000 "select count(*) from requests where route = '/quick'"
+expect_eq "rows written while it read: all 1,000" 1000 \
+    "$(sql "select count(*) from requests where route = '/quick'")"
 sleep 0.5
 z=$(ps -eo ppid=,stat= | awk -v p="$GW_PID" '$1 == p && $2 ~ /^Z/' | wc -l)
 expect_eq "no zombie among cgigate's children" 0 "$z"
@@ -217,11 +213,8 @@ expect_eq "no handler process left running" 0 "$left"
 expect_eq "a handler that leaves a child behind: 200" 200 \
     "$(http_code "$URL/orphan")"
 op=$(cat "$W/orphan.pid")
-i=0
-while [ -n "$(ps -o stat= -p "$op" 2>/dev/null)" ] && [ $i -lt 30 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
+gone() { [ -z "$(ps -o stat= -p "$1" 2>/dev/null)" ]; }
+retry 30 gone "$op"
 expect_eq "its orphan was reaped after it exited" "" \
     "$(ps -o stat= -p "$op" 2>/dev/null)"
 

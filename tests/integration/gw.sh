@@ -57,47 +57,46 @@ server_conf() {
 # The gateway's log, of every run in this test.
 gw_log() { cat "$W"/gateway.*.log 2>/dev/null; }
 
-# Wait until a file exists (a helper's "ready" mark), at most TENTHS/10 s.
-wait_file() {	# file tenths
-	_i=0
-	while [ ! -e "$1" ] && [ $_i -lt "$2" ]; do
+# Run a command every 0.1 s until it succeeds, at most TENTHS times.
+retry() {	# tenths command...
+	_n=$1
+	shift
+	until "$@"; do
+		_n=$((_n - 1))
+		[ "$_n" -gt 0 ] || return 1
 		sleep 0.1
-		_i=$((_i + 1))
 	done
 }
 
+# Wait until a file exists (a helper's "ready" mark), at most TENTHS/10 s.
+wait_file() { retry "$2" test -e "$1"; }	# file tenths
+
+log_has() { gw_log | grep -qF -- "$1"; }
+
 # A line of the gateway's log matching text.
 expect_log() {	# what text
-	i=0
-	while ! gw_log | grep -qF -- "$2"; do
-		i=$((i + 1))
-		[ $i -lt 20 ] || { not_ok "$1 (log lacks '$2')"; return; }
-		sleep 0.1
-	done
-	ok "$1"
+	if retry 20 log_has "$2"; then ok "$1"
+	else not_ok "$1 (log lacks '$2')"; fi
+}
+
+route_shows() {	# route in_flight queued
+	curl -s -m 2 "$URL/_gateway/status" | grep -q \
+	    "\"route\":\"$1\",[^}]*\"in_flight\":$2,\"queued\":$3,"
 }
 
 # Wait until /_gateway/status shows ROUTE with IN_FLIGHT requests (those
 # queued among them) and QUEUED waiting for a slot, at most 10 s.
 wait_route() {	# route in_flight queued
-	_i=0
-	while ! curl -s -m 2 "$URL/_gateway/status" | grep -q \
-	    "\"route\":\"$1\",[^}]*\"in_flight\":$2,\"queued\":$3,"; do
-		_i=$((_i + 1))
-		[ $_i -lt 200 ] || { echo "# $1 never showed $2 in flight, $3 queued"; return 1; }
-		sleep 0.05
-	done
+	retry 100 route_shows "$@" && return
+	echo "# $1 never showed $2 in flight, $3 queued"
+	return 1
 }
+
+sql_is() { [ "$(sql "$2")" = "$1" ]; }	# want query
 
 # Wait until an SQL query on the timing database prints WANT, at most
 # 5 s (the writer commits every 200 ms or so).
-wait_sql() {	# want query
-	_i=0
-	while [ "$(sql "$2")" != "$1" ] && [ $_i -lt 50 ]; do
-		sleep 0.1
-		_i=$((_i + 1))
-	done
-}
+wait_sql() { retry 50 sql_is "$@"; }	# want query
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 

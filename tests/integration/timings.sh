@@ -53,12 +53,8 @@ for i in $(seq 1 200); do echo "$i" >"$W/www/s$i.txt"; done
 seq 1 200 | sed "s|.*|$URL/s&.txt|" | xargs curl -s >/dev/null
 want=$(seq 1 24 | sed 's|.*|/fast/&|' | tr '\n' ' ')
 want="$want$(seq 1 200 | sed 's|.*|/s&.txt|' | tr '\n' ' ' | sed 's/ $//')"
-i=0
-while [ "$(sql "select count(*) from requests where path like '/fast/%'
-    or path like '/s%.txt'")" -lt 224 ] && [ $i -lt 50 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
+wait_sql 224 "select count(*) from requests where path like '/fast/%'
+    or path like '/s%.txt'"
 expect_eq "rows written in statements of several keep their order" "$want" \
     "$(sql "select group_concat(path, ' ') from (select path from requests
     where path like '/fast/%' or path like '/s%.txt' order by id)")"
@@ -87,11 +83,7 @@ expect_eq "and its own time" 0 "$(sql "select count(*) from requests a
 # Row retention: 40 rows at most, trimmed by the writer within seconds.
 seq 1 100 | sed "s|.*|$URL/fast|" >"$W/urls"
 xargs -n 20 curl -s <"$W/urls" >/dev/null
-i=0
-while [ "$(sql "select count(*) from requests")" -gt 40 ] && [ $i -lt 80 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
+retry 80 sql_is 1 "select count(*) <= 40 from requests"
 n=$(sql "select count(*) from requests")
 [ "$n" -le 40 ] && ok "timings_max_rows keeps at most 40 rows ($n)" ||
     not_ok "timings_max_rows keeps at most 40 rows ($n)"
@@ -107,19 +99,10 @@ start_gateway --config "$W/cgigate.conf"
 # (the 40 rows of the first run are older than that by now)
 sleep 2.2
 curl -s -o /dev/null "$URL/fast"
-i=0
-while [ "$(sql "select count(*) from requests where ts < unixepoch() - 2")" -gt 0 ] &&
-    [ $i -lt 80 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
+retry 80 sql_is 0 "select count(*) from requests where ts < unixepoch() - 2"
 expect_eq "timings_max_age removes rows older than 2 s" 0 \
     "$(sql "select count(*) from requests where ts < unixepoch() - 2")"
-i=0
-while [ "$(sql "select count(*) from requests")" -lt 1 ] && [ $i -lt 20 ]; do
-	sleep 0.1	# committed within 200 ms
-	i=$((i + 1))
-done
+wait_sql 1 "select count(*) from requests"
 expect_eq "and keeps the fresh one" 1 "$(sql "select count(*) from requests")"
 stop_gateway
 finish
