@@ -277,6 +277,28 @@ enum cgiresp_state cgiresp_eof(struct cgiresp *p);
 /* Status for a response without Status: 302 for an absolute Location. */
 const char *cgiresp_header(const struct cgiresp *p, const char *name);
 
+/* reqhead.c */
+
+/* What the framing fields of an accepted request head say. */
+struct reqhead_info {
+	long long	 content_length;	/* -1: none, or chunked */
+	int		 chunked;
+	int		 expect_continue;	/* HTTP/1.1, Expect: 100-continue */
+	const char	*why;		/* when refused: a static string */
+};
+
+/*
+ * Hold a request head's fields to RFC 9112's framing rules before the
+ * request goes anywhere.  version is "1.0" or "1.1"; spaced, when not
+ * NULL, flags fields that had white space before their colon; a head of
+ * max_fields fields or more may have lost some.  Returns 0 with *out
+ * filled in, or the status to refuse it with (400, 417, 431, 501) and
+ * out->why; a refused request's connection must be closed.
+ */
+int	 reqhead_vet(const char *version, const struct cgi_header *f,
+	    int nf, const unsigned char *spaced, int max_fields,
+	    struct reqhead_info *out);
+
 /* fcgi.c */
 
 enum fcgi_pstate {
@@ -681,6 +703,7 @@ struct http_ctx {
 	int			 client_fd;	/* socket + 1; 0: unknown, -1: none */
 	int			 hops;		/* internal redirects taken */
 	int			 stats;		/* stats_enter's handle, -1 */
+	int			 expect_continue;	/* 100 Continue owed */
 	char			 redirect[4096];	/* set by cgi_serve */
 	char			 uri[4096];	/* target after a redirect */
 };
@@ -714,6 +737,12 @@ int	 http_send_body(struct http_ctx *h, const char *buf, size_t n);
 int	 http_client_closed(struct http_ctx *h);
 /* Write what is buffered; 0, or -1 when the client is gone. */
 int	 http_flush(struct http_ctx *h);
+/*
+ * The body is about to be read: send the interim 100 Continue that an
+ * "Expect: 100-continue" asked for, once, unless the answer has already
+ * begun (RFC 9110 10.1.1).  0, or -1 when the client is gone.
+ */
+int	 http_continue(struct http_ctx *h);
 /* Finish the body: final chunk unless truncated; truncated closes. */
 void	 http_finish(struct http_ctx *h, int truncated);
 /* Raw bytes for nph- handlers; closes the connection afterwards. */

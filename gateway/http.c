@@ -49,6 +49,7 @@ static atomic_ullong reqseq;
 static _Thread_local struct {
 	uint64_t	 start;
 	int		 answered;
+	int		 in_request;	/* between begin_ and end_request */
 	char		 reqid[24];
 	char		*out;
 	size_t		 outlen;
@@ -92,6 +93,23 @@ http_flush(struct http_ctx *h)
 	}
 	h->t.bytes_out += (long long)tls.outlen;
 	tls.outlen = 0;
+	return 0;
+}
+
+int
+http_continue(struct http_ctx *h)
+{
+	static const char line[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+	if (!h->expect_continue)
+		return 0;
+	h->expect_continue = 0;
+	if (h->sent_header || tls.outlen > 0)
+		return 0;	/* the final answer is on its way */
+	if (mg_write(h->conn, line, sizeof(line) - 1) != (int)sizeof(line) - 1) {
+		h->client_gone = 1;
+		return -1;
+	}
 	return 0;
 }
 
@@ -506,10 +524,37 @@ dispatch(struct http_ctx *h, const char *raw)
 	return 0;
 }
 
+/*
+ * civetweb parses the head in place and keeps no trace of white space
+ * before a field's colon but this: it zeroes that space and the colon
+ * both, so the byte after the name's end is 0 where a plain "Name:" has
+ * the value or its leading white space there.  (Either byte lies inside
+ * the field's own line.)  Everything else about the raw bytes is gone.
+ */
+static int
+vet_head(const struct mg_request_info *ri, struct reqhead_info *out)
+{
+	struct cgi_header f[RELAY_MAX_HEADERS];
+	unsigned char spaced[RELAY_MAX_HEADERS];
+	const char *end;
+	int i, n = ri->num_headers < RELAY_MAX_HEADERS ? ri->num_headers :
+	    RELAY_MAX_HEADERS;
+
+	for (i = 0; i < n; i++) {
+		f[i].name = ri->http_headers[i].name;
+		f[i].value = ri->http_headers[i].value;
+		end = f[i].name + strlen(f[i].name);
+		spaced[i] = end + 1 != f[i].value && end[1] == '\0';
+	}
+	/* civetweb keeps 64 fields and drops the rest without a word. */
+	return reqhead_vet(ri->http_version, f, n, spaced, 64, out);
+}
+
 static int
 handle(struct mg_connection *conn, void *cbdata)
 {
 	const struct mg_request_info *ri = mg_get_request_info(conn);
+	struct reqhead_info rh;
 	struct http_ctx *hp;
 	int status;
 
@@ -534,11 +579,19 @@ handle(struct mg_connection *conn, void *cbdata)
 	h.stats = -1;
 	snprintf(h.t.request_id, sizeof(h.t.request_id), "%s", h.reqid);
 	snprintf(h.t.method, sizeof(h.t.method), "%s", ri->request_method);
-	snprintf(h.t.path, sizeof(h.t.path), "%s", ri->request_uri);
+	snprintf(h.t.path, sizeof(h.t.path), "%s", ri->local_uri_raw);
 	snprintf(h.t.mode, sizeof(h.t.mode), "static");
 	tls.outlen = 0;
 
-	status = dispatch(&h, ri->request_uri);
+	if ((status = vet_head(ri, &rh)) != 0) {
+		/* Nothing after this head can be trusted: close. */
+		snprintf(h.t.mode, sizeof(h.t.mode), "http");
+		h.keep_alive = 0;
+		status = http_error(&h, status, rh.why, NULL);
+	} else {
+		h.expect_continue = rh.expect_continue;
+		status = dispatch(&h, ri->local_uri_raw);
+	}
 	while (status == 0 && h.redirect[0] != '\0') {
 		/* RFC 3875 6.2.2: serve the new path as a fresh GET. */
 		memcpy(h.uri, h.redirect, sizeof(h.uri));
@@ -565,6 +618,7 @@ begin_request(struct mg_connection *conn)
 	atomic_fetch_add(&inflight, 1);
 	tls.start = now_us();
 	tls.answered = 0;
+	tls.in_request = 1;
 	snprintf(tls.reqid, sizeof(tls.reqid), "r%llu",
 	    (unsigned long long)atomic_fetch_add(&reqseq, 1) + 1);
 	return 0;
@@ -577,6 +631,7 @@ end_request(const struct mg_connection *conn, int status)
 	struct timing t;
 
 	atomic_fetch_sub(&inflight, 1);
+	tls.in_request = 0;
 	if (tls.answered || ri == NULL)
 		return;
 	memset(&t, 0, sizeof(t));
@@ -587,11 +642,44 @@ end_request(const struct mg_connection *conn, int status)
 	snprintf(t.method, sizeof(t.method), "%s",
 	    ri->request_method ? ri->request_method : "");
 	snprintf(t.path, sizeof(t.path), "%s",
-	    ri->request_uri ? ri->request_uri : "");
+	    ri->local_uri_raw ? ri->local_uri_raw : "");
 	t.status = status;
 	t.total_us = tls.start ? (long long)(now_us() - tls.start) : 0;
 	timelog_push(&t);
 	stats_leave(&t, -1);
+}
+
+/*
+ * civetweb refuses some heads before any request callback runs (a head
+ * it cannot parse, too large, an HTTP version it does not speak) and
+ * answers them itself.  Such a request still gets its log line and its
+ * row.  What it parsed of the head may be stale or half-written, so only
+ * the client's address is taken from it.  Returns 1: civetweb answers.
+ */
+static int
+refused(struct mg_connection *conn, int status, const char *msg)
+{
+	const struct mg_request_info *ri = mg_get_request_info(conn);
+	struct timing t;
+	char id[24];
+
+	if (tls.in_request)
+		return 1;	/* a request's own error: end_request logs it */
+	snprintf(id, sizeof(id), "r%llu",
+	    (unsigned long long)atomic_fetch_add(&reqseq, 1) + 1);
+	log_msg(id, "request from %s refused by civetweb -> %d: %s",
+	    ri != NULL ? ri->remote_addr : "?", status, msg);
+	memset(&t, 0, sizeof(t));
+	t.ts = wall_now();
+	t.exit_status = -1;
+	t.connect_us = -1;
+	t.status = status;
+	snprintf(t.request_id, sizeof(t.request_id), "%s", id);
+	snprintf(t.mode, sizeof(t.mode), "http");
+	snprintf(t.error, sizeof(t.error), "%s", msg);
+	timelog_push(&t);
+	stats_leave(&t, -1);
+	return 1;
 }
 
 static int
@@ -748,6 +836,8 @@ http_start(const struct config *c)
 	opts[n++] = "enable_keep_alive";	opts[n++] = "yes";
 	opts[n++] = "keep_alive_timeout_ms";	opts[n++] = "15000";
 	opts[n++] = "decode_url";		opts[n++] = "no";
+	/* RFC 9112 3.2.2: absolute-form for our own port is served. */
+	opts[n++] = "enable_auth_domain_check"; opts[n++] = "no";
 	opts[n++] = "tcp_nodelay";		opts[n++] = "1";
 	opts[n++] = "enable_directory_listing";	opts[n++] = "no";
 	opts[n++] = "access_control_allow_origin"; opts[n++] = "";
@@ -765,6 +855,7 @@ http_start(const struct config *c)
 	cb.begin_request = begin_request;
 	cb.end_request = end_request;
 	cb.log_message = log_message;
+	cb.http_error = refused;
 	cb.exit_thread = exit_thread;
 	if ((ctx = mg_start(&cb, NULL, opts)) == NULL) {
 		log_msg(NULL, "http_start: cannot listen on %s", listen);

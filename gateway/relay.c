@@ -207,7 +207,22 @@ relay_body(struct relay *r, char *buf, size_t len)
 		return 0;
 	if (r->body_left > 0 && (long long)len > r->body_left)
 		len = (size_t)r->body_left;
+	if (http_continue(h) == -1) {
+		r->fail = "client went away before sending the body";
+		return -1;
+	}
 	n = mg_read(h->conn, buf, len);
+	if (n < 0 && r->body_left < 0 && !http_client_closed(h)) {
+		/*
+		 * civetweb gave up on the chunked framing (a bad chunk size,
+		 * or a chunk extension, which it does not parse) with the
+		 * client still there.
+		 */
+		r->fail = "malformed chunked request body";
+		r->fail_status = 400;
+		h->keep_alive = 0;
+		return -1;
+	}
 	if (n < 0) {
 		r->fail = "client went away while sending the body";
 		h->client_gone = 1;
@@ -242,11 +257,11 @@ relay_request(struct http_ctx *h, const char *script_name,
 	memset(req, 0, sizeof(*req));
 	req->method = h->hops > 0 ? "GET" : ri->request_method;
 	if (h->hops == 0 && ri->query_string != NULL)
-		snprintf(uri, sizeof(uri), "%s?%s", ri->request_uri,
+		snprintf(uri, sizeof(uri), "%s?%s", ri->local_uri_raw,
 		    ri->query_string);
 	else
 		snprintf(uri, sizeof(uri), "%s", h->hops > 0 ? h->uri :
-		    ri->request_uri);
+		    ri->local_uri_raw);
 	req->request_uri = uri;
 	req->query = ri->query_string;
 	if (h->hops > 0)
