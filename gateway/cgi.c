@@ -312,11 +312,12 @@ run(struct pump *s, const struct route *rt, const char *abs,
 		    502, s->r.fail ? s->r.fail : "pump failed", NULL);
 	}
 	if (h->t.signal > 0) {
-		snprintf(h->t.error, sizeof(h->t.error), "killed by signal %d",
-		    h->t.signal);
+		snprintf(h->t.error, sizeof(h->t.error), "%skilled by signal "
+		    "%d", h->sent_header ? "truncated: " : "", h->t.signal);
 		if (h->sent_header) {
-			log_msg(h->reqid, "handler %s; response cut short",
-			    h->t.error);
+			log_msg(h->reqid, "%s %s -> %d sent, then handler killed "
+			    "by signal %d: response truncated", h->t.method,
+			    h->t.path, h->t.status, h->t.signal);
 			truncated = 1;
 		}
 	}

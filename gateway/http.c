@@ -249,7 +249,7 @@ http_finish(struct http_ctx *h, int truncated)
 		    "Content-Length: connection closed", h->left);
 		if (h->t.error[0] == '\0')
 			snprintf(h->t.error, sizeof(h->t.error),
-			    "output shorter than its Content-Length");
+			    "truncated: output shorter than Content-Length");
 		truncated = 1;
 	}
 	if (truncated) {
@@ -281,14 +281,23 @@ http_error(struct http_ctx *h, int status, const char *why,
 	char body[256];
 	int n;
 
+	if (h->sent_header) {
+		/*
+		 * The client has a status line already and gets a cut body:
+		 * the log and the row tell that, with the status it got.
+		 */
+		log_msg(h->reqid, "%s %s -> %d sent, then %s (%d): response "
+		    "truncated", h->t.method, h->t.path, h->t.status, why,
+		    status);
+		snprintf(h->t.error, sizeof(h->t.error), "truncated: %s",
+		    status == 504 ? "timeout after headers" : why);
+		http_finish(h, 1);
+		return h->t.status;
+	}
 	log_msg(h->reqid, "%s %s -> %d: %s", h->t.method, h->t.path, status,
 	    why);
 	if (why != h->t.error)
 		snprintf(h->t.error, sizeof(h->t.error), "%s", why);
-	if (h->sent_header) {
-		http_finish(h, 1);
-		return h->t.status;
-	}
 	tls.outlen = 0;
 	n = snprintf(body, sizeof(body), "%d %s\n", status, text);
 	head_block(h, status, text, &ctype, 1, extra, n);

@@ -44,6 +44,10 @@ printf 'Content-Type: text/plain\n\nfirst part\n'
 sleep 0.3
 kill -KILL $$
 EOF
+mk stall <<'EOF'
+printf 'Content-Type: text/plain\n\nfirst part\n'
+sleep 300
+EOF
 mk marker <<'EOF'
 touch "$MARKER"
 printf 'Content-Type: text/plain\n\nran\n'
@@ -75,6 +79,8 @@ stderr_limit = 8K
 [route /lurker]
 timeout = 1s
 env = PIDFILE=$W/lurker.pids
+[route /stall]
+timeout = 1s
 [route /marker]
 max_body = 1K
 env = MARKER=$W/marker
@@ -124,6 +130,21 @@ rc=$?
     not_ok "crash after headers: curl sees a cut transfer (got $rc)"
 grep -q 'first part' "$W/late.out" && ok "what was sent arrived" ||
     not_ok "what was sent arrived"
+expect_log "the log says what the client got" \
+    "GET /late -> 200 sent, then handler killed by signal 9: response truncated"
+wait_sql 1 "select count(*) from requests where route = '/late'"
+expect_eq "and so does the row" "200|truncated: killed by signal 9" \
+    "$(sql "select status, error from requests where route = '/late'")"
+
+# A timeout after the headers: one story in the log, the row and the wire.
+curl -s -o "$W/stall.out" "$URL/stall"
+expect_eq "timeout after headers: curl sees a cut transfer" 18 $?
+expect_log "the log says 200 went out, then the timeout" \
+    "GET /stall -> 200 sent, then handler timed out; process group killed (504): response truncated"
+wait_sql 1 "select count(*) from requests where route = '/stall'"
+expect_eq "the row: the status sent, the timeout, truncated" \
+    "200|truncated: timeout after headers" \
+    "$(sql "select status, error from requests where route = '/stall'")"
 
 # 413 before anything is spawned.
 code=$(curl -s -o /dev/null -w '%{http_code}' --data-binary @/dev/stdin \
