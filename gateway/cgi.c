@@ -300,6 +300,9 @@ run(struct pump *s, const struct route *rt, const char *abs,
 	relay_err_end(&s->r);
 	spawn_release(&s->c);
 
+	if (rc == 1 && http_draining() && now_us() >= http_drain_deadline())
+		return http_error(h, 503, "shutting down: drain_timeout "
+		    "passed; process group killed", "Retry-After: 1\r\n");
 	if (rc == 1)
 		return http_error(h, 504, "handler timed out; process group "
 		    "killed", NULL);

@@ -120,6 +120,26 @@ expect_eq "its row is in the database" 200 \
     "$(sql "select status from requests where route = '/slow'")"
 expect_eq "and the stop event" 1 "$(sql "select count(*) from events where kind = 'stop'")"
 
+# A drain that runs out kills what is left: recorded as the stop it was
+# (503, "shutting down"), not as the handler's own timeout.
+cat >"$H/forever.cgi" <<'EOF'
+#!/bin/sh
+sleep 300
+EOF
+chmod 755 "$H/forever.cgi"
+{ server_conf; printf 'drain_timeout = 500ms\n'; } >"$W/drain.conf"
+start_gateway --config "$W/drain.conf"
+curl -s -o /dev/null -w '%{http_code}' "$URL/forever" >"$W/forever.code" &
+cl=$!
+wait_route /forever 1 0
+stop_gateway
+wait $cl
+expect_eq "a handler cut off by the drain: 503" 503 "$(cat "$W/forever.code")"
+expect_log "the log says it was the stop" \
+    "GET /forever -> 503: shutting down: drain_timeout passed"
+expect_eq "and so does its row" "503|shutting down: drain_timeout passed; process group killed" \
+    "$(sql "select status, error from requests where route = '/forever'")"
+
 # IPv6: served (through bridge.c when civetweb has no IPv6), and the
 # handler sees the IPv6 client and port.
 cat >"$H/whoami.cgi" <<'EOF'
