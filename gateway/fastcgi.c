@@ -11,7 +11,9 @@
  * rather than growing our memory.
  *
  * Ends: END_REQUEST (the connection goes back to the pool), the route's
- * timeout (a local worker's process group is killed and replaced; 504),
+ * timeout (a local worker's process group is killed and replaced; 504;
+ * a remote backend is ejected only if it, not a slow client, was behind;
+ * 503 when it was a graceful stop's drain that ran out),
  * the client gone (a local worker is killed, since it may go on working
  * on an abandoned request; a remote connection is closed), or a worker
  * that dies or talks nonsense (502, or 503 when a fresh worker never
@@ -24,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
 
 #include <civetweb.h>
 #include <fastcgi.h>
@@ -106,6 +109,15 @@ on_input(struct fjob *j, size_t len)
 }
 
 enum outcome { DONE, TIMEOUT, APP_GONE, APP_BAD, CLIENT_GONE, FAILED };
+
+/* Has the application sent bytes we have not read yet (not EOF)? */
+static int
+backend_ahead(struct fjob *j)
+{
+	char c;
+
+	return recv(j->pc.fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 1;
+}
 
 static enum outcome
 converse(struct fjob *j, uint64_t deadline, uint64_t first_deadline)
@@ -321,6 +333,24 @@ run(struct fjob *j, const struct fcgi_target *tg)
 			h->keep_alive = 0;
 			return http_error(h, 408, "client too slow sending the "
 			    "request body", NULL);
+		}
+		if (http_draining() && now_us() >= http_drain_deadline()) {
+			pool_release(&j->pc, j->pc.pid > 0 ? POOL_KILL :
+			    POOL_CLOSE, "shutting down");
+			return http_error(h, 503, "shutting down: drain_timeout "
+			    "passed", "Retry-After: 1\r\n");
+		}
+		if (backend_ahead(j)) {
+			/*
+			 * The application has output we have not taken: it
+			 * was the client, reading slowly, that ran the clock
+			 * out.  Not the backend's fault; a local worker is
+			 * still mid-request, so it goes all the same.
+			 */
+			pool_release(&j->pc, j->pc.pid > 0 ? POOL_KILL :
+			    POOL_CLOSE, "client too slow reading the answer");
+			return http_error(h, 504, "request timed out: client "
+			    "too slow reading the answer", NULL);
 		}
 		pool_release(&j->pc, POOL_KILL, "request timed out");
 		if (!j->got_bytes && j->pc.nreq == 1 && first < deadline)
