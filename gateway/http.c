@@ -543,11 +543,11 @@ dispatch(struct http_ctx *h, const char *raw)
 static int
 vet_head(const struct mg_request_info *ri, struct reqhead_info *out)
 {
-	struct cgi_header f[RELAY_MAX_HEADERS];
-	unsigned char spaced[RELAY_MAX_HEADERS];
+	struct cgi_header f[MG_MAX_HEADERS];
+	unsigned char spaced[MG_MAX_HEADERS];
 	const char *end;
-	int i, n = ri->num_headers < RELAY_MAX_HEADERS ? ri->num_headers :
-	    RELAY_MAX_HEADERS;
+	int i, n = ri->num_headers < MG_MAX_HEADERS ? ri->num_headers :
+	    MG_MAX_HEADERS;
 
 	for (i = 0; i < n; i++) {
 		f[i].name = ri->http_headers[i].name;
@@ -555,8 +555,9 @@ vet_head(const struct mg_request_info *ri, struct reqhead_info *out)
 		end = f[i].name + strlen(f[i].name);
 		spaced[i] = end + 1 != f[i].value && end[1] == '\0';
 	}
-	/* civetweb keeps 64 fields and drops the rest without a word. */
-	return reqhead_vet(ri->http_version, f, n, spaced, 64, out);
+	/* civetweb keeps MG_MAX_HEADERS and drops the rest without a word. */
+	return reqhead_vet(ri->http_version, f, n, spaced, MG_MAX_HEADERS,
+	    out);
 }
 
 static int
