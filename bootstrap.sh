@@ -5,12 +5,13 @@ set -eu
 cd "$(dirname "$0")"
 
 # Build; run (libfcgi-perl for handlers/hello-perl.fcgi); test (curl,
-# sqlite3, procps, mandoc, php-fpm as a remote FastCGI backend, chromium
-# for the dashboard).  BOOTSTRAP_EXTRA adds packages (tests/bench/bench.sh
+# sqlite3, procps, mandoc, php-fpm as a remote FastCGI backend, php-cgi
+# and fcgiwrap as local pools serving a document_root, chromium for the
+# dashboard).  BOOTSTRAP_EXTRA adds packages (tests/bench/bench.sh
 # uses it for its peers).
 PKGS="gcc make autoconf automake pkg-config libc6-dev
 libcivetweb-dev libsqlite3-dev libcmocka-dev libfcgi-dev libfcgi-perl
-curl sqlite3 procps mandoc php-fpm chromium ${BOOTSTRAP_EXTRA:-}"
+curl sqlite3 procps mandoc php-fpm php-cgi fcgiwrap chromium ${BOOTSTRAP_EXTRA:-}"
 
 missing=""
 for p in $PKGS; do
@@ -25,7 +26,7 @@ if [ -n "$missing" ]; then
 	fi
 	echo "bootstrap.sh: installing$missing"
 	export DEBIAN_FRONTEND=noninteractive
-	# Installing a daemon (php-fpm) must not start it as a service:
+	# Installing a daemon (php-fpm, fcgiwrap) must not start it as a service:
 	# the tests run their own instances on ephemeral ports.
 	policy=""
 	if [ ! -e /usr/sbin/policy-rc.d ]; then

@@ -48,8 +48,10 @@ enum rlim_kind { RL_CPU, RL_AS, RL_NPROC, RL_NOFILE, RL_COUNT };
 #define RC_MAXCONN	0x8000
 #define RC_BACKENDS	0x10000
 #define RC_DOCROOT	0x20000
+#define RC_SUFFIX	0x40000
 
 #define MAX_BACKENDS	16
+#define MAX_SUFFIXES	8
 
 /* FastCGI settings of a route: its local pool or its remote backends. */
 struct pool_conf {
@@ -61,7 +63,11 @@ struct pool_conf {
 	int		 max_connections;	/* per remote backend */
 	char		*backends[MAX_BACKENDS];	/* tcp:H:P, unix:/p */
 	int		 nbackends;
-	char		*document_root;	/* SCRIPT_FILENAME base, remote */
+	char		*document_root;	/* scripts' tree, or NULL */
+	char		*suffixes[MAX_SUFFIXES];	/* script_suffix ".php" */
+	int		 nsuffixes;
+	int		 docroot_line;	/* where the section set them */
+	int		 suffix_line;
 };
 
 enum route_mode { MODE_AUTO, MODE_CGI, MODE_FASTCGI };
@@ -127,6 +133,13 @@ int	 config_parse(struct config *c, const char *text, const char *fname,
 /* Read and parse a file; same contract as config_parse. */
 int	 config_load(struct config *c, const char *path, char *err,
 	    size_t errlen);
+/*
+ * After config_finish: refuse settings that cannot apply, whichever file
+ * line set them (document_root or script_suffix on a mode = cgi route,
+ * script_suffix without document_root).  Returns 0, or -1 with
+ * "file:line: key: reason" in err.
+ */
+int	 config_check(const struct config *c, char *err, size_t errlen);
 /*
  * Resolve inheritance: every section takes the fields it did not set from
  * the nearest enclosing section, then the built-ins; sorts longest first.
@@ -201,6 +214,24 @@ void	 route_table_free(struct route_table *t);
  * Returns 0, or -1 with a short reason in *why.
  */
 int	 route_clean_path(const char *raw, char *out, size_t len,
+	    const char **why);
+
+/* split.c */
+
+/*
+ * The script a FastCGI request names under root (cgigate.conf(5)
+ * document_root and script_suffix).  rest is the clean path below the
+ * route, "" or "/...": its script part runs up to and including the
+ * first segment that ends in one of the n suffixes after a name, or (n
+ * 0) to its end; the rest of rest is PATH_INFO.  On success returns 0,
+ * with root joined to the script part in fname (len bytes) and the
+ * part's length in *script_len.  Otherwise an HTTP status with the
+ * reason in *why: 404 when no segment names a script (or the script
+ * part ends in "/"), 403 for a dot or hidden segment in it, 414 when
+ * fname is too small, 500 when root is not absolute.
+ */
+int	 split_path(const char *root, const char *rest, char *const *sfx,
+	    int n, char *fname, size_t len, size_t *script_len,
 	    const char **why);
 
 /* cgienv.c */

@@ -10,6 +10,8 @@
  *
  * Route sections inherit field by field: [route /api/users] takes what it
  * does not set from [route /api], then [route /], then the built-ins.
+ * config_check then refuses what parses but cannot apply once inherited
+ * (document_root on a CGI route), naming the line that set it.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -136,6 +138,8 @@ config_free(struct config *c)
 		for (j = 0; j < c->routes[i].fcgi.nbackends; j++)
 			free(c->routes[i].fcgi.backends[j]);
 		free(c->routes[i].fcgi.document_root);
+		for (j = 0; j < c->routes[i].fcgi.nsuffixes; j++)
+			free(c->routes[i].fcgi.suffixes[j]);
 	}
 	free(c->routes);
 	memset(c, 0, sizeof(*c));
@@ -387,6 +391,54 @@ valid_backend(const char *b)
 }
 
 /*
+ * One script_suffix: a dot and a name part, nothing that could not end a
+ * path segment that route_clean_path lets through (no "/", blanks,
+ * controls).  Returns NULL or the reason.
+ */
+static const char *
+valid_suffix(const char *x)
+{
+	const char *s;
+
+	if (x[0] != '.' || x[1] == '\0')
+		return "script_suffix: a suffix is a dot and a name, "
+		    "like .php";
+	for (s = x; *s != '\0'; s++)
+		if ((unsigned char)*s <= ' ' || (unsigned char)*s == 0x7f ||
+		    strchr("/\\%?#", *s) != NULL)
+			return "script_suffix: a suffix cannot hold /, \\, %, "
+			    "?, #, blanks or control characters";
+	return NULL;
+}
+
+static const char *
+suffix_key(struct pool_conf *f, const char *v)
+{
+	char *list, *item, *save = NULL;
+	const char *why = NULL;
+
+	if ((list = strdup(v)) == NULL)
+		return "out of memory";
+	for (item = strtok_r(list, ",", &save); item != NULL && why == NULL;
+	    item = strtok_r(NULL, ",", &save)) {
+		item = trim(item);
+		if ((why = valid_suffix(item)) != NULL)
+			break;
+		if (f->nsuffixes == MAX_SUFFIXES)
+			why = "script_suffix: at most 8 suffixes";
+		else if ((f->suffixes[f->nsuffixes] = strdup(item)) == NULL)
+			why = "out of memory";
+		else
+			f->nsuffixes++;
+	}
+	free(list);
+	if (why == NULL && f->nsuffixes == 0)
+		why = "script_suffix: wants suffixes like .php, separated by "
+		    "commas";
+	return why;
+}
+
+/*
  * FastCGI keys of a route.  Returns NULL when k is not one of them, ""
  * when it was applied, or the reason it was refused.
  */
@@ -395,6 +447,7 @@ fcgi_key(struct route_conf *r, const char *k, const char *v)
 {
 	struct pool_conf *f = &r->fcgi;
 	char *list, *item, *save = NULL;
+	const char *why;
 	int64_t d;
 	long n;
 
@@ -434,6 +487,12 @@ fcgi_key(struct route_conf *r, const char *k, const char *v)
 		if (config_set(&f->document_root, v) == -1)
 			return "out of memory";
 		r->set |= RC_DOCROOT;
+	} else if (strcmp(k, "script_suffix") == 0) {
+		if (r->set & RC_SUFFIX)
+			return "script_suffix: given twice in one route";
+		if ((why = suffix_key(f, v)) != NULL)
+			return why;
+		r->set |= RC_SUFFIX;
 	} else if (strcmp(k, "fastcgi") == 0) {
 		if (r->set & RC_BACKENDS)
 			return "fastcgi given twice in one route";
@@ -628,6 +687,10 @@ config_parse(struct config *c, const char *text, const char *fname,
 			why = route_key(route, k, v);
 		if (why != NULL)
 			break;
+		if (route != NULL && strcmp(k, "document_root") == 0)
+			route->fcgi.docroot_line = lineno;
+		if (route != NULL && strcmp(k, "script_suffix") == 0)
+			route->fcgi.suffix_line = lineno;
 	}
 	free(copy);
 	if (why != NULL) {
@@ -745,6 +808,11 @@ inherit(struct route_conf *r, const struct route_conf *from)
 		r->fcgi.max_connections = from->fcgi.max_connections;
 	if (!(r->set & RC_DOCROOT) && from->fcgi.document_root != NULL)
 		r->fcgi.document_root = strdup(from->fcgi.document_root);
+	if (!(r->set & RC_SUFFIX))
+		for (i = 0; i < from->fcgi.nsuffixes; i++)
+			if ((r->fcgi.suffixes[r->fcgi.nsuffixes] =
+			    strdup(from->fcgi.suffixes[i])) != NULL)
+				r->fcgi.nsuffixes++;
 	if (!(r->set & RC_BACKENDS))
 		for (i = 0; i < from->fcgi.nbackends; i++)
 			if ((r->fcgi.backends[r->fcgi.nbackends] =
@@ -793,6 +861,42 @@ config_finish(struct config *c)
 		if (c->routes[i].fcgi.min_workers > c->routes[i].fcgi.max_workers)
 			c->routes[i].fcgi.min_workers =
 			    c->routes[i].fcgi.max_workers;
+}
+
+int
+config_check(const struct config *c, char *err, size_t errlen)
+{
+	const struct route_conf *r;
+	const char *f = c->file != NULL ? c->file : "config";
+	int i;
+
+	for (i = 0; i < c->nroutes; i++) {
+		r = &c->routes[i];
+		/* A CGI handler's DOCUMENT_ROOT is the www directory. */
+		if (r->mode == MODE_CGI && r->fcgi.nbackends == 0) {
+			if (r->set & RC_DOCROOT) {
+				snprintf(err, errlen, "%s:%d: document_root: "
+				    "applies to FastCGI routes only, and "
+				    "[route %s] has mode = cgi", f,
+				    r->fcgi.docroot_line, r->prefix);
+				return -1;
+			}
+			if (r->set & RC_SUFFIX) {
+				snprintf(err, errlen, "%s:%d: script_suffix: "
+				    "applies to FastCGI routes only, and "
+				    "[route %s] has mode = cgi", f,
+				    r->fcgi.suffix_line, r->prefix);
+				return -1;
+			}
+		}
+		if ((r->set & RC_SUFFIX) && r->fcgi.document_root == NULL) {
+			snprintf(err, errlen, "%s:%d: script_suffix: needs a "
+			    "document_root for [route %s] to find the scripts "
+			    "under", f, r->fcgi.suffix_line, r->prefix);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 const struct route_conf *

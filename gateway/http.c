@@ -28,6 +28,7 @@
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <fcntl.h>
 
@@ -432,7 +433,47 @@ static_escaped(struct http_ctx *h)
 	return 200;
 }
 
-/* A handler run as a FastCGI worker pool: handlers/foo.fcgi -> /foo. */
+/*
+ * A route with document_root serves a tree of scripts (split.c): the
+ * path below the route, rest, gives SCRIPT_FILENAME under the root,
+ * SCRIPT_NAME and PATH_INFO, as php-fpm, php-cgi and fcgiwrap expect:
+ * /php/app.php/extra -> <root>/app.php, /php/app.php, /extra.  For a
+ * local pool the script must be a regular file here, or the request is
+ * a 404 that never reaches the program (nor php-cgi's cgi.fix_pathinfo
+ * search for another file); a remote backend's files are its own.
+ * Returns 0 with tg filled, or the status already answered.
+ */
+static int
+script_target(struct http_ctx *h, const char *route, const char *rest,
+    const struct pool_conf *f, int local, struct fcgi_target *tg)
+{
+	static _Thread_local char fname[PATH_MAX], sname[PATH_MAX];
+	struct stat sb;
+	const char *why;
+	size_t n;
+	int st;
+
+	if ((st = split_path(f->document_root, rest, f->suffixes,
+	    f->nsuffixes, fname, sizeof(fname), &n, &why)) != 0)
+		return http_error(h, st, why, NULL);
+	if (local && (stat(fname, &sb) == -1 || !S_ISREG(sb.st_mode)))
+		return http_error(h, 404, "no such script under "
+		    "document_root", NULL);
+	if (snprintf(sname, sizeof(sname), "%s%.*s",
+	    strcmp(route, "/") == 0 ? "" : route, (int)n, rest) >=
+	    (int)sizeof(sname))
+		return http_error(h, 414, "path too long", NULL);
+	tg->script_name = sname;
+	tg->script_filename = fname;
+	tg->document_root = f->document_root;
+	tg->path_info = rest + n;
+	return 0;
+}
+
+/*
+ * A handler run as a FastCGI worker pool: handlers/foo.fcgi -> /foo.
+ * Without document_root the program is the script.
+ */
 static int
 serve_local_fcgi(struct http_ctx *h, const struct route *rt,
     const struct route_conf *conf, const char *path_info)
@@ -446,45 +487,46 @@ serve_local_fcgi(struct http_ctx *h, const struct route *rt,
 	if ((st = scan_resolve(rt->file, abs, &why)) != 0)
 		return http_error(h, st, why, NULL);
 	memset(&tg, 0, sizeof(tg));
+	if (conf->fcgi.document_root != NULL) {
+		if ((st = script_target(h, rt->name, path_info, &conf->fcgi,
+		    1, &tg)) != 0)
+			return st;
+	} else {
+		tg.script_name = rt->name;
+		tg.script_filename = abs;
+		tg.path_info = path_info;
+	}
 	tg.pool = pool_get(rt->name, abs, conf);
-	tg.script_name = rt->name;
-	tg.script_filename = abs;
-	tg.path_info = path_info;
 	return fastcgi_serve(h, conf, &tg, rt->nph);
 }
 
 /*
- * A route served by remote FastCGI backends.  With document_root, the
- * path after the prefix names a script under it, as php-fpm expects:
- * /php/app/index.php -> SCRIPT_FILENAME=<root>/app/index.php.  The path
- * is clean (no dot segments), so the join stays inside the root.
+ * A route served by remote FastCGI backends: with document_root, the
+ * script its path names; without, the prefix is SCRIPT_NAME and the
+ * rest PATH_INFO.
  */
 static int
 serve_remote(struct http_ctx *h, const struct route_conf *conf)
 {
-	static _Thread_local char fname[PATH_MAX];
 	const char *rest = h->path;
 	struct fcgi_target tg;
+	int st;
 
 	snprintf(h->t.route, sizeof(h->t.route), "%s", conf->prefix);
 	snprintf(h->t.mode, sizeof(h->t.mode), "fastcgi");
 	if (strcmp(conf->prefix, "/") != 0)
 		rest += strlen(conf->prefix);
 	memset(&tg, 0, sizeof(tg));
-	tg.pool = pool_get(conf->prefix, NULL, conf);
 	if (conf->fcgi.document_root != NULL) {
-		if (snprintf(fname, sizeof(fname), "%s%s",
-		    conf->fcgi.document_root, rest) >= (int)sizeof(fname))
-			return http_error(h, 414, "path too long", NULL);
-		tg.script_name = h->path;
-		tg.script_filename = fname;
-		tg.document_root = conf->fcgi.document_root;
-		tg.path_info = "";
+		if ((st = script_target(h, conf->prefix, rest, &conf->fcgi,
+		    0, &tg)) != 0)
+			return st;
 	} else {
 		tg.script_name = strcmp(conf->prefix, "/") == 0 ? "" :
 		    conf->prefix;
 		tg.path_info = rest;
 	}
+	tg.pool = pool_get(conf->prefix, NULL, conf);
 	return fastcgi_serve(h, conf, &tg, 0);
 }
 

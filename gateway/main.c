@@ -167,6 +167,8 @@ build_config(const struct opts *o, char *err, size_t errlen)
 	if (o->allow_root)
 		c->allow_root = 1;
 	config_finish(c);
+	if (config_check(c, err, errlen) == -1)
+		goto fail;
 	return c;
 fail:
 	config_free(c);

@@ -350,6 +350,40 @@ check_report(const char *path, const char *why, int rc)
 		check_errors++;
 }
 
+/*
+ * Does a section's document_root (or script_suffix) reach no FastCGI
+ * handler?  It covers the handlers below its prefix and the one that
+ * answers the prefix itself; when all of those run as CGI, whose
+ * DOCUMENT_ROOT is the www directory, it cannot apply: 1.  0 when one
+ * of them is FastCGI, or when it covers none (reported as matching no
+ * handler yet).
+ */
+static int
+docroot_unused(const struct route_table *t, const struct config *c,
+    const struct route_conf *sec)
+{
+	const struct route *r, *at;
+	const struct route_conf *rc;
+	const char *pi;
+	size_t i, n = strlen(sec->prefix);
+	int ncgi = 0, nfcgi = 0;
+
+	at = route_match(t, sec->prefix, &pi);
+	for (i = 0; (r = route_table_get(t, i)) != NULL; i++) {
+		if (r != at && strcmp(sec->prefix, "/") != 0 &&
+		    (strncmp(r->name, sec->prefix, n) != 0 ||
+		    r->name[n] != '/'))
+			continue;
+		rc = config_route(c, r->name);
+		if (rc->mode == MODE_FASTCGI || (rc->mode == MODE_AUTO &&
+		    r->kind == ROUTE_FCGI))
+			nfcgi++;
+		else
+			ncgi++;
+	}
+	return ncgi > 0 && nfcgi == 0;
+}
+
 int
 scan_check(const char *dir, const struct config *c)
 {
@@ -383,6 +417,19 @@ scan_check(const char *dir, const struct config *c)
 			fprintf(stderr, "%s:%d: [route %s] matches no handler "
 			    "yet\n", c->file ? c->file : "config",
 			    c->routes[k].line, p);
+		if ((c->routes[k].set & (RC_DOCROOT | RC_SUFFIX)) &&
+		    c->routes[k].fcgi.nbackends == 0 &&
+		    docroot_unused(t, c, &c->routes[k])) {
+			fprintf(stderr, "%s:%d: %s: applies to FastCGI routes "
+			    "only, and [route %s] covers CGI handlers only\n",
+			    c->file ? c->file : "config",
+			    c->routes[k].set & RC_DOCROOT ?
+			    c->routes[k].fcgi.docroot_line :
+			    c->routes[k].fcgi.suffix_line,
+			    c->routes[k].set & RC_DOCROOT ? "document_root" :
+			    "script_suffix", p);
+			check_errors++;
+		}
 	}
 	fprintf(stderr, "%s: %zu routes, %d errors\n", real,
 	    route_table_count(t), check_errors);

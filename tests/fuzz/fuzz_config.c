@@ -85,6 +85,11 @@ check_route(const struct config *c, int i)
 		    strncmp(r->fcgi.backends[j], "unix:/", 6) == 0);
 	if (r->fcgi.document_root != NULL)
 		CHECK(r->fcgi.document_root[0] == '/');
+	CHECK(r->fcgi.nsuffixes >= 0 && r->fcgi.nsuffixes <= MAX_SUFFIXES);
+	for (j = 0; j < r->fcgi.nsuffixes; j++)
+		CHECK(r->fcgi.suffixes[j][0] == '.' &&
+		    r->fcgi.suffixes[j][1] != '\0' &&
+		    strchr(r->fcgi.suffixes[j], '/') == NULL);
 	CHECK(r->nenv >= 0 && r->nenv <= MAX_ROUTE_ENV);
 	for (j = 0; j < r->nenv; j++) {
 		CHECK((eq = strchr(r->env[j], '=')) != NULL &&
@@ -164,6 +169,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	else {
 		config_finish(&c);
 		check_config(&c);
+		err[0] = '\0';
+		CHECK(config_check(&c, err, errlen) == 0 ||
+		    (strlen(err) < errlen && strncmp(err, "config:",
+		    errlen - 1 < 7 ? errlen - 1 : 7) == 0));
 	}
 	config_free(&c);
 	check_values(text);

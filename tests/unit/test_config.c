@@ -108,7 +108,14 @@ static const char good[] =
     "[route /php]\n"
     "fastcgi = tcp:127.0.0.1:9000 , unix:/run/php.sock\n"
     "document_root = /srv/php\n"
+    "script_suffix = .php , .phtml\n"
     "max_connections = 2\n"
+    "[route /php/legacy]\n"
+    "timeout = 1s\n"
+    "[route /tree]\n"
+    "document_root = /srv/tree/\n"
+    "[route /tree/cgi]\n"
+    "script_suffix = .cgi\n"
     "[route /pool]\n"
     "mode = fastcgi\n"
     "min_workers = 9\n"
@@ -178,8 +185,23 @@ test_good_file(void **state)
 	assert_string_equal(r->fcgi.backends[0], "tcp:127.0.0.1:9000");
 	assert_string_equal(r->fcgi.backends[1], "unix:/run/php.sock");
 	assert_string_equal(r->fcgi.document_root, "/srv/php");
+	assert_int_equal(r->fcgi.nsuffixes, 2);
+	assert_string_equal(r->fcgi.suffixes[0], ".php");
+	assert_string_equal(r->fcgi.suffixes[1], ".phtml");
 	assert_int_equal(r->fcgi.max_connections, 2);
 	assert_ptr_equal(config_remote(&c, "/php/x.php"), r);
+	r = config_route(&c, "/php/legacy");	/* inherits the split */
+	assert_string_equal(r->fcgi.document_root, "/srv/php");
+	assert_int_equal(r->fcgi.nsuffixes, 2);
+	assert_string_equal(r->fcgi.suffixes[1], ".phtml");
+	r = config_route(&c, "/tree");	/* a local pool's tree */
+	assert_string_equal(r->fcgi.document_root, "/srv/tree/");
+	assert_int_equal(r->fcgi.nsuffixes, 0);
+	r = config_route(&c, "/tree/cgi/x.cgi");
+	assert_string_equal(r->fcgi.document_root, "/srv/tree/");
+	assert_int_equal(r->fcgi.nsuffixes, 1);
+	assert_string_equal(r->fcgi.suffixes[0], ".cgi");
+	assert_int_equal(config_check(&c, err, sizeof(err)), 0);
 	assert_null(config_remote(&c, "/phpx"));
 	assert_null(config_remote(&c, "/reports"));
 
@@ -248,8 +270,87 @@ test_bad_lines(void **state)
 	bad("[route /a]\nfastcgi = unix:relative\n", 2, "tcp:HOST:PORT");
 	bad("[route /a]\nfastcgi = tcp:h:1\nfastcgi = tcp:h:2\n", 3, "twice");
 	bad("[route /a]\ndocument_root = rel\n", 2, "absolute");
+	bad("[route /a]\nscript_suffix = php\n", 2,
+	    "script_suffix: a suffix is a dot and a name");
+	bad("[route /a]\nscript_suffix = .\n", 2, "script_suffix: ");
+	bad("[route /a]\nscript_suffix = .php, x\n", 2, "script_suffix: ");
+	bad("[route /a]\nscript_suffix = .p/hp\n", 2,
+	    "script_suffix: a suffix cannot hold /");
+	bad("[route /a]\nscript_suffix = .p hp\n", 2, "script_suffix: ");
+	bad("[route /a]\nscript_suffix = .p%2fhp\n", 2, "script_suffix: ");
+	bad("[route /a]\nscript_suffix = , ,\n", 2,
+	    "script_suffix: a suffix is a dot and a name");
+	bad("[route /a]\nscript_suffix = ,\n", 2,
+	    "script_suffix: wants suffixes like .php");
+	bad("[route /a]\nscript_suffix = .a,.b,.c,.d,.e,.f,.g,.h,.i\n", 2,
+	    "script_suffix: at most 8");
+	bad("[route /a]\nscript_suffix = .php\nscript_suffix = .cgi\n", 3,
+	    "script_suffix: given twice");
 	bad("[route /a]\nmax_workers = 0\n", 2, "max_workers");
 	bad("[route /a]\nmax_connections = 0\n", 2, "max_connections");
+}
+
+/* Parses, but config_check refuses it: "f.conf:LINE: key: reason". */
+static void
+bad_check(const char *text, int line, const char *reason)
+{
+	struct config c;
+	char err[256] = "", want[32];
+
+	assert_int_equal(config_init(&c), 0);
+	assert_int_equal(config_parse(&c, text, "f.conf", err, sizeof(err)),
+	    0);
+	assert_int_equal(config_set(&c.file, "f.conf"), 0);
+	config_finish(&c);
+	assert_int_equal(config_check(&c, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "f.conf:%d: ", line);
+	if (strncmp(err, want, strlen(want)) != 0 ||
+	    strstr(err, reason) == NULL)
+		fail_msg("'%s': got '%s', want '%s...%s'", text, err, want,
+		    reason);
+	config_free(&c);
+}
+
+static void
+good_check(const char *text)
+{
+	struct config c;
+	char err[256] = "";
+
+	assert_int_equal(config_init(&c), 0);
+	assert_int_equal(config_parse(&c, text, "f.conf", err, sizeof(err)),
+	    0);
+	config_finish(&c);
+	if (config_check(&c, err, sizeof(err)) != 0)
+		fail_msg("'%s': %s", text, err);
+	config_free(&c);
+}
+
+static void
+test_check(void **state)
+{
+	(void)state;
+	/* A CGI handler's DOCUMENT_ROOT is www: document_root is a mistake. */
+	bad_check("[route /c]\nmode = cgi\ndocument_root = /srv\n", 3,
+	    "document_root: applies to FastCGI routes only");
+	bad_check("[route /]\nmode = cgi\n\n[route /c]\n"
+	    "document_root = /srv\n", 5, "document_root: applies to FastCGI");
+	bad_check("[route /c]\nmode = cgi\ndocument_root = /srv\n"
+	    "script_suffix = .php\n", 3, "document_root: ");
+	bad_check("[route /c]\nscript_suffix = .php\nmode = cgi\n", 2,
+	    "script_suffix: applies to FastCGI routes only");
+	bad_check("[route /c]\nscript_suffix = .php\n", 2,
+	    "script_suffix: needs a document_root");
+	bad_check("[route /a]\ndocument_root = /srv\n[route /b]\n"
+	    "script_suffix = .php\n", 4, "script_suffix: needs a document_root");
+	/* Inherited, or on a remote route, they apply. */
+	good_check("[route /c]\ndocument_root = /srv\n[route /c/x]\n"
+	    "mode = cgi\n");
+	good_check("[route /c]\nmode = cgi\nfastcgi = tcp:h:1\n"
+	    "document_root = /srv\nscript_suffix = .php\n");
+	good_check("[route /]\ndocument_root = /srv\n[route /c]\n"
+	    "script_suffix = .php\n");
+	good_check("[route /c]\nmode = fastcgi\ndocument_root = /srv\n");
 }
 
 int
@@ -260,6 +361,7 @@ main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_good_file),
 		cmocka_unit_test(test_bad_lines),
+		cmocka_unit_test(test_check),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
