@@ -766,6 +766,12 @@ int	 http_send_body(struct http_ctx *h, const char *buf, size_t n);
  * wait on a silent handler; 1 sets client_gone.
  */
 int	 http_client_closed(struct http_ctx *h);
+/*
+ * The client's socket (found as http_client_closed finds it), for a
+ * caller that polls it or asks how many bytes wait in it; all reading and
+ * writing still goes through civetweb.  -1 when it cannot be found.
+ */
+int	 http_client_socket(struct http_ctx *h);
 /* Write what is buffered; 0, or -1 when the client is gone. */
 int	 http_flush(struct http_ctx *h);
 /*

@@ -810,6 +810,18 @@ http_client_closed(struct http_ctx *h)
 	return 0;
 }
 
+int
+http_client_socket(struct http_ctx *h)
+{
+	int fd;
+
+	if (h->client_fd == 0) {	/* not looked for yet */
+		fd = find_client_fd(h);
+		h->client_fd = fd >= 0 ? fd + 1 : -1;
+	}
+	return h->client_fd > 0 ? h->client_fd - 1 : -1;
+}
+
 /*
  * cgigate authenticates nobody, so civetweb must not either: without an
  * authorization handler it looks for a password file on every request,
