@@ -7,11 +7,12 @@ cd "$(dirname "$0")"
 # Build; run (libfcgi-perl for handlers/hello-perl.fcgi); test (curl,
 # sqlite3, procps, mandoc, php-fpm as a remote FastCGI backend, php-cgi
 # and fcgiwrap as local pools serving a document_root, chromium for the
-# dashboard).  BOOTSTRAP_EXTRA adds packages (tests/bench/bench.sh
-# uses it for its peers).
+# dashboard, git for git-http-backend as a CGI handler).  BOOTSTRAP_EXTRA
+# adds packages (tests/bench/bench.sh uses it for its peers).
 PKGS="gcc make autoconf automake pkg-config libc6-dev
 libcivetweb-dev libsqlite3-dev libcmocka-dev libfcgi-dev libfcgi-perl
-curl sqlite3 procps mandoc php-fpm php-cgi fcgiwrap chromium ${BOOTSTRAP_EXTRA:-}"
+curl sqlite3 procps mandoc php-fpm php-cgi fcgiwrap chromium git
+${BOOTSTRAP_EXTRA:-}"
 
 missing=""
 for p in $PKGS; do

@@ -7,8 +7,34 @@
  * the request body into the child's stdin, its stdout through the header
  * parser (cgiresp.c) to the client, its stderr to the log.  Nothing is
  * read from the child while a write to the client blocks, so a slow client
- * slows the handler instead of growing our memory.  Reading the request
- * body from civetweb blocks too, but only while the client is sending it.
+ * slows the handler instead of growing our memory.
+ *
+ * The request body.  Civetweb hides the client's socket and its mg_read
+ * blocks until all the bytes asked for have come (for a chunked body,
+ * until that many body bytes, across chunks), so the pump finds the socket
+ * (http_client_socket), polls it with the child's pipes and asks civetweb
+ * only for what is already there: with Content-Length, the bytes waiting
+ * in the socket (FIONREAD); chunked, a sixteenth of them, since framing
+ * takes room (the smallest chunk, "1\r\nx\r\n", takes six bytes; only
+ * chunk sizes padded with zeros take more, and then a read waits for more
+ * of the client's bytes).  Body bytes civetweb read together with the
+ * request head sit in its own buffer, which no call shows; while any may
+ * be there, reads that find the socket empty ask for 1, 2, 4, ... bytes,
+ * which civetweb copies from that buffer without waiting (a Content-Length
+ * body's last byte, or a chunked body's last chunk, ends such a read
+ * early, whatever it asked for).  The buffer is known empty once a read
+ * took bytes from the socket (the kernel's count of bytes received less
+ * those still queued moved, TCP_INFO) or once more bytes were read than
+ * it holds.  What remains is one wait, at most once per request, that no
+ * handler byte ends: while that buffer may hold body bytes and the socket
+ * holds none (the client sent its head, perhaps part of its body, and
+ * paused), the read that finds the buffer empty waits for the client's
+ * next bytes.  Without the socket, each read blocks as civetweb's do.
+ *
+ * The body is read only while there is room to keep it, so a handler that
+ * never reads its stdin is not fed, and its output still flows.  A client
+ * that sends slowly costs the handler's output nothing: the loop waits on
+ * both sides at once.
  *
  * Ends: EOF on stdout and the child reaped (its status decides whether a
  * started body is finished or cut short), the route's timeout (the whole
@@ -21,10 +47,15 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <netinet/in.h>
+#include <linux/tcp.h>
 #include <unistd.h>
 
 #include <civetweb.h>
@@ -34,12 +65,27 @@
 #define PIPE_CHUNK	65536
 #define POLL_MAX_MS	250
 #define KILL_GRACE_US	500000
+#define BODY_BUF	65536
+#define STDIN_PIPE	(1 << 20)
+/* civetweb's request buffer (max_request_size, left at its default). */
+#define HEAD_BUF	16384
+/* Body bytes a chunked read may ask for, per byte waiting in the socket. */
+#define CHUNK_SHARE	16
 
 struct pump {
 	struct relay		 r;
 	struct child		 c;
 	int			 out_open, err_open, in_open;
-	char			 inbuf[16384];
+	int			 cfd;		/* client socket, -1: unknown */
+	int			 chunked;
+	int			 body_done;	/* relay_body said 0 */
+	int			 head_bytes;	/* civetweb may hold body bytes */
+	int			 client_ready;	/* poll saw the socket readable */
+	size_t			 probe;		/* next read from its buffer */
+	unsigned long long	 taken;		/* sock_taken, when taken_ok */
+	int			 taken_ok;
+	long long		 got;		/* body bytes read */
+	char			 inbuf[BODY_BUF];
 	size_t			 inoff, inlen;
 };
 
@@ -105,36 +151,160 @@ read_stdout(struct pump *s)
 	return 0;
 }
 
-/* Feed the request body; reads from the client block until data comes. */
+/*
+ * Bytes civetweb has taken from the client's socket so far: those the
+ * kernel received less those still queued, read twice over so that no
+ * arrival falls between the two.  0, or -1 when the kernel does not say.
+ */
 static int
-feed_stdin(struct pump *s)
+sock_taken(int fd, unsigned long long *taken)
 {
-	ssize_t n;
+	struct tcp_info ti;
+	socklen_t len;
+	unsigned long long rcvd;
+	int i, queued;
 
-	if (s->inlen == 0) {
-		n = relay_body(&s->r, s->inbuf, sizeof(s->inbuf));
+	for (i = 0; i < 4; i++) {
+		len = sizeof(ti);
+		if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1 ||
+		    len < offsetof(struct tcp_info, tcpi_bytes_received) +
+		    sizeof(ti.tcpi_bytes_received))
+			return -1;
+		rcvd = ti.tcpi_bytes_received;
+		if (ioctl(fd, FIONREAD, &queued) == -1)
+			return -1;
+		len = sizeof(ti);
+		if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1)
+			return -1;
+		if (ti.tcpi_bytes_received == rcvd) {
+			*taken = rcvd - (unsigned long long)queued;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/*
+ * How many body bytes to ask civetweb for now without waiting on the
+ * client (see the design comment), 0 for none.  *probing says that the
+ * answer is a probe of civetweb's own buffer.
+ */
+static size_t
+body_want(struct pump *s, size_t room, int *probing)
+{
+	size_t k;
+	int queued;
+
+	*probing = 0;
+	if (s->cfd < 0)
+		return room;
+	if (ioctl(s->cfd, FIONREAD, &queued) == -1)
+		queued = 0;
+	if (queued > 0)
+		k = s->chunked ? (size_t)queued / CHUNK_SHARE : (size_t)queued;
+	else if (s->head_bytes) {
+		k = s->probe;
+		*probing = 1;
+	} else if (s->client_ready)
+		k = room;	/* EOF or an error: civetweb says which */
+	else
+		return 0;
+	if (k == 0)
+		k = 1;
+	return k < room ? k : room;
+}
+
+/*
+ * Read what the client has sent into inbuf, as long as there is room and
+ * no read would wait.  0, or -1 when the client went away or max_body was
+ * passed (s->r says which).
+ */
+static int
+read_body(struct pump *s)
+{
+	unsigned long long t0, t1 = 0;
+	size_t room, k;
+	ssize_t n;
+	int probing, known;
+
+	if (s->inlen == 0)
+		s->inoff = 0;
+	else if (s->inoff > 0 && s->inoff + s->inlen == sizeof(s->inbuf)) {
+		memmove(s->inbuf, s->inbuf + s->inoff, s->inlen);
+		s->inoff = 0;
+	}
+	while (!s->body_done) {
+		room = sizeof(s->inbuf) - s->inoff - s->inlen;
+		if (room == 0)
+			break;
+		/* A Content-Length body all read: relay_body says 0 at once. */
+		if (s->r.body_left == 0) {
+			k = room;
+			probing = 0;
+		} else if ((k = body_want(s, room, &probing)) == 0)
+			break;
+		/* Only civetweb's reads move it: the last count holds. */
+		known = s->head_bytes && (s->taken_ok ||
+		    sock_taken(s->cfd, &s->taken) == 0);
+		t0 = s->taken;
+		n = relay_body(&s->r, s->inbuf + s->inoff + s->inlen, k);
+		s->client_ready = 0;
 		if (n < 0)
 			return -1;
 		if (n == 0) {
-			close(s->c.in);
-			s->c.in = -1;
-			s->in_open = 0;
-			return 0;
+			s->body_done = 1;
+			break;
 		}
-		s->inoff = 0;
-		s->inlen = (size_t)n;
+		s->inlen += (size_t)n;
+		s->got += n;
+		/* Chunked, civetweb stops short only at the last chunk. */
+		if (s->chunked && (size_t)n < k)
+			s->body_done = 1;
+		if (s->head_bytes) {
+			if (probing && s->probe < sizeof(s->inbuf))
+				s->probe *= 2;
+			/* Bytes from the socket: civetweb's buffer is empty. */
+			s->taken_ok = known && sock_taken(s->cfd, &t1) == 0;
+			if ((known && (!s->taken_ok || t1 != t0)) ||
+			    s->got >= HEAD_BUF)
+				s->head_bytes = 0;
+			s->taken = t1;
+		}
+		if (s->cfd < 0)
+			break;	/* that read may have waited: one at a time */
 	}
-	n = write(s->c.in, s->inbuf + s->inoff, s->inlen);
-	if (n > 0) {
-		s->inoff += (size_t)n;
-		s->inlen -= (size_t)n;
-	} else if (n == -1 && errno == EPIPE) {
-		/* The handler does not want (the rest of) the body. */
+	return 0;
+}
+
+/* Write what inbuf holds into the child's stdin, as far as it takes it. */
+static void
+write_stdin(struct pump *s)
+{
+	ssize_t n;
+
+	while (s->inlen > 0) {
+		n = write(s->c.in, s->inbuf + s->inoff, s->inlen);
+		if (n > 0) {
+			s->inoff += (size_t)n;
+			s->inlen -= (size_t)n;
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			return;
+		/* EPIPE: the handler does not want (the rest of) the body. */
+		s->inlen = 0;
+		s->body_done = 1;
+		break;
+	}
+	if (s->inlen == 0)
+		s->inoff = 0;
+	if (s->body_done && s->inlen == 0) {
 		close(s->c.in);
 		s->c.in = -1;
 		s->in_open = 0;
 	}
-	return 0;
 }
 
 /* Move bytes until stdout closes, the deadline passes or something fails. */
@@ -142,9 +312,9 @@ static int
 pump(struct pump *s, uint64_t deadline)
 {
 	struct http_ctx *h = s->r.h;
-	struct pollfd pfd[3];
+	struct pollfd pfd[4];
 	uint64_t now;
-	int i, nfd, ms, idx_in, idx_out, idx_err;
+	int i, nfd, ms, idx_in, idx_out, idx_err, idx_cl;
 
 	while (s->out_open || s->err_open) {
 		now = now_us();
@@ -152,19 +322,28 @@ pump(struct pump *s, uint64_t deadline)
 			deadline = http_drain_deadline();
 		if (now >= deadline)
 			return 1;
-		if (s->in_open && s->inlen == 0 && feed_stdin(s) == -1)
-			return -1;
+		if (s->in_open) {
+			if (read_body(s) == -1)
+				return -1;
+			write_stdin(s);
+		}
 		if (http_flush(h) == -1) {
 			s->r.fail = "client went away";
 			h->client_gone = 1;
 			return -1;
 		}
 		nfd = 0;
-		idx_in = idx_out = idx_err = -1;
+		idx_in = idx_out = idx_err = idx_cl = -1;
 		if (s->in_open && s->inlen > 0) {
 			pfd[nfd].fd = s->c.in;
 			pfd[nfd].events = POLLOUT;
 			idx_in = nfd++;
+		}
+		if (s->in_open && !s->body_done && s->cfd >= 0 &&
+		    s->inoff + s->inlen < sizeof(s->inbuf)) {
+			pfd[nfd].fd = s->cfd;
+			pfd[nfd].events = POLLIN;
+			idx_cl = nfd++;
 		}
 		if (s->out_open) {
 			pfd[nfd].fd = s->c.out;
@@ -181,6 +360,10 @@ pump(struct pump *s, uint64_t deadline)
 			ms = POLL_MAX_MS;
 		if (http_draining() && ms > 50)
 			ms = 50;
+		/* Without the socket, reading the body is what waits. */
+		if (s->in_open && !s->body_done && s->cfd < 0 &&
+		    s->inoff + s->inlen < sizeof(s->inbuf))
+			ms = 0;
 		i = poll(pfd, (nfds_t)nfd, ms);
 		if (i == -1 && errno != EINTR)
 			return -1;
@@ -188,9 +371,10 @@ pump(struct pump *s, uint64_t deadline)
 			s->r.fail = "client went away";
 			return -1;
 		}
-		if (idx_in >= 0 && pfd[idx_in].revents & (POLLOUT | POLLERR))
-			if (feed_stdin(s) == -1)
-				return -1;
+		if (idx_cl >= 0 && pfd[idx_cl].revents)
+			s->client_ready = 1;
+		if (idx_in >= 0 && pfd[idx_in].revents)
+			write_stdin(s);
 		if (idx_out >= 0 && pfd[idx_out].revents &&
 		    read_stdout(s) == -1)
 			return -1;
@@ -277,6 +461,16 @@ run(struct pump *s, const struct route *rt, const char *abs,
 	h->t.pid = s->c.pid;
 	s->out_open = s->err_open = 1;
 	s->in_open = s->c.in >= 0;
+	s->chunked = s->r.body_left < 0;
+	s->body_done = s->client_ready = 0;
+	s->head_bytes = 1;
+	s->probe = 1;
+	s->got = 0;
+	s->taken_ok = 0;
+	s->cfd = s->in_open ? http_client_socket(h) : -1;
+	/* A large body crosses in fewer, larger steps (best effort). */
+	if (s->in_open && (s->r.body_left < 0 || s->r.body_left > BODY_BUF))
+		(void)fcntl(s->c.in, F_SETPIPE_SZ, STDIN_PIPE);
 	deadline = h->start_us + (uint64_t)conf->timeout_us;
 
 	rc = pump(s, deadline);
