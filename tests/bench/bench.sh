@@ -2,8 +2,8 @@
 # bench.sh: cgigate against the servers people would use instead, in one
 # run, on loopback, with the same programs behind every server.
 #
-#   sh tests/bench/bench.sh [cgi|fcgi|static|extra|all|profile] [DURATION]
-#   (all, 10s)
+#   sh tests/bench/bench.sh [cgi|fcgi|static|extra|upload|all|profile]
+#       [DURATION]   (all, 10s)
 #
 #   Workloads: W1, a header and "hi" (handlers/hello-c.cgi, and
 #   hello-fcgi.fcgi as FastCGI); W2, a header and 163,840 bytes
@@ -29,6 +29,14 @@
 #          listed last), CGI W1 in 4 rounds of DURATION (with the CPU per
 #          request of cgigate and of its writer thread), and 256
 #          connections for both modes, with cgigate's peak RSS
+#   upload request bodies of 1, 10 and 100 MB, in MB/s, through
+#          cgigate CGI and lighttpd mod_cgi running handlers/count.cgi
+#          (reads its input to EOF, answers with the byte count) and
+#          cgigate's FastCGI pool running count-fcgi.fcgi, the same
+#          through libfcgi; curl -H 'Expect:' --data-binary @FILE, one
+#          upload at a time, 20, 5 and 3 uploads per row, the servers
+#          in turn and then in reverse order; a row is total bytes over
+#          total time.  DURATION does not apply.
 #   profile where the CPU goes (perf record -a -g -e cpu-clock for 5 s,
 #          as root): the raw spawn ceiling for W1 and W2, then cgigate
 #          CGI W1 and W2 and FastCGI W1 with 4 workers under wrk; the
@@ -50,6 +58,7 @@ conns=30
 
 extra="wrk lighttpd nginx spawn-fcgi fcgiwrap apache2 golang-go"
 [ "$what" != profile ] || extra="wrk linux-perf"
+[ "$what" != upload ] || extra="lighttpd"
 BOOTSTRAP_EXTRA=$extra sh "$top/bootstrap.sh" >&2
 
 tmp=$(mktemp -d /tmp/cgigate-bench.XXXXXX)
@@ -68,9 +77,10 @@ chmod 755 "$tmp"	# Apache runs its CGI programs as nobody
 cp "$top/handlers/hello-c.cgi" "$top/handlers/big.cgi" "$tmp/h/"
 cp "$top/handlers/hello-fcgi.fcgi" "$tmp/h/hello.fcgi"
 cp "$top/handlers/big-fcgi.fcgi" "$tmp/h/bigf.fcgi"
+cp "$top/handlers/count.cgi" "$top/handlers/count-fcgi.fcgi" "$tmp/h/"
 printf 'hi\n' >"$tmp/www/hi.txt"
 cc -O2 -pthread -o "$tmp/bin/spawnceil" "$top/tests/bench/spawnceil.c"
-[ "$what" = profile ] || {
+[ "$what" = profile ] || [ "$what" = upload ] || {
 	cc -O2 -o "$tmp/bin/cwserve" "$top/tests/bench/cwserve.c" -lcivetweb
 	(cd "$top/tests/bench" && GOCACHE="$tmp/gocache" GO111MODULE=off \
 	    go build -o "$tmp/bin/goexec" goexec.go)
@@ -525,14 +535,106 @@ max_queue_wait = 10s"
 	stop "$cgpid"
 }
 
+# Uploads, one at a time: total bytes over total time for a row.
+upload() {	# row-name url file count
+	n=0 t=0 bytes=0 bad=0
+	: >>"$tmp/uprows"
+	while [ $n -lt "$4" ]; do
+		r=$(curl -s -m 600 -o "$tmp/up.out" -H 'Expect:' \
+		    -w '%{http_code} %{time_total}' \
+		    --data-binary @"$3" "$2") || r="000 0"
+		size=$(wc -c <"$3")
+		[ "${r%% *}" = 200 ] && [ "$(cat "$tmp/up.out")" = "$size" ] ||
+		    bad=$((bad + 1))
+		t=$(awk -v a="$t" -v b="${r##* }" 'BEGIN { print a + b }')
+		bytes=$((bytes + size))
+		n=$((n + 1))
+	done
+	mbs=$(awk -v b="$bytes" -v t="$t" 'BEGIN { printf "%.1f", b / t / 1e6 }')
+	echo "\$ $4 x curl -H 'Expect:' --data-binary @$(basename "$3") $2 ->" \
+	    "$mbs MB/s, $bad failed" >&2
+	if [ "$bad" -eq 0 ]; then
+		echo "| $1 | $mbs | $4 | $t s |" >>"$tmp/uprows"
+		echo "$1=$mbs" >>"$tmp/uprates"
+	else
+		echo "| $1 | $mbs ($bad failed: not a result) | $4 | $t s |" \
+		    >>"$tmp/uprows"
+	fi
+}
+
+run_upload() {
+	for mb in 1 10 100; do
+		head -c $((mb * 1000000)) /dev/urandom >"$tmp/up$mb"
+	done
+	start_cgigate "[route /]
+max_body = 200M
+timeout = 600s
+[route /count-fcgi]
+min_workers = 1
+max_workers = 1"
+	waitport "$cgport" count
+	start_lighttpd mod_cgi <<EOF2
+cgi.assign = ( ".cgi" => "" )
+EOF2
+	waitport "$lport" count.cgi
+	for mb in 1 10 100; do
+		k=20
+		[ $mb -lt 10 ] || k=5
+		[ $mb -lt 100 ] || k=3
+		for order in 1 2; do
+			round=
+			[ $order = 1 ] || round=", round 2"
+			set -- cgi fcgi lighttpd
+			[ $order = 1 ] || set -- lighttpd fcgi cgi
+			for srv in "$@"; do
+				case $srv in
+				cgi) upload "cgigate CGI, $mb MB$round" \
+				    "http://127.0.0.1:$cgport/count" \
+				    "$tmp/up$mb" $k ;;
+				fcgi) upload "cgigate FastCGI, $mb MB$round" \
+				    "http://127.0.0.1:$cgport/count-fcgi" \
+				    "$tmp/up$mb" $k ;;
+				lighttpd) upload "lighttpd mod_cgi, $mb MB$round" \
+				    "http://127.0.0.1:$lport/count.cgi" \
+				    "$tmp/up$mb" $k ;;
+				esac
+			done
+		done
+	done
+	stop "$lpid"
+	stop "$cgpid"
+	echo
+	echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'), nproc: $(nproc)," \
+	    "cpu: $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
+	echo
+	echo "| upload | MB/s | uploads | time |"
+	echo "|---|---|---|---|"
+	cat "$tmp/uprows"
+	echo
+	echo "| cgigate CGI upload | against | ratio |"
+	echo "|---|---|---|"
+	for mb in 1 10 100; do
+		for peer in "cgigate FastCGI" "lighttpd mod_cgi"; do
+			awk -v a="cgigate CGI, $mb MB" -v b="$peer, $mb MB" '
+			    { split($0, f, "="); k = f[1]; sub(/, round 2$/, "", k)
+			      if (k == a) { sa += f[2]; na++ }
+			      if (k == b) { sb += f[2]; nb++ } }
+			    END { if (na && nb) printf "| %s | %s | %.2fx |\n",
+				a, b, (sa / na) / (sb / nb) }' "$tmp/uprates"
+		done
+	done
+}
+
 case $what in
 profile) run_profile; exit 0 ;;
+upload) run_upload; exit 0 ;;
 cgi) run_cgi ;;
 fcgi) run_fcgi ;;
 static) run_static ;;
 extra) run_extra ;;
 all) run_cgi; run_fcgi; run_static; run_extra ;;
-*) echo "usage: bench.sh [cgi|fcgi|static|extra|all|profile] [DURATION]" >&2
+*) echo "usage: bench.sh [cgi|fcgi|static|extra|upload|all|profile]" \
+    "[DURATION]" >&2
    exit 2 ;;
 esac
 
