@@ -338,7 +338,6 @@ kill "$BH_PID"
 wait "$BH_PID" 2>/dev/null
 
 # --- php-fpm as a remote backend -------------------------------------------
-FPM=$(ls /usr/sbin/php-fpm* 2>/dev/null | head -n 1)
 if [ -z "$FPM" ]; then
 	echo "# php-fpm not installed: remote backend checks skipped"
 	finish
@@ -350,19 +349,7 @@ header("X-Php: yes");
 echo "php ", 6 * 7, " ", $_SERVER["SCRIPT_FILENAME"], " ", $_SERVER["SCRIPT_NAME"], "\n";
 EOF
 fpm_port=$(free_port)
-cat >"$W/fpm.conf" <<EOF
-[global]
-error_log = $W/fpm.log
-daemonize = no
-[www]
-listen = 127.0.0.1:$fpm_port
-pm = static
-pm.max_children = 2
-EOF
-"$FPM" -n -y "$W/fpm.conf" -R >"$W/fpm.out" 2>&1 &
-FPM_PID=$!
-track "$FPM_PID"
-wait_port "$fpm_port" || not_ok "php-fpm did not start"
+start_fpm "$fpm_port" || not_ok "php-fpm did not start"
 { server_conf; cat <<EOF; } >"$W/remote.conf"
 [route /php]
 fastcgi = tcp:127.0.0.1:$fpm_port, unix:$W/nobody-listens.sock
@@ -394,10 +381,7 @@ case $code in 502|503) ok "no backend left -> $code" ;;
 [ $((t1 - t0)) -lt 3000 ] && ok "and it does not hang" ||
     not_ok "and it does not hang ($((t1 - t0)) ms)"
 # The backend comes back: probed, restored, served again.
-"$FPM" -n -y "$W/fpm.conf" -R >"$W/fpm.out" 2>&1 &
-FPM_PID=$!
-track "$FPM_PID"
-wait_port "$fpm_port" || not_ok "php-fpm did not restart"
+start_fpm "$fpm_port" || not_ok "php-fpm did not restart"
 code=0
 for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
 	code=$(http_code "$URL/php/app/index.php")

@@ -7,7 +7,6 @@
 
 FIX="$TB/tests/fixtures/fcgi-fixture"
 [ -x "$FIX" ] || skip "fixture not built ($FIX)"
-FPM=$(ls /usr/sbin/php-fpm* 2>/dev/null | head -n 1)
 [ -n "$FPM" ] || skip "php-fpm not installed"
 
 mkdir -p "$W/www" "$W/php"
@@ -21,18 +20,7 @@ cat >"$W/php/small.php" <<'EOF'
 echo "small\n";
 EOF
 fpm_port=$(free_port)
-cat >"$W/fpm.conf" <<EOF
-[global]
-error_log = $W/fpm.log
-daemonize = no
-[www]
-listen = 127.0.0.1:$fpm_port
-pm = static
-pm.max_children = 2
-EOF
-"$FPM" -n -y "$W/fpm.conf" -R >"$W/fpm.out" 2>&1 &
-track $!
-wait_port "$fpm_port" || not_ok "php-fpm did not start"
+start_fpm "$fpm_port" || not_ok "php-fpm did not start"
 cp "$FIX" "$H/sleepy.fcgi"
 { server_conf; cat <<EOF; } >"$W/cgigate.conf"
 drain_timeout = 500ms

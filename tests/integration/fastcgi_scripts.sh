@@ -9,7 +9,6 @@
 
 PHPCGI=$(command -v php-cgi)
 FCGIWRAP=$(command -v fcgiwrap || ls /usr/sbin/fcgiwrap 2>/dev/null)
-FPM=$(ls /usr/sbin/php-fpm* 2>/dev/null | head -n 1)
 # bootstrap.sh installs all three: a missing one is a failure, not a skip.
 for p in php-cgi:"$PHPCGI" fcgiwrap:"$FCGIWRAP" php-fpm:"$FPM"; do
 	[ -n "${p#*:}" ] || { not_ok "${p%%:*} is installed (bootstrap.sh)"; finish; }
@@ -53,19 +52,7 @@ printf '#!/bin/sh\nprintf "Content-Type: text/plain\\n\\nhi\\n"\n' \
 chmod 755 "$H/php.fcgi" "$H/cgi.fcgi" "$H/hello.cgi"
 
 fpm_port=$(free_port)
-cat >"$W/fpm.conf" <<EOF
-[global]
-error_log = $W/fpm.log
-daemonize = no
-[www]
-listen = 127.0.0.1:$fpm_port
-pm = static
-pm.max_children = 2
-EOF
-"$FPM" -n -y "$W/fpm.conf" -R >"$W/fpm.out" 2>&1 &
-FPM_PID=$!
-track "$FPM_PID"
-wait_port "$fpm_port" || not_ok "php-fpm did not start"
+start_fpm "$fpm_port" || not_ok "php-fpm did not start"
 
 # --- document_root alone: the whole path below the route is the script ----
 # Before, a local pool was told its own wrapper was the script: php-cgi

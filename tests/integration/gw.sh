@@ -125,6 +125,27 @@ wait_port() {
 	done
 }
 
+# Debian's php-fpm, when installed (a real remote FastCGI backend).
+FPM=$(ls /usr/sbin/php-fpm* 2>/dev/null | head -n 1)
+
+# Start php-fpm (two children) on 127.0.0.1:PORT, tracked: sets FPM_PID,
+# fails when it does not listen.  Again with the same port restarts it.
+start_fpm() {	# port
+	cat >"$W/fpm.conf" <<EOF
+[global]
+error_log = $W/fpm.log
+daemonize = no
+[www]
+listen = 127.0.0.1:$1
+pm = static
+pm.max_children = 2
+EOF
+	"$FPM" -n -y "$W/fpm.conf" -R >"$W/fpm.out" 2>&1 &
+	FPM_PID=$!
+	track "$FPM_PID"
+	wait_port "$1"
+}
+
 # start_gateway [cgigate options]: listens on 127.0.0.1:0; sets GW_PID, URL.
 start_gateway() {
 	GW_RUN=$((${GW_RUN:-0} + 1))
