@@ -620,7 +620,7 @@ struct pool_conn {
 	int		 reused;	/* kept from an earlier request */
 	long long	 connect_us;	/* 0 when reused */
 	pid_t		 pid;		/* local worker, 0 for a backend */
-	unsigned long	 nreq;		/* requests given to this worker */
+	unsigned long	 nreq;		/* requests given to this endpoint */
 };
 
 /*
@@ -635,19 +635,22 @@ void	 pool_set_config(const struct config *c);
 struct pool *pool_get(const char *route, const char *path,
 	    const struct route_conf *rc);
 /*
- * Borrow a connection to a free endpoint, waiting until deadline.
- * Returns 0, or 503 with the reason in *why.
+ * Borrow a connection to a free endpoint, waiting until deadline: a kept
+ * one only if nothing (no byte, no EOF) arrived on it while it was idle,
+ * else a new one.  Returns 0, or 503 with the reason in *why.
  */
 int	 pool_acquire(struct pool *p, uint64_t deadline,
 	    struct pool_conn *pc, const char **why);
-/* Replace a kept connection found closed.  0, or -1 (pc unchanged). */
-int	 pool_redial(struct pool_conn *pc);
 /* Give pc back; why is logged for POOL_FAIL and POOL_KILL. */
 void	 pool_release(struct pool_conn *pc, enum pool_end how,
 	    const char *why);
-/* Write all of buf to a non-blocking socket by deadline.  0 or -1. */
+/*
+ * Write all of buf to a non-blocking socket by deadline.  0, or -1 with
+ * errno (ETIMEDOUT for the deadline); *sent says how many bytes the
+ * kernel took either way.
+ */
 int	 pool_write_all(int fd, const void *buf, size_t len,
-	    uint64_t deadline);
+	    uint64_t deadline, size_t *sent);
 
 /* Requests waiting for a worker of route's pools now. */
 int	 pool_waiting(const char *route);

@@ -10,6 +10,14 @@
  * while a write to the client blocks, so a slow client slows the worker
  * rather than growing our memory.
  *
+ * Each request on a connection gets the next request id (the endpoint's
+ * request count, from 1 up to 65535 and round again), not always 1: a
+ * record that arrives for an earlier request, however late, then cannot
+ * pass for this one's answer; the parser ends the exchange with 502 and
+ * the connection is closed.  Anything behind END_REQUEST closes it too,
+ * and pool.c never lends a kept connection on which anything arrived
+ * while it was idle.
+ *
  * Ends: END_REQUEST (the connection goes back to the pool), the route's
  * timeout (a local worker's process group is killed and replaced; 504;
  * a remote backend is ejected only if it, not a slow client, was behind;
@@ -33,10 +41,10 @@
 
 #include "cgigate.h"
 
-#define FCGI_ID		1
 #define READ_CHUNK	65536
 #define STDIN_CHUNK	16384
 #define POLL_MAX_MS	250
+#define MAX_ATTEMPTS	4	/* endpoints found gone before a request */
 
 struct fjob {
 	struct relay		 r;
@@ -50,6 +58,7 @@ struct fjob {
 	unsigned char		 stdin_rec[8 + STDIN_CHUNK + 8];
 	int			 stdin_done;	/* empty STDIN record queued */
 	int			 got_bytes;	/* anything from the app yet */
+	unsigned		 id;		/* request id on the connection */
 };
 
 static _Thread_local struct fjob *tls_job;
@@ -66,7 +75,7 @@ next_stdin(struct fjob *j)
 		return -1;
 	j->out = j->stdin_rec;
 	j->outoff = 0;
-	j->outlen = fcgi_stream(j->stdin_rec, FCGI_STDIN, FCGI_ID, j->body,
+	j->outlen = fcgi_stream(j->stdin_rec, FCGI_STDIN, j->id, j->body,
 	    (size_t)n);
 	if (n == 0)
 		j->stdin_done = 1;
@@ -199,9 +208,10 @@ converse(struct fjob *j, uint64_t deadline, uint64_t first_deadline)
  * request on the connection when it reads the next one.
  */
 static int
-begin(struct fjob *j, unsigned char *msg, size_t len, uint64_t deadline)
+begin(struct fjob *j, unsigned char *msg, size_t len, uint64_t deadline,
+    size_t *sent)
 {
-	if (pool_write_all(j->pc.fd, msg, len, deadline) == -1)
+	if (pool_write_all(j->pc.fd, msg, len, deadline, sent) == -1)
 		return -1;
 	if (j->r.body_left == 0)
 		j->stdin_done = 1;
@@ -215,20 +225,41 @@ opening(struct fjob *j, char **envp, size_t *len)
 	unsigned char *params, *msg;
 	size_t plen, n;
 
-	if ((params = fcgi_encode_params(FCGI_ID, envp, &plen)) == NULL)
+	if ((params = fcgi_encode_params(j->id, envp, &plen)) == NULL)
 		return NULL;
 	n = 16 + plen + (j->r.body_left == 0 ? fcgi_stream_size(0) : 0);
 	if ((msg = malloc(n)) == NULL) {
 		free(params);
 		return NULL;
 	}
-	fcgi_begin_request(msg, FCGI_ID, 1);
+	fcgi_begin_request(msg, j->id, 1);
 	memcpy(msg + 16, params, plen);
 	*len = 16 + plen;
 	if (j->r.body_left == 0)
-		*len += fcgi_stream(msg + *len, FCGI_STDIN, FCGI_ID, NULL, 0);
+		*len += fcgi_stream(msg + *len, FCGI_STDIN, j->id, NULL, 0);
 	free(params);
 	return msg;
+}
+
+/* Borrow a connection for the request; 0, or the status to answer. */
+static int
+acquire(struct fjob *j, const struct fcgi_target *tg, const char **why)
+{
+	struct http_ctx *h = j->r.h;
+	int st;
+
+	st = pool_acquire(tg->pool, h->start_us +
+	    (uint64_t)j->r.conf->max_queue_wait_us, &j->pc, why);
+	h->t.queue_us = (long long)(now_us() - h->start_us);
+	if (st != 0)
+		return st;
+	h->t.queue_us -= j->pc.connect_us;
+	h->t.connect_us = j->pc.connect_us;
+	h->t.pid = (int)j->pc.pid;
+	h->t.worker_requests = (long long)j->pc.nreq;
+	/* FastCGI spec 3.3: any id but 0 (FCGI_NULL_REQUEST_ID). */
+	j->id = (unsigned)((j->pc.nreq - 1) % 0xffff) + 1;
+	return 0;
 }
 
 static int
@@ -239,69 +270,84 @@ run(struct fjob *j, const struct fcgi_target *tg)
 	const struct route_conf *conf = r->conf;
 	struct cgi_header hdr[64];
 	struct cgi_request req;
-	unsigned char *msg;
+	unsigned char *msg = NULL;
 	char **envp;
-	size_t mlen;
+	size_t mlen, sent = 0;
 	uint64_t deadline, first = 0;
 	enum outcome oc = FAILED;
 	const char *why;
-	int st, attempt, dead = 0;
+	int st, attempt, err = 0;
 
-	if ((st = pool_acquire(tg->pool, h->start_us +
-	    (uint64_t)conf->max_queue_wait_us, &j->pc, &why)) != 0) {
-		h->t.queue_us = (long long)(now_us() - h->start_us);
+	if ((st = acquire(j, tg, &why)) != 0)
 		return http_error(h, st, why, "Retry-After: 1\r\n");
-	}
-	h->t.queue_us = (long long)(now_us() - h->start_us) -
-	    j->pc.connect_us;
-	h->t.connect_us = j->pc.connect_us;
-	h->t.pid = (int)j->pc.pid;
-	h->t.worker_requests = (long long)j->pc.nreq;
-
 	relay_request(h, tg->script_name, tg->script_filename,
 	    tg->document_root, tg->path_info, &req, hdr);
 	req.extra_env = conf->env;
 	req.nextra = conf->nenv;
-	envp = cgienv_build(&req);
-	msg = envp ? opening(j, envp, &mlen) : NULL;
-	free(envp);
-	if (msg == NULL) {
+	if ((envp = cgienv_build(&req)) == NULL) {
 		pool_release(&j->pc, POOL_CLOSE, NULL);
 		return http_error(h, 503, "out of memory", "Retry-After: 1\r\n");
 	}
 	deadline = h->start_us + (uint64_t)conf->timeout_us;
-	for (attempt = 0; ; attempt++) {
-		fcgi_parser_init(&j->fp, FCGI_ID);
+	for (attempt = 1; ; attempt++) {
+		/* The records carry the id, which comes with the connection. */
+		if ((msg = opening(j, envp, &mlen)) == NULL) {
+			free(envp);
+			pool_release(&j->pc, POOL_CLOSE, NULL);
+			return http_error(h, 503, "out of memory",
+			    "Retry-After: 1\r\n");
+		}
+		fcgi_parser_init(&j->fp, j->id);
 		j->outlen = j->outoff = 0;
 		j->stdin_done = 0;
-		st = begin(j, msg, mlen, deadline);
-		if (st == 0) {
-			first = deadline;
-			if (j->pc.nreq == 1 && j->pc.pid > 0 && now_us() +
-			    (uint64_t)conf->fcgi.start_us < first)
-				first = now_us() + (uint64_t)conf->fcgi.start_us;
-			oc = converse(j, deadline, first);
-		}
+		st = begin(j, msg, mlen, deadline, &sent);
+		err = errno;
+		free(msg);
+		if (st == 0)
+			break;
 		/*
-		 * A kept connection the application has closed in between
-		 * (it may drop one after a protocol hiccup) shows as a
-		 * failed write or EOF before any answer: open a new one and
-		 * start over, as long as no body byte was consumed.
+		 * Retried elsewhere only when no byte of this request reached
+		 * the application: write() failed (the peer had closed or
+		 * reset the connection) before the kernel took any of it.
+		 * Once it took one, the application may have read the request
+		 * and acted on it, and a request must not be repeated unless
+		 * it is known never to have been applied (RFC 9110 9.2.2).
+		 * So a connection that dies after the request went out (EOF
+		 * or reset before any answer) gets 502, not a retry; pool.c
+		 * catches the usual case, a connection the application closed
+		 * while it lay idle, before anything is sent.  The body is
+		 * read from the client only after begin(), so none is lost.
 		 */
-		if ((st == -1 || (oc == APP_GONE && !j->got_bytes)) &&
-		    j->pc.reused && attempt == 0 && h->t.bytes_in == 0) {
-			if (pool_redial(&j->pc) == 0)
-				continue;
-			dead = 1;	/* it does not take connections */
+		if (sent > 0 || err == ETIMEDOUT || attempt >= MAX_ATTEMPTS)
+			break;
+		log_msg(h->reqid, "pool %s: a %s connection was closed before "
+		    "it took any of the request (%s); trying again",
+		    h->t.route, j->pc.reused ? "kept" : "new", strerror(err));
+		/*
+		 * A backend may close a kept connection (its worker was
+		 * recycled): the next acquire dials it anew.  A local worker
+		 * that does, or any endpoint that drops a new connection,
+		 * has failed: it is replaced or ejected.
+		 */
+		pool_release(&j->pc, j->pc.reused && j->pc.pid == 0 ?
+		    POOL_CLOSE : POOL_FAIL, "closed the connection before "
+		    "taking a request");
+		if ((st = acquire(j, tg, &why)) != 0) {
+			free(envp);
+			return http_error(h, st, why, "Retry-After: 1\r\n");
 		}
-		break;
 	}
-	free(msg);
+	free(envp);
 	if (st == -1) {
 		pool_release(&j->pc, POOL_FAIL, "cannot send the request");
 		return http_error(h, 502, "FastCGI application refused the "
 		    "request", NULL);
 	}
+	first = deadline;
+	if (j->pc.nreq == 1 && j->pc.pid > 0 && now_us() +
+	    (uint64_t)conf->fcgi.start_us < first)
+		first = now_us() + (uint64_t)conf->fcgi.start_us;
+	oc = converse(j, deadline, first);
 	relay_err_end(r);
 
 	switch (oc) {
@@ -364,8 +410,8 @@ run(struct fjob *j, const struct fcgi_target *tg)
 		return relay_client_gone(r);
 	case APP_GONE:
 		/* A backend dropping one connection is not a dead backend. */
-		pool_release(&j->pc, j->pc.pid > 0 || dead ? POOL_FAIL :
-		    POOL_CLOSE, r->fail);
+		pool_release(&j->pc, j->pc.pid > 0 ? POOL_FAIL : POOL_CLOSE,
+		    r->fail);
 		if (!j->got_bytes && j->pc.nreq == 1 && j->pc.pid > 0)
 			return http_error(h, 503, "FastCGI worker failed at "
 			    "start-up", "Retry-After: 1\r\n");

@@ -19,6 +19,17 @@
  * killed, a failed backend ejected) and kicks the manager thread
  * (poolmgr.c), which alone changes the set of workers.
  *
+ * A kept connection is lent again only when it is known clean: before a
+ * request is sent on it, one non-blocking peek must find nothing to read.
+ * An application has nothing to say between requests (the server opens
+ * every exchange with BEGIN_REQUEST, FastCGI spec 3.3 and 5.1), so any
+ * byte there is a late or stray record of an earlier request, which the
+ * next request would read as its own answer, and EOF means the
+ * application closed the connection (php-cgi does at its
+ * PHP_FCGI_MAX_REQUESTS).  Either way the connection is closed, logged
+ * and counted, and the request dials a fresh one; nginx's upstream
+ * keepalive likewise drops a cached connection that turns readable.
+ *
  * One mutex guards every pool; the work done under it is a few pointer
  * moves, and each request takes it twice.
  */
@@ -427,6 +438,36 @@ wait_turn(struct pool *p, uint64_t deadline, struct waiter *w,
 	}
 }
 
+enum { IDLE_CLEAN, IDLE_DATA, IDLE_CLOSED };
+
+/*
+ * What arrived on an idle kept connection: nothing (IDLE_CLEAN), bytes
+ * (IDLE_DATA) or EOF or an error (IDLE_CLOSED).  Anything but nothing is
+ * logged, once per connection, and counted.  Lock not held.
+ */
+static int
+idle_state(struct pool *p, const struct endpoint *e, int fd)
+{
+	ssize_t n;
+	char c;
+
+	n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return IDLE_CLEAN;
+	if (n > 0) {
+		atomic_fetch_add(&p->idle_data, 1);
+		log_msg(NULL, "pool %s: %s: data on an idle kept connection "
+		    "(late or stray records); closed it", p->route, e->name);
+		return IDLE_DATA;
+	}
+	atomic_fetch_add(&p->idle_closed, 1);
+	log_msg(NULL, "pool %s: %s closed its idle kept connection%s%s%s%s",
+	    p->route, e->name, n == 0 ? "" : " (", n == 0 ? "" :
+	    strerror(errno), n == 0 ? "" : ")", p->remote ? "" :
+	    "; retiring it");
+	return IDLE_CLOSED;
+}
+
 int
 pool_acquire(struct pool *p, uint64_t deadline, struct pool_conn *pc,
     const char **why)
@@ -434,7 +475,8 @@ pool_acquire(struct pool *p, uint64_t deadline, struct pool_conn *pc,
 	struct endpoint *e;
 	struct waiter me;
 	uint64_t t0;
-	int fd, tries = 0;
+	char failed[128];
+	int fd, tries = 0, closed;
 
 	memset(pc, 0, sizeof(*pc));
 	pc->fd = -1;
@@ -446,10 +488,34 @@ pool_acquire(struct pool *p, uint64_t deadline, struct pool_conn *pc,
 		pc->ep = e;
 		pc->pid = me.pid;
 		pc->nreq = me.nreq;
+		closed = 0;
 		if (me.fd >= 0) {
-			pc->fd = me.fd;
-			pc->reused = 1;
-			return 0;
+			if ((closed = idle_state(p, e, me.fd)) == IDLE_CLEAN) {
+				pc->fd = me.fd;
+				pc->reused = 1;
+				return 0;
+			}
+			close(me.fd);
+			if (closed == IDLE_CLOSED && !p->remote) {
+				/*
+				 * A worker serves one connection and keeps it:
+				 * one that closed it is on its way out (php-cgi
+				 * at PHP_FCGI_MAX_REQUESTS), and may still hold
+				 * its listening socket, so that a new connection
+				 * would be accepted by the kernel, never by the
+				 * worker, and the request lost.  Retire it; take
+				 * another worker.
+				 */
+				pthread_mutex_lock(&pm.lock);
+				e->busy--;
+				e->served--;
+				pool_retire(p, e, "closed its kept connection");
+				pool_handoff(p);
+				kick();
+				if (++tries >= 4)
+					goto fail;
+				continue;
+			}
 		}
 		t0 = now_us();
 		fd = pool_dial(e, deadline > t0 + DIAL_MIN_US ? deadline :
@@ -459,60 +525,55 @@ pool_acquire(struct pool *p, uint64_t deadline, struct pool_conn *pc,
 			pc->fd = fd;
 			return 0;
 		}
+		snprintf(failed, sizeof(failed), "%s%s", closed ?
+		    "after a dirty idle connection: " : "", strerror(errno));
 		pthread_mutex_lock(&pm.lock);
 		e->busy--;
 		e->served--;
-		endpoint_failed(e, strerror(errno));
+		endpoint_failed(e, failed);
 		pool_handoff(p);
 		kick();
-		if (++tries >= 4) {
-			*why = "cannot connect to any FastCGI endpoint";
-			break;
-		}
+		if (++tries >= 4)
+			goto fail;
 	}
+	pc->ep = NULL;
+	pthread_mutex_unlock(&pm.lock);
+	return 503;
+fail:
+	*why = "cannot connect to any FastCGI endpoint";
 	pc->ep = NULL;
 	pthread_mutex_unlock(&pm.lock);
 	return 503;
 }
 
 int
-pool_write_all(int fd, const void *buf, size_t len, uint64_t deadline)
+pool_write_all(int fd, const void *buf, size_t len, uint64_t deadline,
+    size_t *sent)
 {
 	const char *p = buf;
 	struct pollfd pfd;
 	uint64_t now;
 	ssize_t n;
 
+	*sent = 0;
 	while (len > 0) {
 		n = write(fd, p, len);
 		if (n > 0) {
 			p += n;
 			len -= (size_t)n;
+			*sent += (size_t)n;
 			continue;
 		}
 		if (n == -1 && errno != EAGAIN && errno != EINTR)
 			return -1;
-		if ((now = now_us()) >= deadline)
+		if ((now = now_us()) >= deadline) {
+			errno = ETIMEDOUT;
 			return -1;
+		}
 		pfd.fd = fd;
 		pfd.events = POLLOUT;
 		poll(&pfd, 1, (int)((deadline - now + 999) / 1000));
 	}
-	return 0;
-}
-
-int
-pool_redial(struct pool_conn *pc)
-{
-	uint64_t t0 = now_us();
-	int fd;
-
-	if ((fd = pool_dial(pc->ep, t0 + DIAL_MIN_US)) == -1)
-		return -1;
-	close(pc->fd);
-	pc->fd = fd;
-	pc->reused = 0;
-	pc->connect_us = (long long)(now_us() - t0);
 	return 0;
 }
 
@@ -661,6 +722,20 @@ pool_metrics(FILE *f, void (*quote)(FILE *, const char *))
 		fputs("cgigate_pool_waiting{route=", f);
 		quote(f, p->route);
 		fprintf(f, "} %d\n", p->waiters);
+	}
+	fputs("# HELP cgigate_pool_idle_dropped_total Kept connections "
+	    "closed when taken from idle: data (late or stray records) or "
+	    "closed (by the application).\n"
+	    "# TYPE cgigate_pool_idle_dropped_total counter\n", f);
+	for (p = pm.pools; p != NULL; p = p->next) {
+		fputs("cgigate_pool_idle_dropped_total{route=", f);
+		quote(f, p->route);
+		fprintf(f, ",reason=\"data\"} %lu\n",
+		    atomic_load(&p->idle_data));
+		fputs("cgigate_pool_idle_dropped_total{route=", f);
+		quote(f, p->route);
+		fprintf(f, ",reason=\"closed\"} %lu\n",
+		    atomic_load(&p->idle_closed));
 	}
 	pthread_mutex_unlock(&pm.lock);
 }

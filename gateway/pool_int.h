@@ -97,6 +97,8 @@ struct pool {
 	int			 gone;		/* the program was removed */
 	uint64_t		 backoff_until;
 	unsigned long		 seq;
+	atomic_ulong		 idle_data;	/* kept connections dropped: */
+	atomic_ulong		 idle_closed;	/* bytes on them, or EOF */
 };
 
 /* The pool table and the manager thread's state, under lock. */
