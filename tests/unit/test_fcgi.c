@@ -332,6 +332,36 @@ test_parse_malformed(void **state)
 	expect_error(buf, len, 1);
 }
 
+/*
+ * A whole answer left on a kept connection by the previous request (id
+ * 1), then this request's own (id 2): not one byte of the stale answer
+ * comes out, wherever the reads cut the stream.
+ */
+static void
+test_parse_stale_answer(void **state)
+{
+	unsigned char buf[256];
+	size_t len, step;
+	struct fcgi_parser p;
+	struct got g;
+
+	(void)state;
+	len = rec(buf, 0, 6, 1, "Status: 299 STALE\r\n\r\n", 21);
+	len = rec(buf, len, 6, 1, "", 0);
+	len = end_rec(buf, len, 1, 0, 0);
+	len = rec(buf, len, 6, 2, "Content-Type: text/plain\r\n\r\nok", 30);
+	len = rec(buf, len, 6, 2, "", 0);
+	len = end_rec(buf, len, 2, 0, 0);
+	for (step = 1; step <= len; step++) {
+		fcgi_parser_init(&p, 2);
+		run(&p, buf, len, step, &g);
+		assert_string_equal(g.error,
+		    "FastCGI record for another request id");
+		assert_int_equal(g.outlen, 0);
+		assert_int_equal(g.ended, 0);
+	}
+}
+
 static void
 test_parse_truncated(void **state)
 {
@@ -375,6 +405,7 @@ main(void)
 		cmocka_unit_test(test_parse_response),
 		cmocka_unit_test(test_parse_end_status),
 		cmocka_unit_test(test_parse_malformed),
+		cmocka_unit_test(test_parse_stale_answer),
 		cmocka_unit_test(test_parse_truncated),
 	};
 
