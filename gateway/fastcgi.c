@@ -262,6 +262,27 @@ acquire(struct fjob *j, const struct fcgi_target *tg, const char **why)
 	return 0;
 }
 
+/*
+ * May the request be sent again after a connection died under it?  Only
+ * an idempotent method (RFC 9110 9.2.2) with no body: a body read from
+ * the client is gone.
+ */
+static int
+replayable(const struct http_ctx *h, const struct relay *r)
+{
+	static const char *const methods[] = {
+		"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"
+	};
+	size_t i;
+
+	if (h->t.bytes_in > 0 || r->body_left != 0)
+		return 0;
+	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (strcmp(h->t.method, methods[i]) == 0)
+			return 1;
+	return 0;
+}
+
 static int
 run(struct fjob *j, const struct fcgi_target *tg)
 {
@@ -300,23 +321,55 @@ run(struct fjob *j, const struct fcgi_target *tg)
 		fcgi_parser_init(&j->fp, j->id);
 		j->outlen = j->outoff = 0;
 		j->stdin_done = 0;
+		j->got_bytes = 0;
 		st = begin(j, msg, mlen, deadline, &sent);
 		err = errno;
 		free(msg);
-		if (st == 0)
-			break;
+		if (st == 0) {
+			first = deadline;
+			if (j->pc.nreq == 1 && j->pc.pid > 0 && now_us() +
+			    (uint64_t)conf->fcgi.start_us < first)
+				first = now_us() + (uint64_t)conf->fcgi.start_us;
+			oc = converse(j, deadline, first);
+			if (oc != APP_GONE || j->got_bytes ||
+			    !replayable(h, r) || attempt >= MAX_ATTEMPTS)
+				break;
+			/*
+			 * The connection died after the request went out but
+			 * before any answer: the application may have acted
+			 * on it, so only a request that may be repeated
+			 * (RFC 9110 9.2.2: an idempotent method) and that has
+			 * no body to lose is sent again, to another worker.
+			 * A worker that exits on its own after its last
+			 * answer (php-cgi) leaves exactly this behind.
+			 */
+			log_msg(h->reqid, "pool %s: the connection died "
+			    "unanswered (%s); %s is idempotent: trying again",
+			    h->t.route, r->fail, h->t.method);
+			pool_release(&j->pc, j->pc.pid > 0 ? POOL_FAIL :
+			    POOL_CLOSE, r->fail);
+			r->fail = NULL;
+			if ((st = acquire(j, tg, &why)) != 0) {
+				free(envp);
+				return http_error(h, st, why,
+				    "Retry-After: 1\r\n");
+			}
+			continue;
+		}
 		/*
 		 * Retried elsewhere only when no byte of this request reached
 		 * the application: write() failed (the peer had closed or
 		 * reset the connection) before the kernel took any of it.
 		 * Once it took one, the application may have read the request
 		 * and acted on it, and a request must not be repeated unless
-		 * it is known never to have been applied (RFC 9110 9.2.2).
-		 * So a connection that dies after the request went out (EOF
-		 * or reset before any answer) gets 502, not a retry; pool.c
-		 * catches the usual case, a connection the application closed
-		 * while it lay idle, before anything is sent.  The body is
-		 * read from the client only after begin(), so none is lost.
+		 * it is known never to have been applied, or may be repeated
+		 * (RFC 9110 9.2.2): a connection that dies after the request
+		 * went out (EOF or reset before any answer) is retried above
+		 * for idempotent requests without a body only, and gets 502
+		 * otherwise.  pool.c catches the usual case, a connection the
+		 * application closed while it lay idle, before anything is
+		 * sent.  The body is read from the client only after begin(),
+		 * so none is lost.
 		 */
 		if (sent > 0 || err == ETIMEDOUT || attempt >= MAX_ATTEMPTS)
 			break;
@@ -343,11 +396,6 @@ run(struct fjob *j, const struct fcgi_target *tg)
 		return http_error(h, 502, "FastCGI application refused the "
 		    "request", NULL);
 	}
-	first = deadline;
-	if (j->pc.nreq == 1 && j->pc.pid > 0 && now_us() +
-	    (uint64_t)conf->fcgi.start_us < first)
-		first = now_us() + (uint64_t)conf->fcgi.start_us;
-	oc = converse(j, deadline, first);
 	relay_err_end(r);
 
 	switch (oc) {

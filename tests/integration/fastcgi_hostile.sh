@@ -132,6 +132,26 @@ hostile() {
 	    not_ok "$w: the fixture closed its connection"
 	expect_eq "$w: the next request goes on a new connection" \
 	    "200 said B5" "$(get "$r?say=B5")"
+
+	# The connection dies after the request went out, before any
+	# answer (a worker gone between taking it and answering): a GET
+	# may be sent again (RFC 9110 9.2.2), a POST with a body may not.
+	n=$(marks "$m" dropped)
+	expect_eq "$w: an answer, then the next request will be dropped" \
+	    "200 said A7" "$(get "$r?dropnext&say=A7")"
+	expect_eq "$w: a GET whose connection died unanswered is retried" \
+	    "200 said B7" "$(get "$r?say=B7")"
+	retry 50 marked "$m" dropped $((n + 1)) ||
+	    not_ok "$w: the fixture dropped a request"
+	expect_eq "$w: again an answer, then a drop" "200 said A8" \
+	    "$(get "$r?dropnext&say=A8")"
+	code=$(curl -s -m 10 -o /dev/null -w '%{http_code}' -d body \
+	    "$URL$r?say=B8")
+	expect_eq "$w: a POST with a body is not repeated: 502" 502 "$code"
+	retry 50 marked "$m" dropped $((n + 2)) ||
+	    not_ok "$w: the fixture dropped the POST"
+	expect_eq "$w: and the next client is served" "200 said C8" \
+	    "$(get "$r?say=C8")"
 }
 
 hostile /hostile "$W/local.mark" "local pool"
@@ -144,6 +164,8 @@ expect_log "records behind END_REQUEST are logged" \
     "FastCGI data after END_REQUEST"
 expect_log "records of another request are logged" \
     "FastCGI record for another request id"
+expect_log "a retried GET is logged" \
+    "the connection died unanswered (FastCGI application closed the connection before END_REQUEST); GET is idempotent: trying again"
 
 # A worker that stops reading its kept connection but leaves it open:
 # nothing shows on the idle connection, and the next request's first
