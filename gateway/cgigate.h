@@ -472,13 +472,18 @@ struct spawn_req {
 					   pipe), or NULL: three pipes */
 	int		 pdeathsig;	/* signal when the spawning thread
 					   dies, or 0 */
+	int		 kill_rest;	/* once the leader has exited, SIGKILL
+					   its group before reaping it */
 };
 
 struct child {
 	pid_t		 pid;
 	int		 pidfd;		/* -1 once released */
 	int		 in, out, err;	/* parent's ends, non-blocking */
-	int		 done;		/* reaped */
+	int		 done;		/* exited: status and ru are set */
+	int		 held;		/* exited, not reaped: the keeper
+					   has not been told yet */
+	int		 kill_rest;	/* from spawn_req */
 	int		 status;	/* wait(2) status */
 	struct rusage	 ru;
 };
@@ -495,15 +500,44 @@ void	 spawn_shutdown(void);
  * failures included).
  */
 int	 spawn_child(const struct spawn_req *r, struct child *c);
-/* Reap c if it has exited (status and rusage in c): 1, else 0.  No wait. */
+/*
+ * Reap c if it has exited (status and rusage in c): 1, else 0.  No wait.
+ * Reaping comes after the keeper is told (keeper_forget); while it cannot
+ * be, c stays a zombie (held) and a later call, spawn_release or
+ * spawn_tick reaps it.
+ */
 int	 spawn_reap(struct child *c);
 /* Wait until c is reaped or deadline (now_us() clock) passes: 0 or -1. */
 int	 spawn_wait(struct child *c, uint64_t deadline);
-/* Close c's descriptors; one not yet reaped goes to the reaper thread. */
+/* Close c's descriptors; one not yet reaped goes to spawn_tick. */
 void	 spawn_release(struct child *c);
 /* SIGTERM, then after grace_us SIGKILL, to c's whole process group. */
 void	 spawn_kill_group(struct child *c, uint64_t grace_us);
 int	 spawn_zombies(void);	/* reaped orphans, for the log */
+
+/* keeper.c */
+
+struct passwd;
+/*
+ * Before any thread exists: fork the keeper, which SIGKILLs every process
+ * group still recorded once cgigate has exited, whatever the cause.  As
+ * root with pw, the keeper runs as pw.  0, or -1 (logged).
+ */
+int	 keeper_start(const struct passwd *pw);
+/*
+ * Record process group pgid (the caller's own, once it leads it).
+ * Async-signal-safe, for the spawned child before exec.  0, or -1 when
+ * the pipe was full (counted; that group is not covered).
+ */
+int	 keeper_add(pid_t pgid);
+/*
+ * Forget group pgid; call after its leader exited and BEFORE reaping it,
+ * so that its id cannot be reused while the keeper still has it.  0 (also
+ * with no keeper), or -1 when the pipe is full: do not reap yet.
+ */
+int	 keeper_forget(pid_t pgid);
+/* Graceful stop, after the handlers are ended: close the pipe, reap it. */
+void	 keeper_stop(void);
 
 /* admit.c */
 

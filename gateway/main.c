@@ -3,9 +3,10 @@
  *
  * Start-up is the only place that exits on error.  The order: built-in
  * defaults, then the config file, then command-line options on top; then
- * the timing log, the subreaper, the handler scan, and civetweb last, so
- * nothing is served before everything behind it is ready.  Every signal
- * the daemon cares about is blocked before any thread exists; the main
+ * the keeper (a process forked before any thread, keeper.c), the timing
+ * log, the subreaper, the handler scan, and civetweb last, so nothing is
+ * served before everything behind it is ready.  Every signal the daemon
+ * cares about is blocked before any thread exists; the main
  * thread takes SIGTERM, SIGINT and SIGHUP with sigtimedwait() and, every
  * 100 ms, reaps the orphans the kernel gives it (spawn_tick).  SIGCHLD
  * stays blocked and pending: each thread reaps its own children.
@@ -334,6 +335,10 @@ main(int argc, char *argv[])
 		return 1;
 	}
 
+	/* Before any thread: the keeper is a fork of this process. */
+	if (keeper_start(pw) == -1)
+		return 1;
+
 	/* Before any thread: every thread inherits this mask. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -345,13 +350,17 @@ main(int argc, char *argv[])
 
 	stats_init();
 	if (timelog_open(cfg->timings, cfg->timings_queue,
-	    cfg->timings_max_age_us, cfg->timings_max_rows) == -1)
+	    cfg->timings_max_age_us, cfg->timings_max_rows) == -1) {
+		keeper_stop();
 		return 1;
+	}
 	if (pw != NULL && give_away(cfg->timings, pw) == -1) {
+		keeper_stop();
 		timelog_close();
 		return 1;
 	}
 	if (spawn_init() == -1 || scan_start(cfg->handlers) == -1) {
+		keeper_stop();
 		timelog_close();
 		return 1;
 	}
@@ -361,6 +370,7 @@ main(int argc, char *argv[])
 			log_msg(NULL, "could not switch to user %s", cfg->user);
 		scan_stop();
 		spawn_shutdown();
+		keeper_stop();
 		timelog_close();
 		return 1;
 	}
@@ -369,6 +379,7 @@ main(int argc, char *argv[])
 		http_stop_drain(0);
 		scan_stop();
 		spawn_shutdown();
+		keeper_stop();
 		timelog_close();
 		return 1;
 	}
@@ -399,6 +410,7 @@ main(int argc, char *argv[])
 	pool_stop();
 	scan_stop();
 	spawn_shutdown();
+	keeper_stop();
 	log_msg(NULL, "stopped after %llu ms; %d orphaned processes reaped",
 	    (unsigned long long)((now_us() - t0) / 1000), spawn_zombies());
 	timelog_event("stop", getpid(), "%s", strsignal(sig));

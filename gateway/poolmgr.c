@@ -9,8 +9,12 @@
  * pool when the program file changes, backs off exponentially when
  * workers die at start-up, and probes ejected backends.  Workers are
  * spawned from that one long-lived thread because their parent-death
- * signal (PR_SET_PDEATHSIG, so that a kill -9 of cgigate leaves no worker
- * behind) follows the spawning thread.  Lines workers write to stdout or
+ * signal (PR_SET_PDEATHSIG: a worker dies with cgigate at once; the
+ * keeper, keeper.c, then ends the rest of its process group) follows the
+ * spawning thread.  That signal also fires when pool_stop ends the
+ * thread, before the workers; so every worker is spawned with kill_rest,
+ * and a wrapper shell that dies alone takes its children with it when it
+ * is reaped.  Lines workers write to stdout or
  * stderr go to the log.  Every ten ticks the handlers are scanned, so
  * that every FastCGI handler gets its pool, and min_workers, before use.
  *
@@ -140,6 +144,8 @@ spawn_worker(struct pool *p)
 	sr.rlim = p->rlim;
 	sr.stdio = stdio;
 	sr.pdeathsig = SIGKILL;
+	/* A wrapper's children go with it, also when it is killed alone. */
+	sr.kill_rest = 1;
 	pthread_mutex_unlock(&pm.lock);
 	rc = spawn_child(&sr, &e->c);
 	saved = errno;

@@ -20,6 +20,16 @@
  * (spawn_tick), so it never takes another thread's child.  SIGCHLD stays
  * blocked and nobody waits for it.  A child released before it was reaped
  * (killed, but not gone yet) is left to that tick too.
+ *
+ * The keeper (keeper.c) hears of every process group: the child records
+ * its own right after setpgid, before its copy of the keeper's pipe
+ * closes at exec; and every reap here is in two steps, a look with
+ * WNOWAIT, then keeper_forget, then the reap itself, so that a group id
+ * the keeper holds always belongs to a leader not yet reaped.  When the
+ * pipe is full the zombie is kept (held) and reaped by a later call or
+ * tick.  A child spawned with kill_rest has what is left of its group
+ * killed between the look and the reap, while the zombie still pins the
+ * group's id.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -48,9 +58,14 @@ static const int rlim_res[RL_COUNT] = {
 #define P_PIDFD		3
 #endif
 
+struct stray {
+	int		 pidfd;
+	pid_t		 pid;
+};
+
 static struct {
 	pthread_mutex_t	 lock;
-	int		*stray;		/* pidfds released before reaping */
+	struct stray	*stray;		/* released before reaping */
 	int		 nstray, stray_cap;
 	int		 orphans;
 } reg = {
@@ -73,11 +88,16 @@ child_main(void *arg)
 	sigset_t none;
 	int i;
 
+	if (setpgid(0, 0) == -1)
+		goto fail;
+	/*
+	 * Recorded before this copy of the keeper's pipe closes, and while
+	 * SIGPIPE is still ignored (a write to a dead keeper fails quietly).
+	 */
+	keeper_add((pid_t)syscall(SYS_getpid));
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;
 	sigaction(SIGPIPE, &sa, NULL);
-	if (setpgid(0, 0) == -1)
-		goto fail;
 	if (r->pdeathsig != 0 &&
 	    prctl(PR_SET_PDEATHSIG, (unsigned long)r->pdeathsig) == -1)
 		goto fail;
@@ -127,6 +147,7 @@ spawn_child(const struct spawn_req *r, struct child *c)
 
 	memset(c, 0, sizeof(*c));
 	c->in = c->out = c->err = c->pidfd = -1;
+	c->kill_rest = r->kill_rest;
 	if ((r->stdio == NULL || r->stdio[0] < 0) &&
 	    pipe2(pin, O_CLOEXEC) == -1)
 		goto fail;
@@ -197,20 +218,40 @@ fail:
 	return -1;
 }
 
-/* Reap c if it has exited: 1 once reaped, 0 while it runs. */
+/*
+ * Reap an exited child, the keeper told first (keeper.c): 1 once reaped,
+ * 0 while the keeper's pipe is full (the zombie keeps its pid meanwhile).
+ */
+static int
+settle(int pidfd, pid_t pid, struct rusage *ru)
+{
+	siginfo_t si;
+
+	if (keeper_forget(pid) == -1)
+		return 0;
+	memset(&si, 0, sizeof(si));
+	syscall(SYS_waitid, P_PIDFD, pidfd, &si, WEXITED | WNOHANG, ru);
+	return 1;
+}
+
+/* Exit status and rusage of c once it has exited: 1, or 0 while it runs. */
 int
 spawn_reap(struct child *c)
 {
 	siginfo_t si;
 	struct rusage ru;
 
-	if (c->done)
+	if (c->done) {
+		if (c->held && settle(c->pidfd, c->pid, &c->ru))
+			c->held = 0;
 		return 1;
+	}
 	if (c->pidfd < 0)
 		return 0;
+	/* A look first: the pid must stay ours until the keeper knows. */
 	memset(&si, 0, sizeof(si));
 	if (syscall(SYS_waitid, P_PIDFD, c->pidfd, &si,
-	    WEXITED | WNOHANG, &ru) == -1 || si.si_pid == 0)
+	    WEXITED | WNOHANG | WNOWAIT, &ru) == -1 || si.si_pid == 0)
 		return 0;
 	/* Back to a wait(2) status, which is what callers decode. */
 	if (si.si_code == CLD_EXITED)
@@ -220,6 +261,10 @@ spawn_reap(struct child *c)
 		    (si.si_code == CLD_DUMPED ? 0x80 : 0);
 	c->ru = ru;
 	c->done = 1;
+	/* The unreaped leader pins the group's id: this hits only ours. */
+	if (c->kill_rest)
+		kill(-c->pid, SIGKILL);
+	c->held = !settle(c->pidfd, c->pid, &c->ru);
 	return 1;
 }
 
@@ -262,12 +307,13 @@ spawn_release(struct child *c)
 	c->in = c->out = c->err = -1;
 	if (c->pidfd < 0)
 		return;
-	if (!spawn_reap(c)) {
-		/* Still dying: spawn_tick takes over its pidfd. */
+	if (!spawn_reap(c) || c->held) {
+		/* Still dying, or not reaped yet: spawn_tick takes over. */
 		pthread_mutex_lock(&reg.lock);
 		if (reg.nstray == reg.stray_cap) {
 			int n = reg.stray_cap ? reg.stray_cap * 2 : 16;
-			int *v = realloc(reg.stray, (size_t)n * sizeof(*v));
+			struct stray *v = realloc(reg.stray,
+			    (size_t)n * sizeof(*v));
 
 			if (v != NULL) {
 				reg.stray = v;
@@ -275,8 +321,10 @@ spawn_release(struct child *c)
 			}
 		}
 		if (reg.nstray < reg.stray_cap) {
-			reg.stray[reg.nstray++] = c->pidfd;
+			reg.stray[reg.nstray].pidfd = c->pidfd;
+			reg.stray[reg.nstray++].pid = c->pid;
 			c->pidfd = -1;
+			c->held = 0;
 		}
 		pthread_mutex_unlock(&reg.lock);
 		if (c->pidfd < 0)
@@ -295,15 +343,28 @@ spawn_tick(void)
 	siginfo_t si;
 	int i, status;
 
-	/* __WNOTHREAD: the orphans the kernel gave this (main) thread only. */
+	/*
+	 * __WNOTHREAD: the orphans the kernel gave this (main) thread only.
+	 * Among them may be a child whose spawning thread has exited; like
+	 * every child it is reaped only once the keeper knows.
+	 */
 	pthread_mutex_lock(&reg.lock);
-	while (wait4(-1, &status, WNOHANG | __WNOTHREAD, &ru) > 0)
+	for (;;) {
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT |
+		    __WNOTHREAD) == -1 || si.si_pid == 0 ||
+		    keeper_forget(si.si_pid) == -1 ||
+		    wait4(si.si_pid, &status, WNOHANG | __WNOTHREAD, &ru) <= 0)
+			break;
 		reg.orphans++;
+	}
 	for (i = 0; i < reg.nstray; ) {
 		memset(&si, 0, sizeof(si));
-		if (syscall(SYS_waitid, P_PIDFD, reg.stray[i], &si,
-		    WEXITED | WNOHANG, &ru) == -1 || si.si_pid != 0) {
-			close(reg.stray[i]);
+		if (syscall(SYS_waitid, P_PIDFD, reg.stray[i].pidfd, &si,
+		    WEXITED | WNOHANG | WNOWAIT, &ru) == -1 ||
+		    (si.si_pid != 0 && settle(reg.stray[i].pidfd,
+		    reg.stray[i].pid, &ru))) {
+			close(reg.stray[i].pidfd);
 			reg.stray[i] = reg.stray[--reg.nstray];
 		} else
 			i++;
