@@ -20,6 +20,11 @@
  * closes the pipe itself, after cgigate has ended its handlers, and waits
  * for the keeper.
  *
+ * The keeper reads at most about 50 times a second, draining all that
+ * waits at each read, so a burst of spawns costs it one wakeup and the
+ * writers in between wake nobody; a 64 KB pipe holds 16,384 records,
+ * 20 ms of 400,000 spawns a second.  End of file is seen within 20 ms.
+ *
  * Why the keeper never kills a stranger: a pid, and with it a process
  * group id, cannot be given to a new process while the process that had
  * it exists, zombie included; only its parent's wait frees it.  So:
@@ -39,6 +44,10 @@
  *   leader stays a zombie, which keeps P pinned, and spawn_tick tries
  *   again.  A +P that finds the pipe full is dropped and counted: that
  *   group would survive a kill -9, but no wrong group is ever killed.
+ *   A keeper that takes nothing for 10 s (stopped by a signal, say)
+ *   would let those zombies use up the pids, so cgigate then kills it
+ *   with SIGKILL, which it cannot ignore and which ends it before it
+ *   kills anything, logs that, and reaps as if there were no keeper.
  * - One window remains, and it is the kernel's: between the keeper's end
  *   of file and its kill, a leader that had already exited but was not
  *   yet reaped is handed to init, which may reap it, after which a new
@@ -63,12 +72,17 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cgigate.h"
 
 /* Linux's PID_MAX_LIMIT on 64-bit: no pid is larger. */
 #define PID_LIMIT	(1U << 22)
+/* Between two reads: records wait in the pipe, nobody wakes per spawn. */
+#define NAP_NS		(20 * 1000000L)
+/* A keeper that took nothing for this long is stopped or stuck. */
+#define STALL_US	(10 * 1000000ULL)
 
 #ifndef P_PIDFD
 #define P_PIDFD		3
@@ -78,7 +92,8 @@ static struct {
 	int		 fd;		/* write end, non-blocking; -1: none */
 	int		 pidfd;		/* the keeper process */
 	pid_t		 pid;
-	int		 gone;		/* the keeper died: log once */
+	int		 gone;		/* the keeper died or was disarmed */
+	uint64_t	 full_since;	/* now_us() of the first -P refused */
 	unsigned long	 dropped;	/* +P records the pipe had no room for */
 } kp = { .fd = -1, .pidfd = -1 };
 
@@ -102,7 +117,8 @@ keeper_main(int rfd, const struct passwd *pw)
 	static const int ignored[] = {
 		SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGPIPE
 	};
-	int32_t buf[1024];
+	const struct timespec nap = { 0, NAP_NS };
+	int32_t buf[4096];
 	unsigned char *map;
 	size_t i, have = 0;
 	sigset_t none;
@@ -140,6 +156,8 @@ keeper_main(int rfd, const struct passwd *pw)
 		/* Records are written whole; keep a partial one anyway. */
 		memmove(buf, buf + i, have % sizeof(buf[0]));
 		have %= sizeof(buf[0]);
+		if ((size_t)n < sizeof(buf) - have)
+			nanosleep(&nap, NULL);
 	}
 	for (p = 2; p < PID_LIMIT; p++)
 		if (map[p / 8] != 0 && (map[p / 8] & (1U << (p % 8))))
@@ -191,22 +209,46 @@ keeper_add(pid_t pgid)
 	return -1;
 }
 
+/* From now on nothing is recorded, and nothing will be killed. */
+static void
+disarm(const char *why)
+{
+	if (__atomic_exchange_n(&kp.gone, 1, __ATOMIC_RELAXED) == 0)
+		log_msg(NULL, "keeper: %s; a kill -9 would now leave handlers "
+		    "running", why);
+}
+
 int
 keeper_forget(pid_t pgid)
 {
 	int32_t rec = -(int32_t)pgid;
+	uint64_t since = 0, t;
 
 	if (kp.fd < 0 || __atomic_load_n(&kp.gone, __ATOMIC_RELAXED))
 		return 0;
-	if (write(kp.fd, &rec, sizeof(rec)) == (ssize_t)sizeof(rec))
+	if (write(kp.fd, &rec, sizeof(rec)) == (ssize_t)sizeof(rec)) {
+		if (__atomic_load_n(&kp.full_since, __ATOMIC_RELAXED) != 0)
+			__atomic_store_n(&kp.full_since, 0, __ATOMIC_RELAXED);
 		return 0;
-	if (errno == EAGAIN)
+	}
+	if (errno != EAGAIN) {
+		/* EPIPE: nobody left to tell, hence nobody to kill anything. */
+		disarm(strerror(errno));
+		return 0;
+	}
+	/*
+	 * Full.  Zombies kept for the keeper hold pids; if it has taken
+	 * nothing for STALL_US (stopped, say), end it, unheard, so that
+	 * they can be reaped before the pids run out.  SIGKILL cannot be
+	 * ignored, and the pidfd names that very process.
+	 */
+	t = now_us();
+	if (__atomic_compare_exchange_n(&kp.full_since, &since, t, 0,
+	    __ATOMIC_RELAXED, __ATOMIC_RELAXED) || t - since < STALL_US)
 		return -1;
-	/* EPIPE: nobody left to tell, hence nobody to kill anything. */
-	if (__atomic_exchange_n(&kp.gone, 1, __ATOMIC_RELAXED) == 0)
-		log_msg(NULL, "keeper_forget: %s: the keeper is gone; a "
-		    "kill -9 would now leave handlers running",
-		    strerror(errno));
+	if (kp.pidfd >= 0)
+		syscall(SYS_pidfd_send_signal, kp.pidfd, SIGKILL, NULL, 0);
+	disarm("its pipe stayed full for 10 s; killed it");
 	return 0;
 }
 
