@@ -511,7 +511,11 @@ int	 spawn_reap(struct child *c);
 int	 spawn_wait(struct child *c, uint64_t deadline);
 /* Close c's descriptors; one not yet reaped goes to spawn_tick. */
 void	 spawn_release(struct child *c);
-/* SIGTERM, then after grace_us SIGKILL, to c's whole process group. */
+/*
+ * SIGTERM to c's whole process group, then SIGKILL to what is left of it
+ * when the leader is reaped, or after grace_us if it is not.  c must not
+ * be reaped yet.
+ */
 void	 spawn_kill_group(struct child *c, uint64_t grace_us);
 int	 spawn_zombies(void);	/* reaped orphans, for the log */
 

@@ -288,11 +288,17 @@ void
 spawn_kill_group(struct child *c, uint64_t grace_us)
 {
 	stats_count(STAT_KILLS);
+	/*
+	 * The leader may go while its group lives on: what is left is
+	 * killed when it is reaped, while its id still pins the group, not
+	 * after, when the id may be someone else's.
+	 */
+	c->kill_rest = 1;
 	kill(-c->pid, SIGTERM);
-	spawn_wait(c, now_us() + grace_us);
-	/* The leader may be gone while its group lives on: kill it all. */
-	kill(-c->pid, SIGKILL);
-	spawn_wait(c, now_us() + 1000000);
+	if (spawn_wait(c, now_us() + grace_us) == -1) {
+		kill(-c->pid, SIGKILL);
+		spawn_wait(c, now_us() + 1000000);
+	}
 }
 
 void
