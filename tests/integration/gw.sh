@@ -143,7 +143,10 @@ EOF
 	"$FPM" -n -y "$W/fpm.conf" -R >"$W/fpm.out" 2>&1 &
 	FPM_PID=$!
 	track "$FPM_PID"
-	wait_port "$1"
+	# A loaded machine starts php-fpm slowly: up to 10 s.
+	wait_port "$1" || wait_port "$1" && return
+	sed 's/^/# php-fpm: /' "$W/fpm.out" "$W/fpm.log" 2>/dev/null
+	return 1
 }
 
 # start_gateway [cgigate options]: listens on 127.0.0.1:0; sets GW_PID, URL.
@@ -186,7 +189,12 @@ cleanup() {
 		echo "# --- last gateway log ---"
 		tail -n 30 "$GW_LOG" | sed 's/^/# /'
 	fi
-	rm -rf "$W"
+	# CGIGATE_TEST_KEEP=1 keeps the directory, logs included, to look at.
+	if [ -n "${CGIGATE_TEST_KEEP:-}" ]; then
+		echo "# kept $W"
+	else
+		rm -rf "$W"
+	fi
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
