@@ -106,10 +106,13 @@ sql() { sqlite3 -cmd '.timeout 5000' "$W/timings.db" "$1"; }
 
 track() { TRACKED="$TRACKED $1"; }
 
-# A port nobody listens on now (for peers that need one up front).
+# A port nobody listens on now (for peers that need one up front), below
+# the kernel's ephemeral range, so that no outgoing connection holds it.
 free_port() {
+	lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
+	[ "${lo:-0}" -gt 11000 ] || lo=32768
 	while :; do
-		p=$((20000 + $(od -An -N2 -tu2 /dev/urandom) % 40000))
+		p=$((10000 + $(od -An -N2 -tu2 /dev/urandom) % (lo - 10000)))
 		curl -s -m 1 -o /dev/null "http://127.0.0.1:$p/" 2>/dev/null
 		[ $? -eq 7 ] && { echo "$p"; return; }
 	done
