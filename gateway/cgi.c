@@ -486,10 +486,15 @@ run(struct pump *s, const struct route *rt, const char *abs,
 		} else if (spawn_wait(&s->c, deadline) == -1)
 			rc = 1;
 	}
-	if (rc != 0 && !spawn_reap(&s->c))
-		spawn_kill_group(&s->c, KILL_GRACE_US);
-	else if (rc != 0)
-		kill(-s->c.pid, SIGKILL);	/* leftovers of the group */
+	if (rc != 0) {
+		/*
+		 * What is left of the group goes too, killed at the reap
+		 * while the leader's id still pins the group (spawn.c).
+		 */
+		s->c.kill_rest = 1;
+		if (!spawn_reap(&s->c))
+			spawn_kill_group(&s->c, KILL_GRACE_US);
+	}
 	record_exit(h, &s->c);
 	relay_err_end(&s->r);
 	spawn_release(&s->c);
