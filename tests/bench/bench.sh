@@ -2,7 +2,7 @@
 # bench.sh: cgigate against the servers people would use instead, in one
 # run, on loopback, with the same programs behind every server.
 #
-#   sh tests/bench/bench.sh [cgi|fcgi|static|extra|upload|all|profile]
+#   sh tests/bench/bench.sh [cgi|fcgi|static|extra|upload|all|profile|slow]
 #       [DURATION]   (all, 10s)
 #
 #   Workloads: W1, a header and "hi" (handlers/hello-c.cgi, and
@@ -42,6 +42,13 @@
 #          CGI W1 and W2 and FastCGI W1 with 4 workers under wrk; the
 #          share of each process, then the server's hottest symbols.
 #          Not part of "all"; DURATION does not apply.
+#   slow   slow and idle clients (tests/bench/slowload.c) against cgigate's
+#          default configuration: probes alone, then 2,000 slowloris, 2,000
+#          silent and 2,000 idle kept-alive connections, then after; probe
+#          latency, cgigate's RSS and fds.  THREADS=n sets cgigate's
+#          threads (above 1024, a copy built with the bound lifted);
+#          SLOW_N=n makes it n of each kind.  Not part of "all";
+#          DURATION does not apply.
 #
 # Builds the tree (bootstrap.sh) and, as root, installs the peers from
 # Debian when missing.  Every server listens on an ephemeral loopback port
@@ -59,6 +66,7 @@ conns=30
 extra="wrk lighttpd nginx spawn-fcgi fcgiwrap apache2 golang-go"
 [ "$what" != profile ] || extra="wrk linux-perf"
 [ "$what" != upload ] || extra="lighttpd"
+[ "$what" != slow ] || extra="wrk"
 BOOTSTRAP_EXTRA=$extra sh "$top/bootstrap.sh" >&2
 
 tmp=$(mktemp -d /tmp/cgigate-bench.XXXXXX)
@@ -71,7 +79,11 @@ cleanup() {
 	for p in $pids; do kill -9 "$p" 2>/dev/null || :; done
 	rm -rf "$tmp"
 }
-trap cleanup EXIT INT TERM
+# An interrupt ends the run (through the exit trap), not just the step
+# it came in.
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 mkdir -p "$tmp/h" "$tmp/www" "$tmp/bin"
 chmod 755 "$tmp"	# Apache runs its CGI programs as nobody
 cp "$top/handlers/hello-c.cgi" "$top/handlers/big.cgi" "$tmp/h/"
@@ -80,7 +92,7 @@ cp "$top/handlers/big-fcgi.fcgi" "$tmp/h/bigf.fcgi"
 cp "$top/handlers/count.cgi" "$top/handlers/count-fcgi.fcgi" "$tmp/h/"
 printf 'hi\n' >"$tmp/www/hi.txt"
 cc -O2 -pthread -o "$tmp/bin/spawnceil" "$top/tests/bench/spawnceil.c"
-[ "$what" = profile ] || [ "$what" = upload ] || {
+[ "$what" = profile ] || [ "$what" = upload ] || [ "$what" = slow ] || {
 	cc -O2 -o "$tmp/bin/cwserve" "$top/tests/bench/cwserve.c" -lcivetweb
 	(cd "$top/tests/bench" && GOCACHE="$tmp/gocache" GO111MODULE=off \
 	    go build -o "$tmp/bin/goexec" goexec.go)
@@ -170,17 +182,19 @@ measure() {	# row-name url
 }
 
 
+cgbin=$top/gateway/cgigate
 start_cgigate() {	# config-text [timings [name]] -> sets cgport, cgpid
 	f=$tmp/${3:-cgigate}
 	printf '[server]\nhandlers = %s\nwww = %s\ntimings = %s\n%s\n' \
 	    "$tmp/h" "$tmp/www" "${2:-$tmp/timings.db}" "$1" >"$f.conf"
-	"$top/gateway/cgigate" --config "$f.conf" $rootok \
+	"$cgbin" --config "$f.conf" $rootok \
 	    --listen 127.0.0.1:0 2>"$f.log" &
 	cgpid=$!
 	pids="$pids $cgpid"
 	i=0
+	# 20 s: thousands of threads (bench.sh slow) take seconds to start.
 	while ! grep -q 'listening on' "$f.log"; do
-		i=$((i + 1)); [ $i -lt 100 ] || exit 1; sleep 0.05
+		i=$((i + 1)); [ $i -lt 400 ] || exit 1; sleep 0.05
 	done
 	cgport=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' \
 	    "$f.log")
@@ -625,15 +639,223 @@ EOF2
 	done
 }
 
+# Slow and idle clients.  cgigate runs with its default configuration
+# (threads = $THREADS when set), under the hard RLIMIT_NOFILE: it does not
+# raise its own.  Phases: before (probes alone, then wrk), attack (the
+# issue's 2,000 + 2,000 + 2,000 connections, with probes), after (wrk at
+# once, then probes).  A sampler reads cgigate's /proc entries and its
+# listening socket's accept queue every second.
+slow_n=${SLOW_N:-2000} slow_every=5 slow_attack=30 slow_probe=10 slow_wrk=5s
+probe_paths="-q /hello-c -q /hello"
+
+# Every second until stopped: VmRSS and VmHWM (kB), threads, open fds,
+# the listening socket's accept queue (/proc/net/tcp: a LISTEN socket's
+# rx_queue is its accept backlog).
+sampler() {	# pid port file
+	hex=$(printf '%04X' "$2")
+	while [ -d "/proc/$1" ]; do
+		q=$(awk -v p="0100007F:$hex" '$2 == p && $4 == "0A" {
+		    split($5, a, ":"); n = 0
+		    for (i = 1; i <= length(a[2]); i++)
+			n = n * 16 + index("0123456789ABCDEF",
+			    toupper(substr(a[2], i, 1))) - 1
+		    print n }' \
+		    /proc/net/tcp 2>/dev/null)
+		fds=$(ls "/proc/$1/fd" 2>/dev/null | wc -l)
+		awk -v fds="$fds" -v q="${q:-0}" '/^(VmRSS|VmHWM|Threads):/ {
+		    v[$1] = $2 } END { print v["VmRSS:"], v["VmHWM:"],
+		    v["Threads:"], fds, q }' "/proc/$1/status" 2>/dev/null
+		sleep 1
+	done >>"$3"
+}
+
+# TcpExt counters of this network namespace (every process in it, not
+# only the bench): SYNs dropped because a listen queue was full.
+overflows() {
+	awk '/^TcpExt:/ { if (!n++) { for (i = 2; i <= NF; i++) k[i] = $i; next }
+	    for (i = 2; i <= NF; i++) if (k[i] == "ListenOverflows") print $i }' \
+	    /proc/net/netstat
+}
+
+# One phase: slowload with its arguments, the sampler alongside; the
+# table row goes to $tmp/slowrows, the attack lines to $tmp/slownotes.
+slowphase() {	# name seconds slowload-args...
+	name=$1 secs=$2
+	shift 2
+	sampler "$cgpid" "$cgport" "$tmp/samples.$name" &
+	spid=$!
+	pids="$pids $spid"
+	o0=$(overflows)
+	echo "\$ slowload -d $secs $* $probe_paths $cgport" >&2
+	# shellcheck disable=SC2086
+	"$tmp/bin/slowload" -d "$secs" "$@" $probe_paths "$cgport" \
+	    >"$tmp/slow.$name" &
+	lpid=$!
+	pids="$pids $lpid"
+	wait "$lpid" || { echo "bench: slowload failed" >&2; exit 1; }
+	pids=$(echo " $pids " | sed "s/ $lpid / /; s/^ *//; s/ *$//")
+	stop "$spid"
+	o1=$(overflows)
+	sed 's/^/    /' "$tmp/slow.$name" >&2
+	sed -n "s/^attack /$name: /p" "$tmp/slow.$name" >>"$tmp/slownotes"
+	for path in /hello-c /hello all; do
+		label=$name
+		case $path in
+		/hello-c) label="$name, CGI /hello-c" ;;
+		/hello) label="$name, FastCGI /hello" ;;
+		esac
+		awk -v path="$path" -v label="$label" -v ov="$((o1 - o0))" '
+		    FNR == 1 { f++ }
+		    f == 1 && $1 == "probes" {
+			for (i = 2; i <= NF; i++) {
+				split($i, a, "="); v[a[1]] = a[2] }
+			if (v["path"] == path) for (k in v) p[k] = v[k] }
+		    f == 2 { if ($1 > rss) rss = $1; if ($2 > hwm) hwm = $2
+			if ($3 > th) th = $3; if ($4 > fd) fd = $4
+			if ($5 > q) q = $5 }
+		    END { printf "| %s | %s | %s | %s | %s | %s | %s | %s | " \
+			"%s |", label, p["n"], p["failed"], p["p50_ms"],
+			p["p90_ms"], p["p99_ms"], p["max_ms"],
+			p["connect_max_ms"], p["connect_1s"]
+			if (path == "all") printf " %.0f MB | %.0f MB | %d | " \
+			    "%d | %d | %d |\n", rss / 1024, hwm / 1024, th, fd,
+			    q, ov
+			else printf " | | | | | |\n" }' \
+		    "$tmp/slow.$name" "$tmp/samples.$name" >>"$tmp/slowrows"
+	done
+}
+
+# wrk with no warm-up (the point is what the first seconds get).
+slowwrk() {	# row-name url
+	out=$(wrk -t2 -c$conns -d$slow_wrk --latency "$2" 2>&1 || :)
+	{
+		echo "\$ wrk -t2 -c$conns -d$slow_wrk --latency $2"
+		echo "$out" | sed 's/^/    /'
+	} >&2
+	rps=$(echo "$out" | awk '/^Requests\/sec/ {print $2}')
+	p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
+	errs=$(echo "$out" | sed -n 's/.*Socket errors: //p')
+	bad=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
+	echo "| $1 | ${rps:-none} | ${p99:-} | ${errs:-none} | ${bad:-0} |" \
+	    >>"$tmp/slowwrk"
+}
+
+run_slow() {
+	threads=${THREADS:-}
+	hard=$(ulimit -Hn)
+	ulimit -n "$hard"
+	lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range)
+	hi=$(cut -f2 /proc/sys/net/ipv4/ip_local_port_range)
+	need=$((3 * slow_n + 200))
+	[ $((hi - lo + 1)) -ge "$need" ] || {
+		echo "bench: the ephemeral port range $lo-$hi is smaller than" \
+		    "the $need connections of the attack" >&2
+		exit 1
+	}
+	[ "$hard" = unlimited ] || [ "$hard" -ge $((need + 100)) ] || {
+		echo "bench: the hard RLIMIT_NOFILE $hard is below $need" >&2
+		exit 1
+	}
+	cc -O2 -o "$tmp/bin/slowload" "$top/tests/bench/slowload.c" -lm
+	: >"$tmp/slowrows"
+	: >"$tmp/slownotes"
+	: >"$tmp/slowwrk"
+	conf=""
+	[ -z "$threads" ] || conf="threads = $threads"
+	built=""
+	if [ -n "$threads" ] && [ "$threads" -gt 1024 ]; then
+		# cgigate.conf(5) takes 2 to 1024 threads.  To measure more,
+		# a copy of the tree is built with that bound lifted, in
+		# $tmp; nothing else differs.
+		mkdir "$tmp/src"
+		(cd "$top" && tar cf - --exclude=.git --exclude=var .) |
+		    (cd "$tmp/src" && tar xf -)
+		sed -i 's/parse_int(v, 2, 1024, &n)/parse_int(v, 2, 65536, \&n)/' \
+		    "$tmp/src/gateway/config.c"
+		grep -q 'parse_int(v, 2, 65536, &n)' "$tmp/src/gateway/config.c" || {
+			echo "bench: cannot lift the threads bound" >&2
+			exit 1
+		}
+		make -C "$tmp/src" gateway/cgigate >/dev/null
+		cgbin=$tmp/src/gateway/cgigate
+		built="threads = $threads is beyond cgigate.conf(5)'s 1024: this run used a copy of the tree built with that bound lifted to 65536 (gateway/config.c), nothing else changed."
+	fi
+	t0=$(date +%s%N)
+	start_cgigate "$conf"
+	waitport "$cgport" hi.txt
+	waitport "$cgport" hello
+	up=$((($(date +%s%N) - t0) / 1000000))
+	idle=$(awk '/^VmRSS:/ { r = $2 } /^Threads:/ { t = $2 }
+	    END { printf "VmRSS %d kB, %d threads", r, t }' "/proc/$cgpid/status")
+
+	slowphase before "$slow_probe"
+	slowwrk "before, CGI /hello-c" "http://127.0.0.1:$cgport/hello-c"
+	slowwrk "before, FastCGI /hello" "http://127.0.0.1:$cgport/hello"
+	l0=$(wc -l <"$tmp/cgigate.log")
+	slowphase attack "$slow_attack" -l "$slow_n" -e "$slow_every" \
+	    -s "$slow_n" -k "$slow_n" -K /hi.txt
+	l1=$(wc -l <"$tmp/cgigate.log")
+	slowwrk "after, CGI /hello-c" "http://127.0.0.1:$cgport/hello-c"
+	slowwrk "after, FastCGI /hello" "http://127.0.0.1:$cgport/hello"
+	slowphase after "$slow_probe"
+	stop "$cgpid"
+
+	echo
+	echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'), nproc: $(nproc)," \
+	    "cpu: $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
+	tnote="threads = $threads (set)"
+	[ -n "$threads" ] || tnote="threads = 64 (default)"
+	echo "cgigate: default configuration, $tnote;" \
+	    "run under ulimit -n $hard" \
+	    "(the hard limit, raised by this script: cgigate does not raise" \
+	    "its own); up in $up ms; at start: $idle"
+	[ -z "$built" ] || echo "$built"
+	echo "loopback: somaxconn $(cat /proc/sys/net/core/somaxconn)," \
+	    "tcp_max_syn_backlog $(cat /proc/sys/net/ipv4/tcp_max_syn_backlog)," \
+	    "syncookies $(cat /proc/sys/net/ipv4/tcp_syncookies)," \
+	    "ports $lo-$hi; civetweb's listen_backlog 1024, connection_queue 256"
+	echo "attack: $slow_n slowloris (a header line every ${slow_every} s)," \
+	    "$slow_n silent, $slow_n idle kept-alive (GET /hi.txt), each" \
+	    "reopened when closed, ${slow_attack} s; probes: a new connection" \
+	    "every 100 ms, /hello-c (CGI) and /hello (FastCGI) in turn, 5 s" \
+	    "timeout; phases before and after: ${slow_probe} s of probes alone"
+	echo
+	echo "| phase | probes | failed | p50 ms | p90 ms | p99 ms | max ms |" \
+	    "connect max ms | connects >= 1 s | cgigate VmRSS max | VmHWM |" \
+	    "threads | fds max | accept queue max | listen overflows |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+	cat "$tmp/slowrows"
+	echo
+	echo "A failed probe (timeout, reset or not 200) ranks above every" \
+	    "success: \"fail\" in a column means at least that share failed."
+	echo "Listen overflows: the namespace's TcpExt ListenOverflows over" \
+	    "the phase (SYNs dropped at a full accept queue; any process)."
+	echo "Open means the client's SYN was answered, accepted by cgigate or" \
+	    "not yet."
+	echo
+	echo "Attack connections (peak open, peak connecting, reopened after" \
+	    "the server closed them, connect errors, idle responses):"
+	echo
+	sed 's/^/    /' "$tmp/slownotes"
+	echo
+	echo "cgigate log lines during the attack: $((l1 - l0))"
+	echo
+	echo "| wrk -t2 -c$conns -d$slow_wrk, no warm-up | req/s | p99 |" \
+	    "socket errors | non-2xx |"
+	echo "|---|---|---|---|---|"
+	cat "$tmp/slowwrk"
+}
+
 case $what in
 profile) run_profile; exit 0 ;;
+slow) run_slow; exit 0 ;;
 upload) run_upload; exit 0 ;;
 cgi) run_cgi ;;
 fcgi) run_fcgi ;;
 static) run_static ;;
 extra) run_extra ;;
 all) run_cgi; run_fcgi; run_static; run_extra ;;
-*) echo "usage: bench.sh [cgi|fcgi|static|extra|upload|all|profile]" \
+*) echo "usage: bench.sh [cgi|fcgi|static|extra|upload|all|profile|slow]" \
     "[DURATION]" >&2
    exit 2 ;;
 esac
