@@ -689,14 +689,14 @@ slowphase() {	# name seconds slowload-args...
 	echo "\$ slowload -d $secs $* $probe_paths $cgport" >&2
 	# shellcheck disable=SC2086
 	"$tmp/bin/slowload" -d "$secs" "$@" $probe_paths "$cgport" \
-	    >"$tmp/slow.$name" &
+	    >"$tmp/slow.$name" 2>"$tmp/slowlog.$name" &
 	lpid=$!
 	pids="$pids $lpid"
 	wait "$lpid" || { echo "bench: slowload failed" >&2; exit 1; }
 	pids=$(echo " $pids " | sed "s/ $lpid / /; s/^ *//; s/ *$//")
 	stop "$spid"
 	o1=$(overflows)
-	sed 's/^/    /' "$tmp/slow.$name" >&2
+	sed 's/^/    /' "$tmp/slowlog.$name" "$tmp/slow.$name" >&2
 	sed -n "s/^attack /$name: /p" "$tmp/slow.$name" >>"$tmp/slownotes"
 	for path in /hello-c /hello all; do
 		label=$name
@@ -837,6 +837,11 @@ run_slow() {
 	    "the server closed them, connect errors, idle responses):"
 	echo
 	sed 's/^/    /' "$tmp/slownotes"
+	echo
+	echo "The attack phase as slowload saw it, every 5 s (probes counted" \
+	    "when done):"
+	echo
+	sed 's/^/    /' "$tmp/slowlog.attack"
 	echo
 	echo "cgigate log lines during the attack: $((l1 - l0))"
 	echo

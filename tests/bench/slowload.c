@@ -22,13 +22,14 @@
  *
  * Bounded: at most MAXCONN attack connections, at most MAXSECS seconds
  * (and TIMEOUT more for the probes still in flight, the attack held
- * meanwhile); the program stops by itself.  It raises its RLIMIT_NOFILE soft limit to
- * the hard limit.
+ * meanwhile); the program stops by itself.  It raises its RLIMIT_NOFILE
+ * soft limit to the hard limit.
  *
  * On stderr every REPORT seconds: connections per kind (open as the
  * client sees it, i.e. its SYN was answered, whether or not the server
- * accepted it yet; still connecting), reconnects, connect errors.  On
- * stdout at the end, one line per probe path and one for all paths:
+ * accepted it yet; still connecting), reconnects, connect errors; probes
+ * done and failed so far.  On stdout at the end, one line per probe path
+ * and one for all paths:
  *
  *   probes path=P n=N failed=F p50_ms= p90_ms= p99_ms= max_ms=
  *       connect_p99_ms= connect_max_ms= connect_1s=K
@@ -113,7 +114,7 @@ static struct conn *conns;	/* attack connections, then probe slots */
 static int nattack, nprobeslots;
 static struct kstat ks[NKIND];
 static struct probe *probes;
-static int nprobes, maxprobes;
+static int nprobes, nfailed, maxprobes;
 static const char *paths[MAXPATHS];
 static int npaths;
 static const char *idlepath = "/";
@@ -186,6 +187,8 @@ probe_done(struct conn *c, int ok)
 	/* A status line "HTTP/1.x 200" and the server's close. */
 	p->ok = ok && c->inlen >= 12 && strncmp(c->in, "HTTP/1.", 7) == 0 &&
 	    strncmp(c->in + 8, " 200", 4) == 0;
+	if (!p->ok)
+		nfailed++;
 }
 
 /* Close; an attack connection is reopened at once (after 100 ms when it
@@ -488,7 +491,8 @@ report(double t)
 		if (ks[k].target == 0 && k != K_PROBE)
 			continue;
 		if (k == K_PROBE) {
-			fprintf(stderr, " | probes %d", nprobes);
+			fprintf(stderr, " | probes %d failed %d", nprobes,
+			    nfailed);
 			continue;
 		}
 		fprintf(stderr, " | %s open %d connecting %d reconnects %ld "
