@@ -228,6 +228,21 @@ relay_body(struct relay *r, char *buf, size_t len)
 		h->client_gone = 1;
 		return -1;
 	}
+	if (n == 0 && r->body_left > 0) {
+		/*
+		 * mg_read's "no more data" short of the Content-Length (its
+		 * contract allows it at EOF or past request_timeout; 1.15
+		 * says -1 at EOF and, as measured, waits on a stalled client
+		 * for good): an incomplete message (RFC 9112 8), never to
+		 * reach the handler as if it were whole.
+		 */
+		r->fail = "request body shorter than its Content-Length";
+		h->keep_alive = 0;
+		if (http_client_closed(h))
+			return -1;
+		r->fail_status = 408;
+		return -1;
+	}
 	if (n == 0) {
 		r->body_left = 0;
 		return 0;

@@ -25,6 +25,7 @@ printf 'Content-Type: text/plain\n\nbytes=%s\n' "$n"
 EOF
 cp "$TS/handlers/hello.cgi" "$TS/handlers/env.cgi" "$TS/handlers/echo.cgi" \
     "$H/"
+cp "$TB/tests/fixtures/fcgi-fixture" "$H/fix.fcgi"
 chmod 755 "$H"/*.cgi
 mkdir -p "$W/www"
 echo static >"$W/www/s.txt"
@@ -97,6 +98,21 @@ refused chunkbad 400 "a bad chunk size"
 raw chunkok "POST /count HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
 expect_contains "a clean chunked body arrives whole" "bytes=11" \
     "$(cat "$W/chunkok.out")"
+
+# A body that ends short of its Content-Length never reaches a handler
+# as if it were whole: not through CGI, not through FastCGI.
+for r in /count /fix; do
+	printf 'POST %s?echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhello' \
+	    "$r" >"$W/short.req"
+	"$RAW" -i 3000 "$PORT" "@$W/short.req" "!" >"$W/short.out" 2>&1
+	expect_absent "$r: a body cut short by EOF is not answered" "200 OK" \
+	    "$(cat "$W/short.out")"
+	wait_sql 1 "select count(*) from requests where route = '$r' and
+	    method = 'POST' and status = 499"
+	expect_eq "$r: it is recorded as the client's going" 1 "$(sql "select
+	    count(*) from requests where route = '$r' and method = 'POST' and
+	    status = 499")"
+done
 
 [ ! -e "$W/marked" ]; expect_eq "no smuggled request ran" 0 $?
 raw markok "GET /mark HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
