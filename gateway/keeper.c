@@ -135,8 +135,9 @@ keeper_main(int rfd, const struct passwd *pw)
 		dup2(rfd, 3);
 		rfd = 3;
 	}
-	close_range(0, 2, 0);
-	close_range(4, ~0U, 0);
+	/* Every other copy of the write end must go, or EOF never comes. */
+	if (close_range(0, 2, 0) == -1 || close_range(4, ~0U, 0) == -1)
+		_exit(1);
 	if (chdir("/") == -1)
 		_exit(1);
 	if (pw != NULL && getuid() == 0 && pw->pw_uid != 0 &&

@@ -613,13 +613,14 @@ pool_release(struct pool_conn *pc, enum pool_end how, const char *why)
 			    p->route, (int)e->c.pid, why ? why : "killed");
 			timelog_event("worker_killed", (int)e->c.pid, "%s: %s",
 			    p->route, why ? why : "killed");
+			/* A dead worker's id may be someone else's by now. */
 			if (e->state != EP_DEAD) {
 				e->state = EP_RETIRING;
 				e->why = "killed";
 				e->retire_us = now_us();
+				stats_count(STAT_KILLS);
+				kill(-e->c.pid, SIGKILL);
 			}
-			stats_count(STAT_KILLS);
-			kill(-e->c.pid, SIGKILL);
 		} else
 			endpoint_failed(e, why ? why : "timed out");
 		break;

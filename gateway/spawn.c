@@ -92,10 +92,15 @@ child_main(void *arg)
 		goto fail;
 	/*
 	 * Recorded before this copy of the keeper's pipe closes, and while
-	 * SIGPIPE is still ignored (a write to a dead keeper fails quietly).
+	 * SIGPIPE is ignored.  A write to a dead keeper still leaves a
+	 * SIGPIPE pending here, since every signal is blocked: ignoring it
+	 * once more discards it (POSIX sigaction), or the default action
+	 * set next would kill the handler as soon as signals are unblocked.
 	 */
 	keeper_add((pid_t)syscall(SYS_getpid));
 	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
 	sa.sa_handler = SIG_DFL;
 	sigaction(SIGPIPE, &sa, NULL);
 	if (r->pdeathsig != 0 &&

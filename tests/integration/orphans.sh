@@ -98,6 +98,35 @@ else
 	not_ok "kill -9: still running:$(survivors)"
 fi
 
+# A keeper that died leaves cgigate serving: the first spawn after it
+# writes to a pipe nobody reads, and the SIGPIPE that write raises must
+# not kill the handler.
+cat >"$H/quick.cgi" <<'EOF'
+#!/bin/sh
+printf 'Content-Type: text/plain\n\nquick\n'
+EOF
+chmod 755 "$H/quick.cgi"
+start_gateway --config "$W/cgigate.conf"
+kp=
+for c in $(cat /proc/"$GW_PID"/task/*/children 2>/dev/null); do
+	[ "$(cat /proc/"$c"/comm 2>/dev/null)" = cgigate-keeper ] && kp=$c
+done
+expect_eq "cgigate has a keeper" cgigate-keeper \
+    "$(cat /proc/"${kp:-0}"/comm 2>/dev/null)"
+kill -KILL "$kp" 2>/dev/null
+cl=
+for i in 1 2 3 4 5 6 7 8; do
+	curl -s -m 10 -o /dev/null -w '%{http_code}\n' "$URL/quick" \
+	    >"$W/quick.$i" &
+	cl="$cl $!"
+done
+for p in $cl; do wait "$p"; done
+expect_eq "with the keeper just killed, 8 requests at once: all 200" \
+    "8 200" "$(cat "$W"/quick.* | sort | uniq -c | awk '{print $1, $2}' |
+    tr '\n' ' ' | sed 's/ $//')"
+expect_log "and the log says the keeper is gone" "keeper: "
+stop_gateway
+
 # A graceful stop ends them too, and leaves nothing behind.
 run_both term
 stop_gateway
