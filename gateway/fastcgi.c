@@ -297,7 +297,7 @@ run(struct fjob *j, const struct fcgi_target *tg)
 	uint64_t deadline, first = 0;
 	enum outcome oc = FAILED;
 	const char *why;
-	int st, attempt, err = 0;
+	int st, attempt, err = 0, replayed = 0;
 
 	if ((st = acquire(j, tg, &why)) != 0)
 		return http_error(h, st, why, "Retry-After: 1\r\n");
@@ -331,18 +331,21 @@ run(struct fjob *j, const struct fcgi_target *tg)
 			    (uint64_t)conf->fcgi.start_us < first)
 				first = now_us() + (uint64_t)conf->fcgi.start_us;
 			oc = converse(j, deadline, first);
-			if (oc != APP_GONE || j->got_bytes ||
-			    !replayable(h, r) || attempt >= MAX_ATTEMPTS)
+			if (oc != APP_GONE || j->got_bytes || !j->pc.reused ||
+			    replayed || !replayable(h, r))
 				break;
 			/*
-			 * The connection died after the request went out but
-			 * before any answer: the application may have acted
-			 * on it, so only a request that may be repeated
+			 * A kept connection died after the request went out
+			 * but before any answer: the application may have
+			 * acted on it, so only a request that may be repeated
 			 * (RFC 9110 9.2.2: an idempotent method) and that has
-			 * no body to lose is sent again, to another worker.
-			 * A worker that exits on its own after its last
-			 * answer (php-cgi) leaves exactly this behind.
+			 * no body to lose is sent again, once, to another
+			 * worker.  A worker that exits on its own after its
+			 * last answer (php-cgi) leaves exactly this behind; a
+			 * request that kills every worker it reaches is not
+			 * tried on a fresh connection.
 			 */
+			replayed = 1;
 			log_msg(h->reqid, "pool %s: the connection died "
 			    "unanswered (%s); %s is idempotent: trying again",
 			    h->t.route, r->fail, h->t.method);
@@ -460,7 +463,9 @@ run(struct fjob *j, const struct fcgi_target *tg)
 		/* A backend dropping one connection is not a dead backend. */
 		pool_release(&j->pc, j->pc.pid > 0 ? POOL_FAIL : POOL_CLOSE,
 		    r->fail);
-		if (!j->got_bytes && j->pc.nreq == 1 && j->pc.pid > 0)
+		/* A request sent again killed its worker too: not start-up. */
+		if (!j->got_bytes && j->pc.nreq == 1 && j->pc.pid > 0 &&
+		    !replayed)
 			return http_error(h, 503, "FastCGI worker failed at "
 			    "start-up", "Retry-After: 1\r\n");
 		return http_error(h, 502, r->fail, NULL);

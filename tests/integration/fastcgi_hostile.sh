@@ -180,6 +180,18 @@ expect_eq "the next request is sent again on a new connection" \
     "200 said B6" "$(get "/hostile?say=B6")"
 expect_log "and the log says why" "a kept connection was closed before it took any of the request (Broken pipe); trying again"
 
+# A GET that kills whichever worker takes it is sent again once, not
+# until it has killed every worker it can reach, and is a 502.
+expect_eq "a warm worker first" "200 said W9" "$(get "/hostile?say=W9")"
+n0=$(gw_log | grep -c "pool /hostile: worker [0-9]* failed")
+got=$(get "/hostile?crashfirst")
+expect_eq "a GET that kills its worker, again on the next: 502" 502 \
+    "${got%% *}"
+n1=$(gw_log | grep -c "pool /hostile: worker [0-9]* failed")
+expect_eq "it cost two workers, not four" 2 $((n1 - n0))
+expect_eq "and the pool serves the next client" "200 said W10" \
+    "$(get "/hostile?say=W10")"
+
 hostile /remote "$W/remote.mark" "remote backend"
 expect_log "a remote backend's stale bytes are logged with its name" \
     "pool /remote: tcp:127.0.0.1:$(cat "$W/remote.port"): data on an idle"
