@@ -318,16 +318,23 @@ struct reqhead_info {
 	const char	*why;		/* when refused: a static string */
 };
 
+/* Where the fields handed to reqhead_vet stopped. */
+enum reqhead_end {
+	REQHEAD_WHOLE,	/* at the end of the head */
+	REQHEAD_CUT,	/* at a line that is no field (obs-fold, no name) */
+	REQHEAD_FULL	/* at the parser's limit, more to come */
+};
+
 /*
  * Hold a request head's fields to RFC 9112's framing rules before the
  * request goes anywhere.  version is "1.0" or "1.1"; spaced, when not
- * NULL, flags fields that had white space before their colon; a head of
- * max_fields fields or more may have lost some.  Returns 0 with *out
- * filled in, or the status to refuse it with (400, 417, 431, 501) and
- * out->why; a refused request's connection must be closed.
+ * NULL, flags fields that had white space before their colon; end says
+ * whether f is the whole head.  Returns 0 with *out filled in, or the
+ * status to refuse it with (400, 417, 431, 501) and out->why; a refused
+ * request's connection must be closed.
  */
 int	 reqhead_vet(const char *version, const struct cgi_header *f,
-	    int nf, const unsigned char *spaced, int max_fields,
+	    int nf, const unsigned char *spaced, enum reqhead_end end,
 	    struct reqhead_info *out);
 
 /* fcgi.c */

@@ -576,11 +576,46 @@ dispatch(struct http_ctx *h, const char *raw)
 }
 
 /*
- * civetweb parses the head in place and keeps no trace of white space
- * before a field's colon but this: it zeroes that space and the colon
- * both, so the byte after the name's end is 0 where a plain "Name:" has
- * the value or its leading white space there.  (Either byte lies inside
- * the field's own line.)  Everything else about the raw bytes is gone.
+ * Did civetweb stop reading fields before the head's end?  It stops
+ * without a word at its limit of MG_MAX_HEADERS and at the first line
+ * that is no field (an obs-fold's leading white space, a line with no
+ * name), and what it did not read is lost: a Content-Length behind such
+ * a line would leave the body to be read as the next request.
+ *
+ * It parses the head in place, overwriting each line's CR and LF with
+ * NULs, and the head's last byte with one.  So after the last value it
+ * read, a line ending in CRLF leaves two NULs and then the next line, or
+ * the blank line's CR; one ending in LF leaves one NUL and then the next
+ * line, or the zeroed last byte.  Which of the two the head uses is read
+ * off the line before (the request line for the first field): its end
+ * left as many NULs.  Every byte looked at lies inside the head unless
+ * the last line alone ends in a bare LF after CRLF lines and the head
+ * fills civetweb's buffer to its last byte; then one more byte of that
+ * buffer's allocation is read.
+ */
+static enum reqhead_end
+head_end(const struct mg_request_info *ri)
+{
+	const struct mg_header *last;
+	const char *p, *q;
+	int n = ri->num_headers;
+
+	if (n <= 0)
+		return REQHEAD_WHOLE;	/* HTTP/1.1 needs a Host anyway */
+	last = &ri->http_headers[n - 1];
+	q = n > 1 ? ri->http_headers[n - 2].value : ri->http_version;
+	q += strlen(q);
+	p = last->value + strlen(last->value);
+	if (p[1] != '\0' || (last->name - q >= 2 && p[2] != '\r'))
+		return n >= MG_MAX_HEADERS ? REQHEAD_FULL : REQHEAD_CUT;
+	return REQHEAD_WHOLE;
+}
+
+/*
+ * civetweb keeps no trace of white space before a field's colon but
+ * this: it zeroes that space and the colon both, so the byte after the
+ * name's end is 0 where a plain "Name:" has the value or its leading
+ * white space there.  (Either byte lies inside the field's own line.)
  */
 static int
 vet_head(const struct mg_request_info *ri, struct reqhead_info *out)
@@ -597,9 +632,7 @@ vet_head(const struct mg_request_info *ri, struct reqhead_info *out)
 		end = f[i].name + strlen(f[i].name);
 		spaced[i] = end + 1 != f[i].value && end[1] == '\0';
 	}
-	/* civetweb keeps MG_MAX_HEADERS and drops the rest without a word. */
-	return reqhead_vet(ri->http_version, f, n, spaced, MG_MAX_HEADERS,
-	    out);
+	return reqhead_vet(ri->http_version, f, n, spaced, head_end(ri), out);
 }
 
 static int

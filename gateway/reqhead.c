@@ -6,8 +6,9 @@
  * only (Content-Length or chunked, never both, never two different
  * lengths, never a length that is not a plain decimal number), an
  * HTTP/1.1 request names exactly one Host, an expectation other than
- * 100-continue is refused, and a head with more fields than civetweb
- * keeps is refused rather than cut.  Each rule names the status the RFC
+ * 100-continue is refused, and a head whose fields civetweb stopped
+ * reading early (too many, or a line that is no field) is refused rather
+ * than cut.  Each rule names the status the RFC
  * gives it; every such answer closes the connection, since what follows
  * the head on it can no longer be read safely.
  *
@@ -89,9 +90,21 @@ reject(struct reqhead_info *out, int status, const char *why)
 	return status;
 }
 
+/* Is v, less white space after it, the token t (case aside)? */
+static int
+value_is(const char *v, const char *t)
+{
+	size_t n = strlen(v), k = strlen(t);
+
+	while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+		n--;
+	return n == k && strncasecmp(v, t, k) == 0;
+}
+
 int
 reqhead_vet(const char *version, const struct cgi_header *f, int nf,
-    const unsigned char *spaced, int max_fields, struct reqhead_info *out)
+    const unsigned char *spaced, enum reqhead_end end,
+    struct reqhead_info *out)
 {
 	int i, nhost = 0, ncl = 0, nte = 0, ncodings = 0, chunked = 0;
 	int http11 = version != NULL && strcmp(version, "1.1") == 0;
@@ -99,9 +112,16 @@ reqhead_vet(const char *version, const struct cgi_header *f, int nf,
 
 	memset(out, 0, sizeof(*out));
 	out->content_length = -1;
-	if (nf >= max_fields)
+	if (end == REQHEAD_FULL)
 		return reject(out, 431, "more header fields than cgigate "
 		    "reads");
+	/*
+	 * RFC 9112 5.2: an obs-fold is refused; so is any line the fields
+	 * stopped at, since a length or a close behind it was lost.
+	 */
+	if (end == REQHEAD_CUT)
+		return reject(out, 400, "a header line that is no field "
+		    "(obs-fold, or no name)");
 	for (i = 0; i < nf; i++) {
 		const char *name = f[i].name, *v = f[i].value;
 
@@ -126,13 +146,17 @@ reqhead_vet(const char *version, const struct cgi_header *f, int nf,
 				return reject(out, 400, "empty transfer coding");
 		} else if (strcasecmp(name, "Expect") == 0 && http11) {
 			/* RFC 9110 10.1.1; ignored in HTTP/1.0 requests. */
-			if (strcasecmp(v, "100-continue") != 0)
+			if (!value_is(v, "100-continue"))
 				return reject(out, 417, "expectation other than "
 				    "100-continue");
 			out->expect_continue = 1;
 		}
 	}
 	if (nte > 0) {
+		/* RFC 9112 6.1: HTTP/1.0 framing with it is faulty. */
+		if (!http11)
+			return reject(out, 400, "Transfer-Encoding in an "
+			    "HTTP/1.0 request");
 		/* RFC 9112 6.1: both is how requests are smuggled. */
 		if (ncl > 0)
 			return reject(out, 400, "both Transfer-Encoding and "
