@@ -23,6 +23,9 @@
 
 #include "cgigate.h"
 
+/* A failed body read that took this long waited on the client. */
+#define SLOW_READ_US	1000000
+
 static pthread_once_t www_once = PTHREAD_ONCE_INIT;
 static const struct config *www_cfg;
 static char www_real[PATH_MAX];
@@ -201,6 +204,7 @@ ssize_t
 relay_body(struct relay *r, char *buf, size_t len)
 {
 	struct http_ctx *h = r->h;
+	uint64_t t0;
 	int n;
 
 	if (r->body_left == 0)
@@ -211,15 +215,22 @@ relay_body(struct relay *r, char *buf, size_t len)
 		r->fail = "client went away before sending the body";
 		return -1;
 	}
+	t0 = now_us();
 	n = mg_read(h->conn, buf, len);
 	if (n < 0 && r->body_left < 0 && !http_client_closed(h)) {
 		/*
-		 * civetweb gave up on the chunked framing (a bad chunk size,
-		 * or a chunk extension, which it does not parse) with the
-		 * client still there.
+		 * civetweb gave up on the chunked framing with the client
+		 * still there: at once, it was a bad chunk size or a chunk
+		 * extension (which it does not parse); after a wait, its
+		 * request_timeout on a client that stopped sending.
 		 */
-		r->fail = "malformed chunked request body";
-		r->fail_status = 400;
+		if (now_us() - t0 >= SLOW_READ_US) {
+			r->fail = "client too slow sending the request body";
+			r->fail_status = 408;
+		} else {
+			r->fail = "malformed chunked request body";
+			r->fail_status = 400;
+		}
 		h->keep_alive = 0;
 		return -1;
 	}
