@@ -495,7 +495,10 @@ struct child {
 	struct rusage	 ru;
 };
 
-/* Become a child subreaper.  0 or -1. */
+/*
+ * Become a child subreaper and raise the descriptor limit to its hard
+ * limit (logged); children get the limit cgigate started with.  0 or -1.
+ */
 int	 spawn_init(void);
 /* Main thread only, every 100 ms: reap orphans and released children. */
 void	 spawn_tick(void);

@@ -50,6 +50,10 @@
 #define CHILD_STACK	(64 * 1024)
 #define STDOUT_PIPE_SIZE (256 * 1024)
 
+/* The descriptor limit cgigate started with, for its handlers. */
+static struct rlimit nofile;
+static int nofile_raised;
+
 static const int rlim_res[RL_COUNT] = {
 	RLIMIT_CPU, RLIMIT_AS, RLIMIT_NPROC, RLIMIT_NOFILE
 };
@@ -112,6 +116,10 @@ child_main(void *arg)
 	if (close_range(3, ~0U, 0) == -1)
 		goto fail;
 	if (r->cwd != NULL && chdir(r->cwd) == -1)
+		goto fail;
+	if (nofile_raised && (r->rlim == NULL ||
+	    r->rlim[RL_NOFILE] == RLIM_INFINITY) &&
+	    setrlimit(RLIMIT_NOFILE, &nofile) == -1)
 		goto fail;
 	if (r->rlim != NULL)
 		for (i = 0; i < RL_COUNT; i++) {
@@ -386,9 +394,33 @@ spawn_tick(void)
 int
 spawn_init(void)
 {
+	struct rlimit rl;
+
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
 		log_msg(NULL, "spawn_init: PR_SET_CHILD_SUBREAPER: %s",
 		    strerror(errno));
+	/*
+	 * Each connection costs a descriptor: take all the kernel allows.
+	 * Handlers keep the limit they would have had, since some programs
+	 * walk every descriptor up to it.
+	 */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		nofile = rl;
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == 0) {
+			nofile_raised = 1;
+			log_msg(NULL, "open files: limit raised from %llu to "
+			    "%llu (handlers keep %llu)",
+			    (unsigned long long)nofile.rlim_cur,
+			    (unsigned long long)rl.rlim_cur,
+			    (unsigned long long)nofile.rlim_cur);
+		} else
+			log_msg(NULL, "open files: cannot raise the limit of "
+			    "%llu: %s", (unsigned long long)nofile.rlim_cur,
+			    strerror(errno));
+	} else if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		log_msg(NULL, "open files: limit %llu, the most allowed",
+		    (unsigned long long)rl.rlim_cur);
 	return 0;
 }
 

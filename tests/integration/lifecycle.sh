@@ -120,6 +120,31 @@ expect_eq "its row is in the database" 200 \
     "$(sql "select status from requests where route = '/slow'")"
 expect_eq "and the stop event" 1 "$(sql "select count(*) from events where kind = 'stop'")"
 
+# Descriptors: cgigate takes the hard limit and says so; handlers keep
+# the limit it was started with (here lowered to 256 for the test).
+hard=$(ulimit -Hn)
+if [ "$hard" != unlimited ] && [ "$hard" -gt 256 ]; then
+	cat >"$H/nofile.cgi" <<'EOF'
+#!/bin/sh
+printf 'Content-Type: text/plain\n\n%s\n' "$(ulimit -Sn)"
+EOF
+	chmod 755 "$H/nofile.cgi"
+	ulimit -Sn 256
+	start_gateway --handlers "$H" --www "$W/www" --timings "$W/nofile.db"
+	ulimit -Sn "$hard"
+	lim=$(awk '/^Max open files/ { print $4, $5 }' /proc/"$GW_PID"/limits)
+	expect_eq "cgigate's open-file limit is raised to the hard limit" \
+	    "$hard $hard" "$lim"
+	expect_log "and the log says so" \
+	    "open files: limit raised from 256 to $hard (handlers keep 256)"
+	retry 30 sh -c "curl -s '$URL/nofile' | grep -qx 256"
+	expect_eq "a handler keeps the limit cgigate started with" 256 \
+	    "$(curl -s "$URL/nofile")"
+	stop_gateway
+else
+	echo "# open-file hard limit $hard: checks skipped"
+fi
+
 # A drain that runs out kills what is left: recorded as the stop it was
 # (503, "shutting down"), not as the handler's own timeout.
 cat >"$H/forever.cgi" <<'EOF'
