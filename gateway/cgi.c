@@ -12,7 +12,7 @@
  * The request body.  Civetweb hides the client's socket and its mg_read
  * blocks until all the bytes asked for have come (for a chunked body,
  * until that many body bytes, across chunks), so the pump finds the socket
- * (http_client_socket), polls it with the child's pipes and asks civetweb
+ * (conn_socket), polls it with the child's pipes and asks civetweb
  * only for what is already there: with Content-Length, the bytes waiting
  * in the socket (FIONREAD); chunked, a sixteenth of them, since framing
  * takes room (the smallest chunk, "1\r\nx\r\n", takes six bytes; only
@@ -367,7 +367,7 @@ pump(struct pump *s, uint64_t deadline)
 		i = poll(pfd, (nfds_t)nfd, ms);
 		if (i == -1 && errno != EINTR)
 			return -1;
-		if (i == 0 && !s->in_open && http_client_closed(h)) {
+		if (i == 0 && !s->in_open && conn_closed(h)) {
 			s->r.fail = "client went away";
 			return -1;
 		}
@@ -467,7 +467,7 @@ run(struct pump *s, const struct route *rt, const char *abs,
 	s->probe = 1;
 	s->got = 0;
 	s->taken_ok = 0;
-	s->cfd = s->in_open ? http_client_socket(h) : -1;
+	s->cfd = s->in_open ? conn_socket(h) : -1;
 	/* A large body crosses in fewer, larger steps (best effort). */
 	if (s->in_open && (s->r.body_left < 0 || s->r.body_left > BODY_BUF))
 		(void)fcntl(s->c.in, F_SETPIPE_SZ, STDIN_PIPE);

@@ -812,17 +812,6 @@ int	 http_send_header(struct http_ctx *h, const struct cgiresp *p,
 	    long long length);
 /* Send body bytes (chunked if so decided); 0 or -1 when the client is gone */
 int	 http_send_body(struct http_ctx *h, const char *buf, size_t n);
-/*
- * Has the client closed its side of the connection?  For requests that
- * wait on a silent handler; 1 sets client_gone.
- */
-int	 http_client_closed(struct http_ctx *h);
-/*
- * The client's socket (found as http_client_closed finds it), for a
- * caller that polls it or asks how many bytes wait in it; all reading and
- * writing still goes through civetweb.  -1 when it cannot be found.
- */
-int	 http_client_socket(struct http_ctx *h);
 /* Write what is buffered; 0, or -1 when the client is gone. */
 int	 http_flush(struct http_ctx *h);
 /*
@@ -835,5 +824,28 @@ int	 http_continue(struct http_ctx *h);
 void	 http_finish(struct http_ctx *h, int truncated);
 /* Raw bytes for nph- handlers; closes the connection afterwards. */
 int	 http_send_raw(struct http_ctx *h, const char *buf, size_t n);
+
+/* conn.c */
+
+struct mg_request_info;
+
+/*
+ * Vet the request head civetweb parsed (reqhead.c), with what its parse
+ * left of the raw bytes; 0 or the status to refuse it with, as
+ * reqhead_vet.
+ */
+int	 conn_vet_head(const struct mg_request_info *ri,
+	    struct reqhead_info *out);
+/*
+ * Has the client closed its side of the connection?  For requests that
+ * wait on a silent handler; 1 sets client_gone.
+ */
+int	 conn_closed(struct http_ctx *h);
+/*
+ * The client's socket (found as conn_closed finds it), for a caller that
+ * polls it or asks how many bytes wait in it; all reading and writing
+ * still goes through civetweb.  -1 when it cannot be found.
+ */
+int	 conn_socket(struct http_ctx *h);
 
 #endif

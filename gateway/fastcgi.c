@@ -163,7 +163,7 @@ converse(struct fjob *j, uint64_t deadline, uint64_t first_deadline)
 		if (rc == -1 && errno != EINTR)
 			return FAILED;
 		if (rc == 0 && j->stdin_done && j->outlen == 0 &&
-		    http_client_closed(h)) {
+		    conn_closed(h)) {
 			j->r.fail = "client went away";
 			return CLIENT_GONE;
 		}

@@ -217,7 +217,7 @@ relay_body(struct relay *r, char *buf, size_t len)
 	}
 	t0 = now_us();
 	n = mg_read(h->conn, buf, len);
-	if (n < 0 && r->body_left < 0 && !http_client_closed(h)) {
+	if (n < 0 && r->body_left < 0 && !conn_closed(h)) {
 		/*
 		 * civetweb gave up on the chunked framing with the client
 		 * still there: at once, it was a bad chunk size or a chunk
@@ -249,7 +249,7 @@ relay_body(struct relay *r, char *buf, size_t len)
 		 */
 		r->fail = "request body shorter than its Content-Length";
 		h->keep_alive = 0;
-		if (http_client_closed(h))
+		if (conn_closed(h))
 			return -1;
 		r->fail_status = 408;
 		return -1;
