@@ -337,6 +337,51 @@ int	 reqhead_vet(const char *version, const struct cgi_header *f,
 	    int nf, const unsigned char *spaced, enum reqhead_end end,
 	    struct reqhead_info *out);
 
+/* framing.c */
+
+enum framing_kind { FRAMING_NONE, FRAMING_SIZED, FRAMING_CHUNKED, FRAMING_CLOSE };
+
+/* Where one message body ends, fed as it streams past (RFC 9112 6, 7.1). */
+struct framing {
+	enum framing_kind kind;
+	int		 state;		/* private to framing.c */
+	long long	 left;		/* SIZED: body bytes to come; CHUNKED: of this chunk */
+	unsigned	 linelen;	/* private: bytes of the current size/trailer line */
+	int		 digits;	/* private */
+	long long	 total;		/* body bytes seen so far, framing included */
+	int		 done;		/* the body has ended */
+	const char	*error;		/* malformed chunked framing: a static string */
+};
+
+void	 framing_init(struct framing *f, enum framing_kind kind,
+	    long long length);
+/*
+ * n bytes that follow what came before: returns how many of them belong
+ * to the body (fewer than n only once it ended, or at an error: then
+ * f->done or f->error is set). NONE is done at once (returns 0); CLOSE
+ * takes everything and never ends.
+ */
+size_t	 framing_feed(struct framing *f, const char *data, size_t n);
+
+/* What a response head says about the body behind it. */
+struct framing_resp {
+	int		 status;	/* 100..999 */
+	int		 minor;		/* HTTP/1.minor */
+	int		 close;		/* the connection ends with this response */
+	enum framing_kind kind;
+	long long	 length;	/* SIZED */
+};
+
+/*
+ * Parse a response head at the start of buf: returns its length (through
+ * the blank line) with *out set; 0 while it is incomplete (more bytes
+ * needed; a head longer than max is -1); -1 when it is malformed.
+ * head_request: the request was HEAD, so no body follows whatever the
+ * fields say.
+ */
+long	 framing_response(const char *buf, size_t len, size_t max,
+	    int head_request, struct framing_resp *out);
+
 /* fcgi.c */
 
 enum fcgi_pstate {
