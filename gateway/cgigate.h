@@ -49,6 +49,7 @@ enum rlim_kind { RL_CPU, RL_AS, RL_NPROC, RL_NOFILE, RL_COUNT };
 #define RC_BACKENDS	0x10000
 #define RC_DOCROOT	0x20000
 #define RC_SUFFIX	0x40000
+#define RC_BUFFER	0x80000
 
 #define MAX_BACKENDS	16
 #define MAX_SUFFIXES	8
@@ -82,6 +83,7 @@ struct route_conf {
 	int64_t		 max_queue_wait_us;
 	int64_t		 max_body;
 	int		 internal_redirect;
+	int		 request_buffering;	/* read bodies before the slot */
 	rlim_t		 rlim[RL_COUNT];	/* RLIM_INFINITY: unset */
 	char		*env[MAX_ROUTE_ENV];	/* "NAME=value" */
 	int		 nenv;
@@ -106,6 +108,11 @@ struct config {
 	char		*timings;
 	char		*path_env;	/* PATH handed to handlers */
 	int		 threads;	/* civetweb worker threads */
+	int64_t		 header_timeout_us;	/* a whole request head */
+	int64_t		 keepalive_timeout_us;	/* between requests */
+	int64_t		 body_timeout_us;	/* request body progress */
+	int		 max_connections;	/* client connections */
+	int		 max_client_connections;	/* per address, 0: any */
 	int64_t		 drain_us;	/* bound on a graceful stop */
 	int64_t		 stderr_cap;	/* stderr bytes logged per request */
 	int		 timings_queue;	/* records held in memory */
@@ -337,6 +344,25 @@ int	 reqhead_vet(const char *version, const struct cgi_header *f,
 	    int nf, const unsigned char *spaced, enum reqhead_end end,
 	    struct reqhead_info *out);
 
+/* The request line of a head split by reqhead_split. */
+struct reqline {
+	const char	*method;
+	const char	*target;	/* as sent */
+	const char	*version;	/* after "HTTP/": "1.1" */
+};
+
+/*
+ * Split the request head in buf (len bytes, through its blank line) in
+ * place: the request line, and up to maxf fields with their values
+ * trimmed; spaced[i] says field i had white space before its colon.
+ * *end says where the fields stopped, as reqhead_vet wants it.  Returns
+ * 0, or 400 for a request line that is not "METHOD SP TARGET SP
+ * HTTP/D.D", a NUL or a bare CR.
+ */
+int	 reqhead_split(char *buf, size_t len, struct reqline *rl,
+	    struct cgi_header *f, int maxf, int *nf, unsigned char *spaced,
+	    enum reqhead_end *end);
+
 /* framing.c */
 
 enum framing_kind { FRAMING_NONE, FRAMING_SIZED, FRAMING_CHUNKED, FRAMING_CLOSE };
@@ -349,6 +375,7 @@ struct framing {
 	unsigned	 linelen;	/* private: bytes of the current size/trailer line */
 	int		 digits;	/* private */
 	long long	 total;		/* body bytes seen so far, framing included */
+	long long	 data;		/* of them, content: chunk framing left out */
 	int		 done;		/* the body has ended */
 	const char	*error;		/* malformed chunked framing: a static string */
 };
@@ -791,23 +818,35 @@ int	 fastcgi_serve(struct http_ctx *h, const struct route_conf *conf,
 	    const struct fcgi_target *tg, int nph);
 void	 fastcgi_thread_exit(void);
 
-/* bridge.c */
+/* door.c */
 
 /*
- * Listen on "[addr]:port" for a civetweb without IPv6; *port gets the
- * real port.  0, or -1 with errno set.
+ * Listen on "addr:port" or "[addr6]:port" (numeric); *port gets the real
+ * port.  0, or -1 with errno set.
  */
-int	 bridge_listen(const char *addr, int *port);
-/* Relay accepted connections to civetweb's 127.0.0.1:target.  0 or -1. */
-int	 bridge_start(int target);
+int	 door_listen(const char *addr, int *port);
 /*
- * The client behind the relay connection whose local port civetweb saw
- * as the remote port: its address and port, and the port it connected
- * to.  0 with those set, or -1: not a bridged connection.
+ * Serve the listeners, giving whole requests to civetweb's internal
+ * listener on 127.0.0.1:target, at most c->threads at once.  0 or -1.
  */
-int	 bridge_peer(int lport, char *addr, size_t len, int *port,
-	    int *sport);
-void	 bridge_stop(void);
+int	 door_start(const struct config *c, int target);
+/* Deadlines and limits from c from now on (SIGHUP). */
+void	 door_set_config(const struct config *c);
+/*
+ * The client behind the internal connection whose local port civetweb
+ * sees as the remote port: its address and port, the port it connected
+ * to, and whether its body stalled past body_timeout.  0 with those set,
+ * or -1: no connection the door made.
+ */
+int	 door_peer(int lport, char *addr, size_t len, int *port, int *sport,
+	    int *stalled);
+int	 door_stalled(int lport);
+/* Stop accepting; kept-alive connections between requests close. */
+void	 door_drain(void);
+/* Connections in the middle of a request. */
+int	 door_busy(void);
+void	 door_stop(void);
+void	 door_metrics(FILE *f);
 
 /* http.c */
 
@@ -836,6 +875,10 @@ struct http_ctx {
 };
 
 int	 http_start(const struct config *c);
+/* A fresh request id ("r123"), as civetweb's requests get. */
+void	 http_reqid(char *buf, size_t len);
+/* The reason phrase of status. */
+const char *http_status_text(int status);
 /* Requests that start from now on use c (SIGHUP); c must stay valid. */
 void	 http_set_config(const struct config *c);
 /*

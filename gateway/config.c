@@ -35,6 +35,7 @@ static struct route_conf builtin_route = {
 	.max_queue_wait_us = 5 * 1000000LL,
 	.max_body = 10 * 1024 * 1024LL,
 	.internal_redirect = 0,
+	.request_buffering = 1,
 	.rlim = { RLIM_INFINITY, RLIM_INFINITY, RLIM_INFINITY, RLIM_INFINITY },
 	.fcgi = {
 		.min_workers = 1,
@@ -103,6 +104,11 @@ config_init(struct config *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->threads = 64;
+	c->header_timeout_us = 10 * 1000000LL;
+	c->keepalive_timeout_us = 15 * 1000000LL;
+	c->body_timeout_us = 30 * 1000000LL;
+	c->max_connections = 16384;
+	c->max_client_connections = 0;
 	c->drain_us = 10 * 1000000LL;
 	c->stderr_cap = 64 * 1024;
 	c->timings_queue = 8192;
@@ -323,6 +329,23 @@ server_key(struct config *c, const char *k, const char *v)
 		if (parse_int(v, 2, 1024, &n) == -1)
 			return "threads wants a number from 2 to 1024";
 		c->threads = (int)n;
+	} else if (strcmp(k, "header_timeout") == 0 ||
+	    strcmp(k, "keepalive_timeout") == 0 ||
+	    strcmp(k, "body_timeout") == 0) {
+		if ((d = parse_duration(v)) <= 0)
+			return "bad duration (use ms, s, m, h or d)";
+		*(k[0] == 'h' ? &c->header_timeout_us : k[0] == 'k' ?
+		    &c->keepalive_timeout_us : &c->body_timeout_us) = d;
+	} else if (strcmp(k, "max_connections") == 0) {
+		if (parse_int(v, 16, 1 << 20, &n) == -1)
+			return "max_connections wants a number from 16 to "
+			    "1048576";
+		c->max_connections = (int)n;
+	} else if (strcmp(k, "max_client_connections") == 0) {
+		if (parse_int(v, 0, 1 << 20, &n) == -1)
+			return "max_client_connections wants a number "
+			    "(0: no limit)";
+		c->max_client_connections = (int)n;
 	} else if (strcmp(k, "drain_timeout") == 0) {
 		if ((d = parse_duration(v)) < 0)
 			return "bad duration (use ms, s, m, h or d)";
@@ -567,6 +590,11 @@ route_key(struct route_conf *r, const char *k, const char *v)
 			return "internal_redirect wants yes or no";
 		r->internal_redirect = b;
 		r->set |= RC_REDIRECT;
+	} else if (strcmp(k, "request_buffering") == 0) {
+		if ((b = parse_bool(v)) == -1)
+			return "request_buffering wants yes or no";
+		r->request_buffering = b;
+		r->set |= RC_BUFFER;
 	} else if (strcmp(k, "env") == 0) {
 		const char *eq = strchr(v, '=');
 
@@ -791,6 +819,8 @@ inherit(struct route_conf *r, const struct route_conf *from)
 		r->max_body = from->max_body;
 	if (!(r->set & RC_REDIRECT))
 		r->internal_redirect = from->internal_redirect;
+	if (!(r->set & RC_BUFFER))
+		r->request_buffering = from->request_buffering;
 	for (i = 0; i < RL_COUNT; i++)
 		if (!(r->set & (RC_RLIM << i)))
 			r->rlim[i] = from->rlim[i];

@@ -154,6 +154,7 @@ feed_chunked(struct framing *f, const char *data, size_t n)
 				k = (size_t)f->left;
 			f->left -= (long long)k;
 			f->total += (long long)k;
+			f->data += (long long)k;
 			i += k;
 			if (f->left == 0)
 				f->state = CH_DATA_CR;
@@ -201,15 +202,18 @@ framing_feed(struct framing *f, const char *data, size_t n)
 			k = (size_t)f->left;
 		f->left -= (long long)k;
 		f->total += (long long)k;
+		f->data += (long long)k;
 		f->done = f->left == 0;
 		return k;
 	case FRAMING_CHUNKED:
 		return feed_chunked(f, data, n);
 	case FRAMING_CLOSE:
 		if ((unsigned long long)(LLONG_MAX - f->total) < n)
-			f->total = LLONG_MAX;
-		else
+			f->total = f->data = LLONG_MAX;
+		else {
 			f->total += (long long)n;
+			f->data += (long long)n;
+		}
 		return n;
 	default:
 		return 0;

@@ -40,8 +40,6 @@
 
 static struct mg_context *ctx;
 static atomic_int inflight;		/* between begin and end_request */
-static int ports[2 * MAX_LISTEN + 1];	/* what we listen on */
-static int nports;
 static _Atomic(const struct config *) cfg;	/* for new requests */
 static atomic_int draining;
 static atomic_ullong drain_deadline;
@@ -319,15 +317,15 @@ want_keep_alive(const struct mg_connection *conn)
 	return c != NULL && strcasecmp(c, "keep-alive") == 0;
 }
 
-/* The client's address as handlers see it (the IPv6 one if bridged). */
+/* The client's address, as the door saw it. */
 static const char *
 client_addr(struct http_ctx *h, char *buf, size_t len)
 {
 	const struct mg_request_info *ri = mg_get_request_info(h->conn);
-	int port, sport;
+	int port, sport, stalled;
 
-	if (strcmp(ri->remote_addr, "127.0.0.1") == 0 &&
-	    bridge_peer(ri->remote_port, buf, len, &port, &sport) == 0)
+	if (door_peer(ri->remote_port, buf, len, &port, &sport,
+	    &stalled) == 0)
 		return buf;
 	return ri->remote_addr;
 }
@@ -636,17 +634,45 @@ handle(struct mg_connection *conn, void *cbdata)
 #undef h
 }
 
+void
+http_reqid(char *buf, size_t len)
+{
+	snprintf(buf, len, "r%llu",
+	    (unsigned long long)atomic_fetch_add(&reqseq, 1) + 1);
+}
+
+const char *
+http_status_text(int status)
+{
+	return mg_get_response_code_text(NULL, status);
+}
+
+/*
+ * Every connection civetweb serves comes from the door, which knows its
+ * client; any other that reaches the internal port is refused.
+ */
 static int
 begin_request(struct mg_connection *conn)
 {
-	(void)conn;
+	const struct mg_request_info *ri = mg_get_request_info(conn);
+	char addr[64];
+	int port, sport, stalled;
+
 	atomic_fetch_add(&inflight, 1);
 	tls.start = now_us();
 	tls.answered = 0;
 	tls.in_request = 1;
-	snprintf(tls.reqid, sizeof(tls.reqid), "r%llu",
-	    (unsigned long long)atomic_fetch_add(&reqseq, 1) + 1);
-	return 0;
+	http_reqid(tls.reqid, sizeof(tls.reqid));
+	if (door_peer(ri->remote_port, addr, sizeof(addr), &port, &sport,
+	    &stalled) == 0)
+		return 0;
+	log_msg(tls.reqid, "connection to the internal port from %s port %d "
+	    "refused: not made by cgigate", ri->remote_addr, ri->remote_port);
+	tls.answered = 1;
+	mg_printf(conn, "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n"
+	    "Connection: close\r\n\r\n");
+	mg_disable_connection_keep_alive(conn);
+	return 403;
 }
 
 static void
@@ -686,14 +712,17 @@ refused(struct mg_connection *conn, int status, const char *msg)
 {
 	const struct mg_request_info *ri = mg_get_request_info(conn);
 	struct timing t;
-	char id[24];
+	char id[24], addr[64];
+	int port, sport, stalled;
 
 	if (tls.in_request)
 		return 1;	/* a request's own error: end_request logs it */
-	snprintf(id, sizeof(id), "r%llu",
-	    (unsigned long long)atomic_fetch_add(&reqseq, 1) + 1);
-	log_msg(id, "request from %s refused by civetweb -> %d: %s",
-	    ri != NULL ? ri->remote_addr : "?", status, msg);
+	http_reqid(id, sizeof(id));
+	if (ri == NULL || door_peer(ri->remote_port, addr, sizeof(addr),
+	    &port, &sport, &stalled) == -1)
+		snprintf(addr, sizeof(addr), "?");
+	log_msg(id, "request from %s refused by civetweb -> %d: %s", addr,
+	    status, msg);
 	memset(&t, 0, sizeof(t));
 	t.ts = wall_now();
 	t.exit_status = -1;
@@ -748,46 +777,32 @@ void
 http_set_config(const struct config *c)
 {
 	atomic_store(&cfg, c);
+	door_set_config(c);
 }
 
 int
 http_start(const struct config *c)
 {
 	struct mg_callbacks cb;
-	struct mg_server_port sp[MAX_LISTEN];
-	char listen[(MAX_LISTEN + 1) * 64] = "", threads[16];
-	const char *opts[32];
-	int bridged[MAX_LISTEN], nbridged = 0, port, b, k;
-	int i, n = 0, np;
+	struct mg_server_port sp[1];
+	char threads[16];
+	const char *opts[40];
+	int i, n = 0, port;
 
 	atomic_store(&cfg, c);
+	/* The door listens; civetweb only where the door connects. */
 	for (i = 0; i < c->nlisten; i++) {
-		if (c->listen[i][0] == '[' && !mg_check_feature(8)) {
-			/* No IPv6 in this civetweb: bridge.c listens. */
-			if (bridge_listen(c->listen[i], &port) == -1) {
-				log_msg(NULL, "listen %s: %s", c->listen[i],
-				    strerror(errno));
-				return -1;
-			}
-			bridged[nbridged++] = i;
-			ports[nports++] = port;
-			continue;
-		}
-		if (strlen(listen) + strlen(c->listen[i]) + 2 >=
-		    sizeof(listen))
+		if (door_listen(c->listen[i], &port) == -1) {
+			log_msg(NULL, "listen %s: %s", c->listen[i],
+			    strerror(errno));
 			return -1;
-		if (listen[0] != '\0')
-			strcat(listen, ",");
-		strcat(listen, c->listen[i]);
-	}
-	if (nbridged > 0) {
-		/* The bridge's way in, last in the list. */
-		if (listen[0] != '\0')
-			strcat(listen, ",");
-		strcat(listen, "127.0.0.1:0");
+		}
+		log_msg(NULL, "listening on %.*s:%d",
+		    (int)(strrchr(c->listen[i], ':') - c->listen[i]),
+		    c->listen[i], port);
 	}
 	snprintf(threads, sizeof(threads), "%d", c->threads);
-	opts[n++] = "listening_ports";		opts[n++] = listen;
+	opts[n++] = "listening_ports";		opts[n++] = "127.0.0.1:0";
 	opts[n++] = "document_root";		opts[n++] = c->www;
 	opts[n++] = "num_threads";		opts[n++] = threads;
 	opts[n++] = "enable_keep_alive";	opts[n++] = "yes";
@@ -815,28 +830,13 @@ http_start(const struct config *c)
 	cb.http_error = refused;
 	cb.exit_thread = exit_thread;
 	if ((ctx = mg_start(&cb, NULL, opts)) == NULL) {
-		log_msg(NULL, "http_start: cannot listen on %s", listen);
+		log_msg(NULL, "http_start: civetweb did not start");
 		return -1;
 	}
 	mg_set_auth_handler(ctx, "/", authorize, NULL);
 	mg_set_request_handler(ctx, "/", handle, NULL);
-	np = mg_get_server_ports(ctx, MAX_LISTEN, sp);
-	for (i = 0, k = 0, b = 0; i < c->nlisten; i++) {
-		const char *colon = strrchr(c->listen[i], ':');
-		int p;
-
-		if (b < nbridged && bridged[b] == i)
-			p = ports[b++];
-		else if (k < np)
-			p = sp[k++].port;
-		else
-			continue;
-		log_msg(NULL, "listening on %.*s:%d",
-		    (int)(colon - c->listen[i]), c->listen[i], p);
-	}
-	for (i = 0; i < np; i++)
-		ports[nports++] = sp[i].port;
-	if (nbridged > 0 && bridge_start(sp[np - 1].port) == -1) {
+	if (mg_get_server_ports(ctx, 1, sp) != 1 ||
+	    door_start(c, sp[0].port) == -1) {
 		http_stop_drain(0);
 		return -1;
 	}
@@ -849,58 +849,6 @@ http_drain_deadline(void)
 	return atomic_load(&drain_deadline);
 }
 
-/*
- * Stop accepting without stopping civetweb, which refuses every write
- * once mg_stop begins: each listening socket is replaced, under the same
- * descriptor, by a Unix socket that listens where nobody connects.  The
- * kernel then refuses new connections while civetweb's accept loop keeps
- * polling, quietly, until mg_stop closes it all.
- */
-static void
-close_listeners(void)
-{
-	struct sockaddr_storage ss;
-	struct sockaddr_un un;
-	socklen_t len;
-	int fd, i, on, port, quiet;
-
-	for (fd = 3; fd < 65536; fd++) {
-		len = sizeof(on);
-		if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) == -1) {
-			if (errno == EBADF && fd > 1024)
-				break;
-			continue;
-		}
-		len = sizeof(ss);
-		if (!on || getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
-			continue;
-		if (ss.ss_family == AF_INET)
-			port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-		else if (ss.ss_family == AF_INET6)
-			port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-		else
-			continue;
-		for (i = 0; i < nports && ports[i] != port; i++)
-			;
-		if (i == nports)
-			continue;
-		memset(&un, 0, sizeof(un));
-		un.sun_family = AF_UNIX;
-		len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
-		    (size_t)snprintf(un.sun_path + 1, sizeof(un.sun_path) - 1,
-		    "cgigate.%ld.closed.%d", (long)getpid(), fd));
-		if ((quiet = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) ==
-		    -1 || bind(quiet, (struct sockaddr *)&un, len) == -1 ||
-		    listen(quiet, 1) == -1 || dup2(quiet, fd) == -1) {
-			log_msg(NULL, "drain: cannot close listener %d: %s", fd,
-			    strerror(errno));
-		} else
-			fcntl(fd, F_SETFD, FD_CLOEXEC);
-		if (quiet >= 0)
-			close(quiet);
-	}
-}
-
 void
 http_stop_drain(int64_t drain_us)
 {
@@ -911,13 +859,14 @@ http_stop_drain(int64_t drain_us)
 	admit_drain();
 	if (ctx == NULL)
 		return;
-	close_listeners();
+	door_drain();
 	/* Requests in flight finish; they cut themselves off at deadline. */
-	while (atomic_load(&inflight) > 0 && now_us() < deadline + 1000000) {
+	while ((atomic_load(&inflight) > 0 || door_busy() > 0) &&
+	    now_us() < deadline + 1000000) {
 		spawn_tick();	/* the main thread's orphans, meanwhile */
 		usleep(20000);
 	}
 	mg_stop(ctx);
 	ctx = NULL;
-	bridge_stop();
+	door_stop();
 }

@@ -217,6 +217,13 @@ relay_body(struct relay *r, char *buf, size_t len)
 	}
 	t0 = now_us();
 	n = mg_read(h->conn, buf, len);
+	if (n <= 0 && door_stalled(mg_get_request_info(h->conn)->remote_port)) {
+		/* the door saw the client stop sending (body_timeout) */
+		r->fail = "request body stalled past body_timeout";
+		r->fail_status = 408;
+		h->keep_alive = 0;
+		return -1;
+	}
 	if (n < 0 && r->body_left < 0 && !conn_closed(h)) {
 		/*
 		 * civetweb gave up on the chunked framing with the client
@@ -278,7 +285,7 @@ relay_request(struct http_ctx *h, const char *script_name,
 	static _Thread_local char proto[16], host[256];
 	static _Thread_local char uri[8192], peer[64];
 	const char *hv;
-	int i, port, sport;
+	int i, port, sport, stalled;
 
 	memset(req, 0, sizeof(*req));
 	req->method = h->hops > 0 ? "GET" : ri->request_method;
@@ -311,10 +318,9 @@ relay_request(struct http_ctx *h, const char *script_name,
 	req->server_protocol = proto;
 	req->remote_addr = ri->remote_addr;
 	req->remote_port = ri->remote_port;
-	if (strcmp(ri->remote_addr, "127.0.0.1") == 0 &&
-	    bridge_peer(ri->remote_port, peer, sizeof(peer), &port,
-	    &sport) == 0) {
-		req->remote_addr = peer;	/* an IPv6 client */
+	if (door_peer(ri->remote_port, peer, sizeof(peer), &port, &sport,
+	    &stalled) == 0) {
+		req->remote_addr = peer;	/* the client, not the door */
 		req->remote_port = port;
 		req->server_port = sport;
 	}

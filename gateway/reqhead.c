@@ -179,3 +179,87 @@ reqhead_vet(const char *version, const struct cgi_header *f, int nf,
 		return reject(out, 400, "HTTP/1.1 request without Host");
 	return 0;
 }
+
+/* Is c a tchar (RFC 9110 5.6.2)? */
+static int
+tchar(int c)
+{
+	return isalnum(c) || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) !=
+	    NULL);
+}
+
+/* The end of the line at s (its LF, or its CR before an LF), in [s, e). */
+static char *
+line_end(char *s, char *e, char **next)
+{
+	char *lf = memchr(s, '\n', (size_t)(e - s));
+
+	if (lf == NULL) {
+		*next = e;
+		return e;
+	}
+	*next = lf + 1;
+	return lf > s && lf[-1] == '\r' ? lf - 1 : lf;
+}
+
+int
+reqhead_split(char *buf, size_t len, struct reqline *rl,
+    struct cgi_header *f, int maxf, int *nf, unsigned char *spaced,
+    enum reqhead_end *end)
+{
+	char *e = buf + len, *s = buf, *le, *next, *p, *colon, *v, *ve;
+
+	*nf = 0;
+	*end = REQHEAD_WHOLE;
+	if (memchr(buf, '\0', len) != NULL)
+		return 400;
+	/* request-line = method SP request-target SP HTTP-version */
+	le = line_end(s, e, &next);
+	*le = '\0';
+	rl->method = s;
+	for (p = s; tchar((unsigned char)*p); p++)
+		;
+	if (p == s || *p != ' ')
+		return 400;
+	*p++ = '\0';
+	rl->target = p;
+	while (*p > ' ' && *p != 0x7f)
+		p++;
+	if (p == rl->target || *p != ' ')
+		return 400;
+	*p++ = '\0';
+	if (strncmp(p, "HTTP/", 5) != 0 || !isdigit((unsigned char)p[5]) ||
+	    p[6] != '.' || !isdigit((unsigned char)p[7]) || p[8] != '\0')
+		return 400;
+	rl->version = p + 5;
+	for (s = next; s < e; s = next) {
+		le = line_end(s, e, &next);
+		if (le == s)
+			return 0;	/* the blank line: the head's end */
+		*le = '\0';
+		if (memchr(s, '\r', (size_t)(le - s)) != NULL)
+			return 400;	/* a bare CR (RFC 9112 2.2) */
+		if (*nf == maxf) {
+			*end = REQHEAD_FULL;
+			return 0;
+		}
+		if (*s == ' ' || *s == '\t' || (colon = strchr(s, ':')) ==
+		    NULL || colon == s) {
+			*end = REQHEAD_CUT;	/* obs-fold, or no name */
+			return 0;
+		}
+		*colon = '\0';
+		spaced[*nf] = 0;
+		for (p = colon; p > s && (p[-1] == ' ' || p[-1] == '\t'); p--)
+			p[-1] = '\0', spaced[*nf] = 1;
+		for (v = colon + 1; *v == ' ' || *v == '\t'; v++)
+			;
+		for (ve = le; ve > v && (ve[-1] == ' ' || ve[-1] == '\t'); ve--)
+			;
+		*ve = '\0';
+		f[*nf].name = s;
+		f[*nf].value = v;
+		(*nf)++;
+	}
+	return 0;
+}

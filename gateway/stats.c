@@ -252,4 +252,5 @@ stats_prometheus(FILE *f)
 	    (long long)atomic_load(&st.counters[STAT_SPAWNS]),
 	    (long long)atomic_load(&st.counters[STAT_KILLS]),
 	    timelog_dropped(), timelog_depth(), wall_now() - st.started);
+	door_metrics(f);
 }

@@ -48,6 +48,8 @@ mkdir -p "$W/www" "$W/repos"
 	server_conf
 	printf '[route /]\ntimeout = 20s\nmax_body = 64M\n'
 	printf '[route /small]\nmax_body = 1M\n'
+	# a handler that answers while its body still streams in
+	printf '[route /stage]\nrequest_buffering = no\n'
 	printf '[route /git]\nenv = GIT_PROJECT_ROOT=%s\n' "$W/repos"
 	printf 'env = GIT_HTTP_EXPORT_ALL=1\n'
 } >"$W/gw.conf"

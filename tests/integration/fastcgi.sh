@@ -21,6 +21,7 @@ cp "$FIX" "$H/idle.fcgi"
 cp "$FIX" "$H/queue.fcgi"
 cp "$FIX" "$H/early.fcgi"
 cp "$FIX" "$H/upload.fcgi"
+cp "$FIX" "$H/spool.fcgi"
 
 { server_conf; cat <<EOF; } >"$W/cgigate.conf"
 [route /fix]
@@ -54,6 +55,11 @@ max_queue_wait = 10s
 min_workers = 1
 max_workers = 1
 timeout = 1s
+request_buffering = no
+[route /spool]
+min_workers = 1
+max_workers = 1
+timeout = 1s
 [route /early]
 min_workers = 1
 max_workers = 1
@@ -67,8 +73,26 @@ start_gateway --config "$W/cgigate.conf"
 # PARAMS): the rest of the body, maybe half a record, must not stay on a
 # connection the next request uses.
 head -c 1000000 /dev/zero >"$W/zeros"
-# A client that uploads slower than the timeout is told so (408); the
-# worker it was talking to is not blamed, nor killed.  The body comes in
+# A route that buffers request bodies (the default) takes the slow upload
+# whole before the worker sees it: the timeout covers the exchange with
+# the worker only, and the slot was free meanwhile.
+head -c 24576 /dev/urandom >"$W/24k"
+curl -s -o "$W/spooled" -w '%{http_code}' --limit-rate 8K \
+    --data-binary @"$W/24k" "$URL/spool?echo" >"$W/spool.code" &
+sp=$!
+track "$sp"
+sleep 1
+case $(curl -s -m 5 "$URL/spool") in
+pid=*) ok "while it uploads, its route's only worker is free" ;;
+*) not_ok "while it uploads, its route's only worker is free" ;;
+esac
+wait "$sp"
+expect_eq "a slow upload to a buffering route -> 200" 200 "$(cat "$W/spool.code")"
+cmp -s "$W/24k" "$W/spooled" && ok "and arrives whole" ||
+    not_ok "and arrives whole"
+# With request_buffering = no, a client that uploads slower than the
+# timeout is told so (408); the worker it was talking to is not blamed,
+# nor killed.  The body comes in
 # 16 KB reads, so the answer is due within 2 s of the 1 s timeout, long
 # before the 16 s the whole body would take.
 head -c 131072 /dev/zero >"$W/128k"

@@ -165,7 +165,7 @@ expect_log "the log says it was the stop" \
 expect_eq "and so does its row" "503|shutting down: drain_timeout passed; process group killed" \
     "$(sql "select status, error from requests where route = '/forever'")"
 
-# IPv6: served (through bridge.c when civetweb has no IPv6), and the
+# IPv6: served (the door listens on both families), and the
 # handler sees the IPv6 client and port.
 cat >"$H/whoami.cgi" <<'EOF'
 #!/bin/sh
@@ -190,10 +190,11 @@ expect_eq "IPv4 alongside it" "127.0.0.1 $p4" "$(curl -s "$URL/whoami")"
 head -c 3000000 /dev/urandom >"$W/b6"
 curl -s -g --data-binary @"$W/b6" -o "$W/b6.sent" "http://[::1]:$p6/whoami"
 curl -s -g -o "$W/b6.back" "http://[::1]:$p6/hello" &&
-    ok "a 3 MB upload over IPv6 does not wedge the bridge" ||
-    not_ok "a 3 MB upload over IPv6 does not wedge the bridge"
-# A client that never closes: once civetweb has answered and closed, the
-# bridge lets go of both sockets (it holds at most 1024 pairs), so
+    ok "a 3 MB upload over IPv6 does not wedge the door" ||
+    not_ok "a 3 MB upload over IPv6 does not wedge the door"
+# A client that never closes: once its request was all read and its
+# answer ended with a close, the door lets go of its socket and of the
+# one to civetweb, so
 # cgigate has as many descriptors while that client is still open as
 # after it has gone.  Each count is taken once it has held still for half
 # a second: a count against one taken before the client let the
@@ -222,7 +223,7 @@ wait_file "$W/answered" 50
 n_open=$(settled_fds)
 kill "$holder"
 wait "$holder" 2>/dev/null
-expect_eq "a closed exchange holds no bridge sockets, open client or not" \
+expect_eq "a closed exchange holds no door sockets, open client or not" \
     "$(settled_fds)" "$n_open"
 stop_gateway
 expect_eq "and stops cleanly" 0 "$GW_RC"
