@@ -67,6 +67,7 @@
 #define DOOR_LINGER_US	2000000LL
 #define DOOR_TICK_MS	100
 #define DOOR_SPARE	64		/* response buffers kept for reuse */
+#define DOOR_PARK_US	1000000LL	/* an idle client keeps its thread */
 #define DOOR_FIELDS	64		/* civetweb's MG_MAX_HEADERS */
 
 enum dstate {
@@ -100,6 +101,10 @@ struct dconn {
 	int		 idle;		/* between requests, nothing read */
 	int		 counted;	/* in door.acount */
 	int		 dead;		/* dropped: freed after this batch */
+	uint32_t	 cmask, bmask;	/* what epoll waits for on each side */
+	/* parked: between requests, its internal connection kept */
+	struct dconn	*pprev, *pnext;
+	uint64_t	 parked;	/* since when, or 0 */
 	struct framing	 body;		/* the request body */
 	long long	 max_body;	/* the route's, -1: not checked here */
 	int		 sfd;		/* spool file, or -1 */
@@ -152,6 +157,7 @@ static struct {
 	struct dconn	*dead;		/* dropped during this batch */
 	int		 nconns;
 	struct dconn	*qhead, *qtail;	/* D_QUEUE */
+	struct dconn	*phead, *ptail;	/* parked, oldest first */
 	int		 nqueue, nspool;
 	char		*spare[DOOR_SPARE];
 	int		 nspare;
@@ -370,6 +376,11 @@ ep_set(struct dconn *c, int fd, uint32_t ev)
 
 	memset(&e, 0, sizeof(e));
 	e.events = ev;
+	uint32_t *m = fd == c->bfd ? &c->bmask : &c->cmask;
+
+	if (*m == ev)
+		return;		/* one system call less per relay step */
+	*m = ev;
 	/* the low bit tells the sides apart */
 	e.data.u64 = (uint64_t)(uintptr_t)c | (fd == c->bfd && fd >= 0);
 	if (epoll_ctl(door.ep, EPOLL_CTL_MOD, fd, &e) == -1 && errno == ENOENT)
@@ -412,15 +423,67 @@ unqueue(struct dconn *c)
 	c->qnext = NULL;
 }
 
+/* Parking: a client between requests keeps its internal connection. */
+static void
+unpark(struct dconn *c)
+{
+	if (c->parked == 0)
+		return;
+	if (c->pprev != NULL)
+		c->pprev->pnext = c->pnext;
+	else
+		door.phead = c->pnext;
+	if (c->pnext != NULL)
+		c->pnext->pprev = c->pprev;
+	else
+		door.ptail = c->pprev;
+	c->pprev = c->pnext = NULL;
+	c->parked = 0;
+}
+
+static void
+park(struct dconn *c)
+{
+	c->parked = now_us();
+	c->pnext = NULL;
+	c->pprev = door.ptail;
+	if (door.ptail != NULL)
+		door.ptail->pnext = c;
+	else
+		door.phead = c;
+	door.ptail = c;
+}
+
+/* Close the internal connection of a parked client: its thread is free. */
+static void
+unpark_close(struct dconn *c)
+{
+	unpark(c);
+	if (c->bfd >= 0) {
+		close(c->bfd);
+		c->bfd = -1;
+		c->bmask = 0;
+		door.given--;
+	}
+	if (c->slot >= 0) {
+		pthread_mutex_lock(&door.lock);
+		door.peers[c->slot].lport = 0;
+		pthread_mutex_unlock(&door.lock);
+		c->slot = -1;
+	}
+}
+
 /* Give back what the current exchange with civetweb holds. */
 static void
 detach(struct dconn *c)
 {
 	if (c->st == D_QUEUE)
 		unqueue(c);
+	unpark(c);
 	if (c->bfd >= 0) {
 		close(c->bfd);	/* epoll forgets it */
 		c->bfd = -1;
+		c->bmask = 0;
 		door.given--;
 	}
 	if (c->slot >= 0) {
@@ -755,9 +818,17 @@ body_in_memory(struct dconn *c)
 	    c->inlen - c->reqend);
 }
 
+static void	 begin_exchange(struct dconn *);
+
+/* A whole request: to civetweb at once if parked, else in the queue. */
 static void
 enqueue(struct dconn *c)
 {
+	if (c->parked) {
+		unpark(c);
+		begin_exchange(c);
+		return;
+	}
 	set_state(c, D_QUEUE);
 	c->deadline = now_us() + DOOR_WAIT_US;
 	c->qnext = NULL;
@@ -826,6 +897,7 @@ try_head(struct dconn *c)
 			drop(c);
 			return;
 		}
+		unpark_close(c);	/* no thread held while it comes */
 		set_state(c, D_SPOOL);
 		atomic_fetch_add(&door.n_spooled, 1);
 		c->deadline = now_us() + (uint64_t)cfg->body_timeout_us;
@@ -968,6 +1040,10 @@ give_all(void)
 	struct dconn *c;
 	int i, one = 1;
 
+	/* Parked clients give their threads back to requests that wait. */
+	while (door.qhead != NULL && door.given >= door.threads &&
+	    door.phead != NULL)
+		unpark_close(door.phead);
 	while (door.qhead != NULL && door.given < door.threads) {
 		c = door.qhead;
 		unqueue(c);
@@ -975,7 +1051,7 @@ give_all(void)
 		c->deadline = 0;
 		c->bfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC |
 		    SOCK_NONBLOCK, 0);
-		if (c->bfd == -1 || (c->out = out_get()) == NULL) {
+		if (c->bfd == -1) {
 			log_msg(NULL, "door: cannot reach the workers: %s",
 			    strerror(errno));
 			answer(c, 503, "cannot reach the workers",
@@ -1016,12 +1092,27 @@ give_all(void)
 			c->slot = i;
 		}
 		pthread_mutex_unlock(&door.lock);
-		c->rhead = c->rclose = c->stalled = c->eof_sent = 0;
-		c->sent = 0;
-		framing_init(&c->resp, FRAMING_NONE, 0);
-		c->resp.done = 0;
-		relay(c, 0, 0);
+		begin_exchange(c);
 	}
+}
+
+/* Send the request waiting in c to civetweb, take the answer back. */
+static void
+begin_exchange(struct dconn *c)
+{
+	if (c->out == NULL && (c->out = out_get()) == NULL) {
+		answer(c, 503, "out of memory", "Retry-After: 1\r\n");
+		return;
+	}
+	set_state(c, D_RELAY);
+	c->deadline = 0;
+	c->rhead = c->rclose = c->stalled = c->eof_sent = 0;
+	c->sent = 0;
+	framing_init(&c->resp, FRAMING_NONE, 0);
+	c->resp.done = 0;
+	if (c->slot >= 0)
+		atomic_store(&door.peers[c->slot].stalled, 0);
+	relay(c, 0, 0);
 }
 
 /* The request on: head and body bytes in memory, then the spool. */
@@ -1096,7 +1187,20 @@ finish(struct dconn *c)
 	int keep = !c->rclose && c->resp.error == NULL && c->body.done &&
 	    !c->client_eof && !c->stalled && !atomic_load(&door.draining);
 
-	detach(c);
+	if (keep) {
+		/* civetweb waits for its next request: keep it for now */
+		out_put(c->out);
+		c->out = NULL;
+		c->ooff = c->olen = c->rpos = 0;
+		if (c->sfd >= 0) {
+			close(c->sfd);
+			c->sfd = -1;
+		}
+		c->slen = c->soff = 0;
+		park(c);
+		ep_set(c, c->bfd, EPOLLIN | EPOLLRDHUP);
+	} else
+		detach(c);
 	if (!keep && c->body.done && c->inlen == c->ioff) {
 		drop(c);	/* nothing of the client's left unread */
 		return;
@@ -1358,6 +1462,9 @@ tick(void)
 	struct dconn *c, *next;
 	uint64_t now = now_us();
 
+	while (door.phead != NULL &&
+	    now - door.phead->parked >= (uint64_t)DOOR_PARK_US)
+		unpark_close(door.phead);
 	for (c = door.all; c != NULL; c = next) {
 		next = c->next;
 		if (c->deadline != 0 && now >= c->deadline)
@@ -1373,6 +1480,11 @@ on_event(struct dconn *c, int civetweb_side, uint32_t ev)
 
 	if (c->dead)
 		return;
+	if (civetweb_side && c->parked) {
+		/* civetweb ended a kept connection (or spoke out of turn) */
+		unpark_close(c);
+		return;
+	}
 	switch (c->st) {
 	case D_HEAD:
 		on_head(c);
