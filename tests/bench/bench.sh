@@ -640,8 +640,8 @@ EOF2
 }
 
 # Slow and idle clients.  cgigate runs with its default configuration
-# (threads = $THREADS when set), under the hard RLIMIT_NOFILE: it does not
-# raise its own.  Phases: before (probes alone, then wrk), attack (the
+# (threads = $THREADS when set), under the hard RLIMIT_NOFILE (it raises
+# its own soft limit to it at start-up as well).  Phases: before (probes alone, then wrk), attack (the
 # issue's 2,000 + 2,000 + 2,000 connections, with probes), after (wrk at
 # once, then probes).  A sampler reads cgigate's /proc entries and its
 # listening socket's accept queue every second.
@@ -807,8 +807,8 @@ run_slow() {
 	[ -n "$threads" ] || tnote="threads = 64 (default)"
 	echo "cgigate: default configuration, $tnote;" \
 	    "run under ulimit -n $hard" \
-	    "(the hard limit, raised by this script: cgigate does not raise" \
-	    "its own); up in $up ms; at start: $idle"
+	    "(the hard limit, which cgigate also raises its own to);" \
+	    "up in $up ms; at start: $idle"
 	[ -z "$built" ] || echo "$built"
 	echo "loopback: somaxconn $(cat /proc/sys/net/core/somaxconn)," \
 	    "tcp_max_syn_backlog $(cat /proc/sys/net/ipv4/tcp_max_syn_backlog)," \

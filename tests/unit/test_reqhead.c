@@ -205,6 +205,99 @@ test_http10_transfer_encoding(void **state)
 	    &ri), 0);
 }
 
+/* reqhead_split on the raw bytes of a head. */
+static int
+split(const char *head, struct reqline *rl, struct cgi_header *f, int maxf,
+    int *nf, unsigned char *spaced, enum reqhead_end *end)
+{
+	static char buf[8192];
+	size_t n = strlen(head);
+
+	memcpy(buf, head, n + 1);
+	return reqhead_split(buf, n, rl, f, maxf, nf, spaced, end);
+}
+
+static void
+test_split_fields(void **state)
+{
+	struct cgi_header f[8];
+	unsigned char spaced[8];
+	struct reqline rl;
+	enum reqhead_end end;
+	int nf;
+
+	(void)state;
+	assert_int_equal(split("POST /a?b=c HTTP/1.1\r\nHost: x\r\n"
+	    "Content-Length:  5 \r\nX-Empty:\r\n\r\n", &rl, f, 8, &nf,
+	    spaced, &end), 0);
+	assert_string_equal(rl.method, "POST");
+	assert_string_equal(rl.target, "/a?b=c");
+	assert_string_equal(rl.version, "1.1");
+	assert_int_equal(nf, 3);
+	assert_int_equal(end, REQHEAD_WHOLE);
+	assert_string_equal(f[0].name, "Host");
+	assert_string_equal(f[0].value, "x");
+	assert_string_equal(f[1].name, "Content-Length");
+	assert_string_equal(f[1].value, "5");	/* OWS trimmed both ends */
+	assert_string_equal(f[2].value, "");
+	assert_int_equal(spaced[0] | spaced[1] | spaced[2], 0);
+	/* bare LF line ends, and white space before a colon is flagged */
+	assert_int_equal(split("GET / HTTP/1.0\nHost : x\n\n", &rl, f, 8,
+	    &nf, spaced, &end), 0);
+	assert_int_equal(nf, 1);
+	assert_string_equal(f[0].name, "Host");
+	assert_int_equal(spaced[0], 1);
+}
+
+static void
+test_split_stops(void **state)
+{
+	struct cgi_header f[2];
+	unsigned char spaced[2];
+	struct reqline rl;
+	enum reqhead_end end;
+	int nf;
+
+	(void)state;
+	/* an obs-fold line, a line with no name, more fields than room */
+	assert_int_equal(split("GET / HTTP/1.1\r\nA: 1\r\n b\r\n"
+	    "Content-Length: 9\r\n\r\n", &rl, f, 2, &nf, spaced, &end), 0);
+	assert_int_equal(end, REQHEAD_CUT);
+	assert_int_equal(nf, 1);
+	assert_int_equal(split("GET / HTTP/1.1\r\n: a\r\n\r\n", &rl, f, 2,
+	    &nf, spaced, &end), 0);
+	assert_int_equal(end, REQHEAD_CUT);
+	assert_int_equal(split("GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\n"
+	    "C: 3\r\n\r\n", &rl, f, 2, &nf, spaced, &end), 0);
+	assert_int_equal(end, REQHEAD_FULL);
+	assert_int_equal(nf, 2);
+}
+
+static void
+test_split_bad_lines(void **state)
+{
+	static const char *bad[] = {
+		"GET  / HTTP/1.1\r\n\r\n",		/* two spaces */
+		"GET / HTTP/1.1 \r\n\r\n",		/* trailing space */
+		"GET /\r\n\r\n",			/* HTTP/0.9 */
+		"GET / HTTP/11\r\n\r\n",
+		"G(T / HTTP/1.1\r\n\r\n",		/* not a token */
+		"GET / HTTP/1.1\r\nA: b\rc\r\n\r\n",	/* bare CR */
+		" GET / HTTP/1.1\r\n\r\n",
+	};
+	struct cgi_header f[4];
+	unsigned char spaced[4];
+	struct reqline rl;
+	enum reqhead_end end;
+	size_t i;
+	int nf;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(split(bad[i], &rl, f, 4, &nf, spaced, &end),
+		    400);
+}
+
 int
 main(void)
 {
@@ -217,6 +310,9 @@ main(void)
 		cmocka_unit_test(test_space_before_colon),
 		cmocka_unit_test(test_cut_head),
 		cmocka_unit_test(test_http10_transfer_encoding),
+		cmocka_unit_test(test_split_fields),
+		cmocka_unit_test(test_split_stops),
+		cmocka_unit_test(test_split_bad_lines),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
