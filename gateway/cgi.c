@@ -62,7 +62,6 @@
 
 #include "cgigate.h"
 
-#define PIPE_CHUNK	65536
 #define POLL_MAX_MS	250
 #define KILL_GRACE_US	500000
 #define BODY_BUF	65536
@@ -87,7 +86,10 @@ struct pump {
 	long long		 got;		/* body bytes read */
 	char			 inbuf[BODY_BUF];
 	size_t			 inoff, inlen;
+	char			*iobuf;		/* CGI_IOBUF, for stdout */
 };
+
+const size_t cgi_pump_size = sizeof(struct pump);
 
 static pthread_once_t null_once = PTHREAD_ONCE_INIT;
 static int null_fd = -1;
@@ -97,11 +99,6 @@ open_null(void)
 {
 	null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
-
-/* Per-thread state, allocated once: civetweb's worker stacks are small. */
-static _Thread_local struct pump *tls_pump;
-static _Thread_local struct cgiresp *tls_parser;
-static _Thread_local char *tls_buf;
 
 /* Bytes from the handler's stderr go to the log, line by line. */
 static void
@@ -135,14 +132,14 @@ read_stdout(struct pump *s)
 	int i;
 
 	for (i = 0; i < 4; i++) {
-		n = read(s->c.out, tls_buf, PIPE_CHUNK);
+		n = read(s->c.out, s->iobuf, CGI_IOBUF);
 		if (n == -1 && (errno == EAGAIN || errno == EINTR))
 			return 0;
 		if (n <= 0) {
 			s->out_open = 0;
 			return 0;
 		}
-		if (relay_out(&s->r, tls_buf, (size_t)n) == -1) {
+		if (relay_out(&s->r, s->iobuf, (size_t)n) == -1) {
 			if (s->r.fail == NULL)
 				s->r.fail = "client went away";
 			return -1;
@@ -535,7 +532,9 @@ cgi_serve(struct http_ctx *h, const struct route *rt, const char *path_info)
 	const char *why;
 	struct admit *slot;
 	struct pump *s;
-	int st;
+	struct cgiresp *p;
+	char *io;
+	int st, ok;
 
 	if (h->hops == 0 && ri->content_length > conf->max_body) {
 		h->keep_alive = 0;
@@ -551,32 +550,26 @@ cgi_serve(struct http_ctx *h, const struct route *rt, const char *path_info)
 		    "Retry-After: 1\r\n");
 	}
 	h->t.queue_us = (long long)(now_us() - h->start_us);
-	if (tls_parser == NULL && (tls_parser = malloc(sizeof(*tls_parser))) ==
-	    NULL)
-		goto oom;
-	if (tls_buf == NULL && (tls_buf = malloc(PIPE_CHUNK)) == NULL)
-		goto oom;
-	if (tls_pump == NULL && (tls_pump = malloc(sizeof(*tls_pump))) == NULL)
-		goto oom;
-	s = tls_pump;
-	s->inoff = s->inlen = 0;
-	cgiresp_init(tls_parser);
-	relay_init(&s->r, h, conf, tls_parser, rt->nph);
-	st = run(s, rt, abs, path_info);
+	/*
+	 * The request's state (civetweb's worker stacks are small) is lent
+	 * while it holds its slot, so what is lent is bounded by the
+	 * routes' concurrency; an internal redirect takes it afresh.
+	 */
+	s = bufpool_get(BUF_CGI_PUMP);
+	p = bufpool_get(BUF_CGIRESP);
+	io = bufpool_get(BUF_CGI_IO);
+	if ((ok = s != NULL && p != NULL && io != NULL)) {
+		s->inoff = s->inlen = 0;
+		s->iobuf = io;
+		cgiresp_init(p);
+		relay_init(&s->r, h, conf, p, rt->nph);
+		st = run(s, rt, abs, path_info);
+	}
+	bufpool_put(BUF_CGI_IO, io);
+	bufpool_put(BUF_CGIRESP, p);
+	bufpool_put(BUF_CGI_PUMP, s);
 	admit_leave(slot);
+	if (!ok)
+		return http_error(h, 503, "out of memory", "Retry-After: 1\r\n");
 	return st;
-oom:
-	admit_leave(slot);
-	return http_error(h, 503, "out of memory", "Retry-After: 1\r\n");
-}
-
-void
-cgi_thread_exit(void)
-{
-	free(tls_pump);
-	free(tls_parser);
-	free(tls_buf);
-	tls_pump = NULL;
-	tls_parser = NULL;
-	tls_buf = NULL;
 }

@@ -662,6 +662,35 @@ int	 scan_resolve(const char *relpath, char *abs, const char **why);
 /* Print problems found in dir to stderr; returns the number of errors. */
 int	 scan_check(const char *dir, const struct config *c);
 
+/* bufpool.c */
+
+#define HTTP_OUTBUF	65536	/* http.c gathers output in this much */
+#define CGI_IOBUF	65536	/* cgi.c reads a handler's stdout in this */
+
+/* What a request borrows; each kind has one size. */
+enum bufkind {
+	BUF_HTTP_OUT,		/* HTTP_OUTBUF bytes */
+	BUF_HTTP_CTX,		/* struct http_ctx */
+	BUF_CGI_PUMP,		/* cgi.c's struct pump, cgi_pump_size */
+	BUF_CGIRESP,		/* struct cgiresp */
+	BUF_CGI_IO,		/* CGI_IOBUF bytes */
+	BUF_FCGI_JOB,		/* fastcgi.c's struct fjob, fastcgi_job_size */
+	BUF_NKINDS
+};
+
+/*
+ * An object of kind k for the request in hand, not cleared; NULL on
+ * ENOMEM.  Give it back with bufpool_put before the request ends: a few
+ * of each kind are kept for the next requests, the rest freed.
+ */
+void	*bufpool_get(enum bufkind k);
+/* Give p back (NULL: nothing). */
+void	 bufpool_put(enum bufkind k, void *p);
+/* The kind's name for the metrics: "http_out". */
+const char *bufpool_name(enum bufkind k);
+/* How many objects of kind k are lent now, and how many kept spare. */
+void	 bufpool_count(enum bufkind k, int *in_use, int *spare);
+
 /* cgi.c */
 
 struct http_ctx;
@@ -671,8 +700,8 @@ struct http_ctx;
  */
 int	 cgi_serve(struct http_ctx *h, const struct route *rt,
 	    const char *path_info);
-/* Free what a worker thread allocated for CGI; called as it exits. */
-void	 cgi_thread_exit(void);
+/* The size of a CGI request's state, for bufpool.c. */
+extern const size_t cgi_pump_size;
 
 /* relay.c */
 
@@ -816,7 +845,8 @@ struct fcgi_target {
 /* Serve the request through tg->pool; returns the status. */
 int	 fastcgi_serve(struct http_ctx *h, const struct route_conf *conf,
 	    const struct fcgi_target *tg, int nph);
-void	 fastcgi_thread_exit(void);
+/* The size of a FastCGI request's state, for bufpool.c. */
+extern const size_t fastcgi_job_size;
 
 /* door.c */
 

@@ -61,8 +61,7 @@ struct fjob {
 	unsigned		 id;		/* request id on the connection */
 };
 
-static _Thread_local struct fjob *tls_job;
-static _Thread_local struct cgiresp *tls_parser;
+const size_t fastcgi_job_size = sizeof(struct fjob);
 
 /* Queue the next STDIN record from the request body. */
 static int
@@ -241,24 +240,28 @@ opening(struct fjob *j, char **envp, size_t *len)
 	return msg;
 }
 
-/* Borrow a connection for the request; 0, or the status to answer. */
+/*
+ * Borrow a connection for the request into *pc, with the request id to
+ * use on it in *id; 0, or the status to answer.
+ */
 static int
-acquire(struct fjob *j, const struct fcgi_target *tg, const char **why)
+acquire(struct http_ctx *h, const struct route_conf *conf,
+    const struct fcgi_target *tg, struct pool_conn *pc, unsigned *id,
+    const char **why)
 {
-	struct http_ctx *h = j->r.h;
 	int st;
 
 	st = pool_acquire(tg->pool, h->start_us +
-	    (uint64_t)j->r.conf->max_queue_wait_us, &j->pc, why);
+	    (uint64_t)conf->max_queue_wait_us, pc, why);
 	h->t.queue_us = (long long)(now_us() - h->start_us);
 	if (st != 0)
 		return st;
-	h->t.queue_us -= j->pc.connect_us;
-	h->t.connect_us = j->pc.connect_us;
-	h->t.pid = (int)j->pc.pid;
-	h->t.worker_requests = (long long)j->pc.nreq;
+	h->t.queue_us -= pc->connect_us;
+	h->t.connect_us = pc->connect_us;
+	h->t.pid = (int)pc->pid;
+	h->t.worker_requests = (long long)pc->nreq;
 	/* FastCGI spec 3.3: any id but 0 (FCGI_NULL_REQUEST_ID). */
-	j->id = (unsigned)((j->pc.nreq - 1) % 0xffff) + 1;
+	*id = (unsigned)((pc->nreq - 1) % 0xffff) + 1;
 	return 0;
 }
 
@@ -299,8 +302,6 @@ run(struct fjob *j, const struct fcgi_target *tg)
 	const char *why;
 	int st, attempt, err = 0, replayed = 0;
 
-	if ((st = acquire(j, tg, &why)) != 0)
-		return http_error(h, st, why, "Retry-After: 1\r\n");
 	relay_request(h, tg->script_name, tg->script_filename,
 	    tg->document_root, tg->path_info, &req, hdr);
 	req.extra_env = conf->env;
@@ -352,7 +353,8 @@ run(struct fjob *j, const struct fcgi_target *tg)
 			pool_release(&j->pc, j->pc.pid > 0 ? POOL_FAIL :
 			    POOL_CLOSE, r->fail);
 			r->fail = NULL;
-			if ((st = acquire(j, tg, &why)) != 0) {
+			if ((st = acquire(h, conf, tg, &j->pc, &j->id,
+			    &why)) != 0) {
 				free(envp);
 				return http_error(h, st, why,
 				    "Retry-After: 1\r\n");
@@ -388,7 +390,8 @@ run(struct fjob *j, const struct fcgi_target *tg)
 		pool_release(&j->pc, j->pc.reused && j->pc.pid == 0 ?
 		    POOL_CLOSE : POOL_FAIL, "closed the connection before "
 		    "taking a request");
-		if ((st = acquire(j, tg, &why)) != 0) {
+		if ((st = acquire(h, conf, tg, &j->pc, &j->id,
+		    &why)) != 0) {
 			free(envp);
 			return http_error(h, st, why, "Retry-After: 1\r\n");
 		}
@@ -489,7 +492,12 @@ fastcgi_serve(struct http_ctx *h, const struct route_conf *conf,
     const struct fcgi_target *tg, int nph)
 {
 	const struct mg_request_info *ri = mg_get_request_info(h->conn);
+	struct pool_conn pc;
+	struct cgiresp *p;
 	struct fjob *j;
+	const char *why;
+	unsigned id;
+	int st;
 
 	if (h->hops == 0 && ri->content_length > conf->max_body) {
 		h->keep_alive = 0;
@@ -498,25 +506,30 @@ fastcgi_serve(struct http_ctx *h, const struct route_conf *conf,
 	if (tg->pool == NULL)
 		return http_error(h, 503, "no FastCGI pool for this route",
 		    "Retry-After: 1\r\n");
-	if (tls_parser == NULL && (tls_parser = malloc(sizeof(*tls_parser))) ==
-	    NULL)
+	if ((st = acquire(h, conf, tg, &pc, &id, &why)) != 0)
+		return http_error(h, st, why, "Retry-After: 1\r\n");
+	/*
+	 * The request's state (civetweb's worker stacks are small) is lent
+	 * only once it has a connection: a request waiting for a worker
+	 * holds none, so what is lent is bounded by the pools' workers and
+	 * connections.
+	 */
+	p = bufpool_get(BUF_CGIRESP);
+	if ((j = bufpool_get(BUF_FCGI_JOB)) == NULL || p == NULL) {
+		bufpool_put(BUF_FCGI_JOB, j);
+		bufpool_put(BUF_CGIRESP, p);
+		pool_release(&pc, POOL_CLOSE, NULL);
 		return http_error(h, 503, "out of memory", "Retry-After: 1\r\n");
-	if (tls_job == NULL && (tls_job = malloc(sizeof(*tls_job))) == NULL)
-		return http_error(h, 503, "out of memory", "Retry-After: 1\r\n");
-	j = tls_job;
+	}
+	j->pc = pc;
+	j->id = id;
 	j->outlen = j->outoff = 0;
 	j->stdin_done = 0;
 	j->got_bytes = 0;
-	cgiresp_init(tls_parser);
-	relay_init(&j->r, h, conf, tls_parser, nph);
-	return run(j, tg);
-}
-
-void
-fastcgi_thread_exit(void)
-{
-	free(tls_job);
-	free(tls_parser);
-	tls_job = NULL;
-	tls_parser = NULL;
+	cgiresp_init(p);
+	relay_init(&j->r, h, conf, p, nph);
+	st = run(j, tg);
+	bufpool_put(BUF_FCGI_JOB, j);
+	bufpool_put(BUF_CGIRESP, p);
+	return st;
 }

@@ -11,8 +11,12 @@
  * Responses from handlers are framed here: the CGI header block becomes a
  * status line plus headers, the body goes out with Content-Length when the
  * handler gave one, chunked otherwise (HTTP/1.1), or delimited by close.
- * Output is gathered in a per-thread buffer and written when it fills or
- * when the pump is about to wait, so a small response is one send().
+ * Output is gathered in a buffer and written when it fills or when the
+ * pump is about to wait, so a small response is one send().  The buffer
+ * and the request's struct http_ctx are lent by bufpool.c for the
+ * request only: the context from the start of handle() to its end, the
+ * buffer from the first byte of output (a request waiting for a slot
+ * holds none) to the end.  Without a buffer, output goes straight out.
  */
 #include <errno.h>
 #include <limits.h>
@@ -36,7 +40,7 @@
 
 #include "cgigate.h"
 
-#define OUTBUF		65536
+#define OUTBUF		HTTP_OUTBUF
 
 static struct mg_context *ctx;
 static atomic_int inflight;		/* between begin and end_request */
@@ -50,9 +54,8 @@ static _Thread_local struct {
 	int		 answered;
 	int		 in_request;	/* between begin_ and end_request */
 	char		 reqid[24];
-	char		*out;
+	char		*out;		/* lent for the request, or NULL */
 	size_t		 outlen;
-	struct http_ctx	*h;
 	time_t		 date_sec;
 	char		 date[40];
 } tls;
@@ -78,21 +81,29 @@ date_now(void)
 	return tls.date;
 }
 
-int
-http_flush(struct http_ctx *h)
+/* Write n bytes to the client now. */
+static int
+send_now(struct http_ctx *h, const char *buf, size_t n)
 {
-	if (tls.outlen == 0)
-		return 0;
 	if (h->t.ttfb_us == 0)
 		h->t.ttfb_us = (long long)(now_us() - h->start_us);
-	if (mg_write(h->conn, tls.out, tls.outlen) != (int)tls.outlen) {
-		tls.outlen = 0;
+	if (mg_write(h->conn, buf, n) != (int)n) {
 		h->client_gone = 1;
 		return -1;
 	}
-	h->t.bytes_out += (long long)tls.outlen;
-	tls.outlen = 0;
+	h->t.bytes_out += (long long)n;
 	return 0;
+}
+
+int
+http_flush(struct http_ctx *h)
+{
+	size_t n = tls.outlen;
+
+	if (n == 0)
+		return 0;
+	tls.outlen = 0;
+	return send_now(h, tls.out, n);
 }
 
 int
@@ -123,6 +134,8 @@ out(struct http_ctx *h, const char *buf, size_t n)
 
 	if (h->client_gone)
 		return -1;
+	if (tls.out == NULL && (tls.out = bufpool_get(BUF_HTTP_OUT)) == NULL)
+		return send_now(h, buf, n);	/* ENOMEM: unbuffered */
 	while (n > 0) {
 		if (tls.outlen == OUTBUF && http_flush(h) == -1)
 			return -1;
@@ -582,12 +595,16 @@ handle(struct mg_connection *conn, void *cbdata)
 	int status;
 
 	(void)cbdata;
-	/* civetweb's worker stacks are small: request state lives here. */
-	if (tls.out == NULL && (tls.out = malloc(OUTBUF)) == NULL)
-		return 0;
-	if (tls.h == NULL && (tls.h = malloc(sizeof(*tls.h))) == NULL)
-		return 0;
-	hp = tls.h;
+	/* civetweb's worker stacks are small: request state is lent. */
+	if ((hp = bufpool_get(BUF_HTTP_CTX)) == NULL) {
+		log_msg(tls.reqid, "%s %s -> 503: out of memory",
+		    ri->request_method, ri->local_uri_raw);
+		mg_printf(conn, "HTTP/1.1 503 Service Unavailable\r\n"
+		    "Content-Length: 0\r\nRetry-After: 1\r\n"
+		    "Connection: close\r\n\r\n");
+		mg_disable_connection_keep_alive(conn);
+		return 503;	/* end_request writes its row */
+	}
 #define h (*hp)
 	memset(&h, 0, sizeof(h));
 	h.conn = conn;
@@ -622,14 +639,19 @@ handle(struct mg_connection *conn, void *cbdata)
 		h.hops++;
 		status = dispatch(&h, h.uri);
 	}
-	if (status == 0)
-		return 0;	/* civetweb serves it; end_request logs it */
-	tls.answered = 1;
-	if (h.t.status == 0)	/* answered through civetweb: its status */
-		h.t.status = status;
-	h.t.total_us = (long long)(now_us() - h.start_us);
-	timelog_push(&h.t);
-	stats_leave(&h.t, h.stats);
+	if (status != 0) {
+		tls.answered = 1;
+		if (h.t.status == 0)	/* answered through civetweb */
+			h.t.status = status;
+		h.t.total_us = (long long)(now_us() - h.start_us);
+		timelog_push(&h.t);
+		stats_leave(&h.t, h.stats);
+	}
+	/* 0: civetweb serves it, end_request logs it. */
+	bufpool_put(BUF_HTTP_OUT, tls.out);
+	tls.out = NULL;
+	tls.outlen = 0;
+	bufpool_put(BUF_HTTP_CTX, hp);
 	return status;
 #undef h
 }
@@ -757,20 +779,14 @@ authorize(struct mg_connection *conn, void *arg)
 	return 1;
 }
 
-/* A worker thread ends: give back the buffers it grew while serving. */
+/* A worker thread ends: its admission waiter goes with it. */
 static void
 exit_thread(const struct mg_context *c, int type, void *ptr)
 {
 	(void)c;
 	(void)type;
 	(void)ptr;
-	cgi_thread_exit();
-	fastcgi_thread_exit();
 	admit_thread_exit();
-	free(tls.out);
-	free(tls.h);
-	tls.out = NULL;
-	tls.h = NULL;
 }
 
 void

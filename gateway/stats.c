@@ -8,7 +8,8 @@
  * at the end of a request under one mutex; the tables are fixed-size
  * (STATS_MAX rows), and a route past that is counted under "(other)".
  * Output is written to a stdio stream as JSON (/_gateway/status) or in
- * the Prometheus text exposition format (/_gateway/metrics).
+ * the Prometheus text exposition format (/_gateway/metrics), which also
+ * shows the request buffers bufpool.c lends and keeps.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -187,6 +188,29 @@ labels(FILE *f, const struct rstat *r)
 	fprintf(f, ",mode=\"%s\"", r->mode);
 }
 
+/* The request buffers bufpool.c lends, by kind. */
+static void
+buffer_metrics(FILE *f)
+{
+	int in_use[BUF_NKINDS], spare[BUF_NKINDS];
+	int k;
+
+	for (k = 0; k < BUF_NKINDS; k++)
+		bufpool_count((enum bufkind)k, &in_use[k], &spare[k]);
+	fputs("# HELP cgigate_buffers_in_use Request buffers lent to "
+	    "requests in flight, by kind.\n"
+	    "# TYPE cgigate_buffers_in_use gauge\n", f);
+	for (k = 0; k < BUF_NKINDS; k++)
+		fprintf(f, "cgigate_buffers_in_use{kind=\"%s\"} %d\n",
+		    bufpool_name((enum bufkind)k), in_use[k]);
+	fputs("# HELP cgigate_buffers_spare Request buffers kept idle for "
+	    "the next requests, by kind.\n"
+	    "# TYPE cgigate_buffers_spare gauge\n", f);
+	for (k = 0; k < BUF_NKINDS; k++)
+		fprintf(f, "cgigate_buffers_spare{kind=\"%s\"} %d\n",
+		    bufpool_name((enum bufkind)k), spare[k]);
+}
+
 void
 stats_prometheus(FILE *f)
 {
@@ -253,4 +277,5 @@ stats_prometheus(FILE *f)
 	    (long long)atomic_load(&st.counters[STAT_KILLS]),
 	    timelog_dropped(), timelog_depth(), wall_now() - st.started);
 	door_metrics(f);
+	buffer_metrics(f);
 }
