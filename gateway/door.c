@@ -62,7 +62,7 @@
 
 #define DOOR_HEAD_MAX	16384		/* a head, and body bytes in memory */
 #define DOOR_IN_MAX	(2 * DOOR_HEAD_MAX)	/* with pipelined bytes */
-#define DOOR_OUTBUF	32768		/* response bytes on their way */
+#define DOOR_OUTBUF	65536		/* response bytes on their way */
 #define DOOR_WAIT_US	5000000LL	/* for one of civetweb's threads */
 #define DOOR_LINGER_US	2000000LL
 #define DOOR_TICK_MS	100
