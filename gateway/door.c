@@ -454,13 +454,16 @@ park(struct dconn *c)
 	door.ptail = c;
 }
 
-/* Close the internal connection of a parked client: its thread is free. */
+/*
+ * Close c's internal connection (parked or not), which frees its thread,
+ * and forget the client behind it.
+ */
 static void
 unpark_close(struct dconn *c)
 {
 	unpark(c);
 	if (c->bfd >= 0) {
-		close(c->bfd);
+		close(c->bfd);	/* epoll forgets it */
 		c->bfd = -1;
 		c->bmask = 0;
 		door.given--;
@@ -479,19 +482,7 @@ detach(struct dconn *c)
 {
 	if (c->st == D_QUEUE)
 		unqueue(c);
-	unpark(c);
-	if (c->bfd >= 0) {
-		close(c->bfd);	/* epoll forgets it */
-		c->bfd = -1;
-		c->bmask = 0;
-		door.given--;
-	}
-	if (c->slot >= 0) {
-		pthread_mutex_lock(&door.lock);
-		door.peers[c->slot].lport = 0;
-		pthread_mutex_unlock(&door.lock);
-		c->slot = -1;
-	}
+	unpark_close(c);
 	out_put(c->out);
 	c->out = NULL;
 	c->ooff = c->olen = c->rpos = 0;
