@@ -387,6 +387,19 @@ ep_set(struct dconn *c, int fd, uint32_t ev)
 		epoll_ctl(door.ep, EPOLL_CTL_ADD, fd, &e);
 }
 
+/*
+ * Out of epoll, then closed.  A close alone would not do: a handler
+ * being spawned holds a copy of every descriptor until its exec, and
+ * epoll forgets a socket only once no copy is left, so its events would
+ * still come, for a connection already freed.
+ */
+static void
+ep_close(int fd)
+{
+	epoll_ctl(door.ep, EPOLL_CTL_DEL, fd, NULL);
+	close(fd);
+}
+
 static void
 set_idle(struct dconn *c, int idle)
 {
@@ -463,7 +476,7 @@ unpark_close(struct dconn *c)
 {
 	unpark(c);
 	if (c->bfd >= 0) {
-		close(c->bfd);	/* epoll forgets it */
+		ep_close(c->bfd);
 		c->bfd = -1;
 		c->bmask = 0;
 		door.given--;
@@ -500,7 +513,7 @@ drop(struct dconn *c)
 		return;
 	detach(c);
 	set_state(c, D_LINGER);
-	close(c->fd);
+	ep_close(c->fd);
 	in_free(c);
 	if (c->counted)
 		acount_add(c, -1);
@@ -1515,7 +1528,7 @@ drain_now(void)
 
 	for (i = 0; i < door.nlfd; i++)
 		if (door.lfd[i] >= 0) {
-			close(door.lfd[i]);
+			ep_close(door.lfd[i]);
 			door.lfd[i] = -1;
 		}
 	for (c = door.all; c != NULL; c = next) {
