@@ -213,7 +213,7 @@ expect_log "the departure is logged" "client went away"
     sqlite3 "$W/timings.db" >"$W/reader.out" 2>&1 &
 reader=$!
 seq 1 1000 | sed "s|.*|$URL/quick|" >"$W/urls"
-xargs -P 4 -n 50 curl -s -o /dev/null -w '%{http_code}\n' <"$W/urls" \
+xargs -P 4 -n 50 curl -m 120 -s -o /dev/null -w '%{http_code}\n' <"$W/urls" \
     >"$W/codes"
 expect_eq "1,000 requests all 200" 1000 "$(grep -c '^200$' "$W/codes")"
 wait $reader

@@ -261,7 +261,7 @@ done
 
 # --- recycling and rolling under concurrent load -----------------------
 seq 1 200 | sed "s|.*|$URL/rec|" >"$W/urls"
-xargs -P 6 -n 10 curl -s -o /dev/null -w '%{http_code}\n' <"$W/urls" \
+xargs -P 6 -n 10 curl -m 120 -s -o /dev/null -w '%{http_code}\n' <"$W/urls" \
     >"$W/codes" 2>/dev/null &
 load=$!
 sleep 0.3
@@ -389,7 +389,7 @@ grep -qi '^X-Php: yes' "$W/h" && ok "PHP's headers come through" ||
     not_ok "PHP's headers come through"
 expect_log "a dead backend is ejected" "nobody-listens.sock ejected"
 seq 1 60 | sed "s|.*|$URL/php/app/index.php|" >"$W/urls"
-xargs -P 4 -n 5 curl -s -o /dev/null -w '%{http_code}\n' <"$W/urls" \
+xargs -P 4 -n 5 curl -m 120 -s -o /dev/null -w '%{http_code}\n' <"$W/urls" \
     >"$W/codes" 2>/dev/null
 good=$(grep -c '^200$' "$W/codes")
 expect_eq "60 concurrent PHP requests all 200" 60 "$good"

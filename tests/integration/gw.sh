@@ -100,6 +100,13 @@ wait_sql() { retry 50 sql_is "$@"; }	# want query
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
+# No request of a test waits for ever on a gateway gone wrong: 120 s at
+# most, unless the call gives its own -m (curl takes the last one).
+curl() { command curl -m 120 "$@"; }
+# The same for git over HTTP: a transfer slower than 1 KB/s for 30 s ends.
+GIT_HTTP_LOW_SPEED_LIMIT=1000 GIT_HTTP_LOW_SPEED_TIME=30
+export GIT_HTTP_LOW_SPEED_LIMIT GIT_HTTP_LOW_SPEED_TIME
+
 http_code() { curl -s -m 20 -o /dev/null -w '%{http_code}' "$@"; }
 
 sql() { sqlite3 -cmd '.timeout 5000' "$W/timings.db" "$1"; }

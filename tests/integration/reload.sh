@@ -42,7 +42,7 @@ expect_eq "a new request gets the new timeout" 504 "$(http_code "$URL/slow")"
 
 # Reloads under concurrent load: not one request fails.
 seq 1 400 | sed "s|.*|$URL/greet|" >"$W/urls"
-xargs -P 4 -n 20 curl -s -o /dev/null -w '%{http_code}\n' <"$W/urls" \
+xargs -P 4 -n 20 curl -m 120 -s -o /dev/null -w '%{http_code}\n' <"$W/urls" \
     >"$W/codes" &
 load=$!
 for g in three four five six; do

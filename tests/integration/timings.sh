@@ -18,7 +18,7 @@ timings_max_rows = 40
 EOF
 start_gateway --config "$W/cgigate.conf"
 seq 1 30 | sed "s|.*|$URL/fast|" >"$W/urls"
-xargs -n 10 curl -s <"$W/urls" >/dev/null
+xargs -n 10 curl -m 120 -s <"$W/urls" >/dev/null
 for i in 1 2 3; do curl -s -o /dev/null "$URL/broken"; done
 wait_sql 33 "select count(*) from requests"
 
@@ -48,9 +48,9 @@ expect_eq "startup_cost: CGI spawn cost, no connect cost" "30|1|1" "$row"
 # statement even where one is slow), then 200 static files in one curl
 # (well under a millisecond each: however the writer's passes, 200 ms
 # apart, cut them, one holds 64 of them).
-seq 1 24 | sed "s|.*|$URL/fast/&|" | xargs curl -s >/dev/null
+seq 1 24 | sed "s|.*|$URL/fast/&|" | xargs curl -m 120 -s >/dev/null
 for i in $(seq 1 200); do echo "$i" >"$W/www/s$i.txt"; done
-seq 1 200 | sed "s|.*|$URL/s&.txt|" | xargs curl -s >/dev/null
+seq 1 200 | sed "s|.*|$URL/s&.txt|" | xargs curl -m 120 -s >/dev/null
 want=$(seq 1 24 | sed 's|.*|/fast/&|' | tr '\n' ' ')
 want="$want$(seq 1 200 | sed 's|.*|/s&.txt|' | tr '\n' ' ' | sed 's/ $//')"
 wait_sql 224 "select count(*) from requests where path like '/fast/%'
@@ -82,7 +82,7 @@ expect_eq "and its own time" 0 "$(sql "select count(*) from requests a
 
 # Row retention: 40 rows at most, trimmed by the writer within seconds.
 seq 1 100 | sed "s|.*|$URL/fast|" >"$W/urls"
-xargs -n 20 curl -s <"$W/urls" >/dev/null
+xargs -n 20 curl -m 120 -s <"$W/urls" >/dev/null
 retry 80 sql_is 1 "select count(*) <= 40 from requests"
 n=$(sql "select count(*) from requests")
 [ "$n" -le 40 ] && ok "timings_max_rows keeps at most 40 rows ($n)" ||
