@@ -364,7 +364,8 @@ row(struct dconn *c, int status, const char *why)
 	snprintf(t.path, sizeof(t.path), "%s", c->path);
 	snprintf(t.error, sizeof(t.error), "%s", why);
 	timelog_push(&t);
-	stats_leave(&t, -1);
+	if (status != 0)
+		stats_leave(&t, -1);	/* 0: nothing was asked */
 }
 
 /* Connections */
