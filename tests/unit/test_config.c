@@ -44,6 +44,7 @@ test_defaults(void **state)
 {
 	struct config c;
 	const struct route_conf *r;
+	long ncpu;
 
 	(void)state;
 	assert_int_equal(config_init(&c), 0);
@@ -55,12 +56,20 @@ test_defaults(void **state)
 	assert_string_equal(c.timings, "./var/timings.db");
 	r = config_route(&c, "/anything");
 	assert_int_equal(r->timeout_us, 30000000);
-	/* 4 per online CPU */
-	assert_int_equal(r->max_concurrency,
-	    4 * (int)sysconf(_SC_NPROCESSORS_ONLN));
+	/* 4 per online CPU, 256 at most (past 64 CPUs) */
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	assert_int_equal(r->max_concurrency, ncpu < 1 ? 4 : ncpu > 64 ? 256 :
+	    4 * (int)ncpu);
+	assert_true(r->max_concurrency >= 4 && r->max_concurrency <= 256);
 	assert_int_equal(r->max_queue_wait_us, 5000000);
 	assert_int_equal(r->max_body, 10485760);
 	assert_int_equal(r->internal_redirect, 0);
+	assert_int_equal(r->request_buffering, 1);
+	assert_int_equal(c.header_timeout_us, 10000000);
+	assert_int_equal(c.keepalive_timeout_us, 15000000);
+	assert_int_equal(c.body_timeout_us, 30000000);
+	assert_int_equal(c.max_connections, 16384);
+	assert_int_equal(c.max_client_connections, 0);
 	assert_int_equal(r->rlim[RL_CPU], RLIM_INFINITY);
 	assert_int_equal(r->fcgi.min_workers, 1);
 	assert_int_equal(r->fcgi.max_workers, 4);
@@ -79,6 +88,11 @@ static const char good[] =
     "timings = /var/lib/t.db\n"
     "path = /opt/bin:/bin\n"
     "threads = 8\n"
+    "header_timeout = 2s\n"
+    "keepalive_timeout = 500ms\n"
+    "body_timeout = 1m\n"
+    "max_connections = 100\n"
+    "max_client_connections = 7\n"
     "drain_timeout = 3s\n"
     "stderr_limit = 1K\n"
     "timings_queue = 128\n"
@@ -95,6 +109,7 @@ static const char good[] =
     "max_queue_wait = 500ms\n"
     "max_body = 1M\n"
     "internal_redirect = yes\n"
+    "request_buffering = no\n"
     "env = DB=/srv/db\n"
     "rlimit_cpu = 5\n"
     "rlimit_as = 256M\n"
@@ -155,6 +170,11 @@ test_good_file(void **state)
 	assert_string_equal(c.timings, "/var/lib/t.db");
 	assert_string_equal(c.path_env, "/opt/bin:/bin");
 	assert_int_equal(c.threads, 8);
+	assert_int_equal(c.header_timeout_us, 2000000);
+	assert_int_equal(c.keepalive_timeout_us, 500000);
+	assert_int_equal(c.body_timeout_us, 60000000);
+	assert_int_equal(c.max_connections, 100);
+	assert_int_equal(c.max_client_connections, 7);
 	assert_int_equal(c.drain_us, 3000000);
 	assert_int_equal(c.stderr_cap, 1024);
 	assert_int_equal(c.timings_queue, 128);
@@ -167,6 +187,7 @@ test_good_file(void **state)
 	assert_int_equal(r->timeout_us, 2000000);	/* from /reports */
 	assert_int_equal(r->max_concurrency, 4);
 	assert_int_equal(r->internal_redirect, 1);
+	assert_int_equal(r->request_buffering, 0);	/* from /reports */
 	assert_int_equal(r->rlim[RL_CPU], 5);
 	assert_int_equal(r->rlim[RL_AS], 256 << 20);
 	assert_int_equal(r->rlim[RL_NOFILE], RLIM_INFINITY);
@@ -175,6 +196,7 @@ test_good_file(void **state)
 
 	r = config_route(&c, "/reports");
 	assert_string_equal(env_of(r, "DB"), "/srv/db");
+	assert_int_equal(config_route(&c, "/other")->request_buffering, 1);
 	r = config_route(&c, "/reportsx");	/* not a segment boundary */
 	assert_string_equal(r->prefix, "/");
 	assert_int_equal(r->timeout_us, 10000000);
@@ -244,6 +266,12 @@ test_bad_lines(void **state)
 	bad("[server]\nthreads = 1\n", 2, "threads");
 	bad("[server]\nthreads = many\n", 2, "threads");
 	bad("[server]\ndrain_timeout = soon\n", 2, "bad duration");
+	bad("[server]\nheader_timeout = 0\n", 2, "bad duration");
+	bad("[server]\nbody_timeout = forever\n", 2, "bad duration");
+	bad("[server]\nmax_connections = 15\n", 2, "max_connections");
+	bad("[server]\nmax_client_connections = -1\n", 2,
+	    "max_client_connections");
+	bad("[route /a]\nrequest_buffering = sometimes\n", 2, "yes or no");
 	bad("[server]\nstderr_limit = 5Q\n", 2, "bad size");
 	bad("[server]\ntimings_max_age = 1y\n", 2, "bad duration");
 	bad("[server]\ntimings_max_rows = -1\n", 2, "timings_max_rows");
