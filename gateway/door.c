@@ -148,6 +148,8 @@ static struct {
 	int		 lport[MAX_LISTEN];
 	int		 nlfd;
 	int		 wake[2];
+	int		 reserve;	/* a descriptor kept for EMFILE */
+	uint64_t	 emfile_logged;
 	int		 target;	/* civetweb's internal port */
 	int		 threads;	/* given at most at once */
 	int		 given;
@@ -174,6 +176,7 @@ static struct {
 } door = {
 	.ep = -1,
 	.wake = { -1, -1 },
+	.reserve = -1,
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 };
 
@@ -567,6 +570,38 @@ answer(struct dconn *c, int status, const char *why, const char *extra)
 	linger(c);
 }
 
+/*
+ * No descriptor left: the connection would wait in the kernel's queue,
+ * and the listener stay readable for ever.  A descriptor kept in reserve
+ * is given up to take it, answer 503 and close, then taken back.
+ */
+static void
+out_of_fds(int lfd)
+{
+	static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
+	    "Retry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n"
+	    "\r\n";
+	uint64_t now = now_us();
+	int fd;
+
+	if (now - door.emfile_logged >= 1000000) {
+		log_msg(NULL, "door: out of file descriptors (%s): new "
+		    "connections get 503", strerror(errno));
+		door.emfile_logged = now;
+	}
+	atomic_fetch_add(&door.n_full, 1);
+	if (door.reserve >= 0) {
+		close(door.reserve);
+		door.reserve = -1;
+	}
+	while ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC |
+	    SOCK_NONBLOCK)) >= 0) {
+		(void)write(fd, busy, sizeof(busy) - 1);
+		close(fd);
+	}
+	door.reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
 static void
 accept_all(int lfd, int sport)
 {
@@ -580,12 +615,12 @@ accept_all(int lfd, int sport)
 		len = sizeof(ss);
 		fd = accept4(lfd, (struct sockaddr *)&ss, &len,
 		    SOCK_CLOEXEC | SOCK_NONBLOCK);
-		if (fd == -1) {
-			if (errno == EMFILE || errno == ENFILE)
-				log_msg(NULL, "door: accept: %s",
-				    strerror(errno));
+		if (fd == -1 && (errno == EMFILE || errno == ENFILE)) {
+			out_of_fds(lfd);
 			return;
 		}
+		if (fd == -1)
+			return;
 		if ((c = calloc(1, sizeof(*c))) == NULL) {
 			close(fd);
 			continue;
@@ -1603,6 +1638,7 @@ door_start(const struct config *c, int target)
 	int i;
 
 	atomic_store(&door.cfg, c);
+	door.reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	door.target = target;
 	door.threads = c->threads;
 	door.npeers = c->threads;

@@ -225,6 +225,32 @@ if [ -n "$inner" ]; then
 else
 	not_ok "the internal port is found (ss)"
 fi
+
+# Out of descriptors: a new client still gets 503 at once (cgigate gives
+# up a descriptor it keeps in reserve to take and answer it) rather than
+# waiting in the kernel's queue, and cgigate recovers once some close.
+n=$(ls "/proc/$GW_PID/fd" | wc -l)
+if command -v prlimit >/dev/null &&
+    prlimit --pid "$GW_PID" --nofile=$((n + 4)):$((n + 4)); then
+	for a in 21 22 23; do
+		hold 3 "127.0.0.$a"
+		eval "h$a=\$holder"
+		rm -f "$W/release"
+	done
+	curl -s -i -m 5 "$URL/hello" >"$W/nofd" 2>&1
+	expect_eq "out of descriptors: 503" "HTTP/1.1 503" \
+	    "$(first_line "$W/nofd")"
+	expect_log "and it says so" "out of file descriptors"
+	: >"$W/release"
+	for a in 21 22 23; do eval "wait \$h$a"; done
+	# (a handler's spawn needs more descriptors than this limit leaves)
+	retry 50 sh -c "[ \"\$(curl -s -m 2 -o /dev/null -w '%{http_code}' \
+	    '$URL/_gateway/health')\" = 200 ]"
+	expect_eq "served again once they close" 200 \
+	    "$(http_code -m 5 "$URL/_gateway/health")"
+else
+	not_ok "prlimit lowers cgigate's descriptor limit"
+fi
 stop_gateway
 expect_eq "and stops cleanly" 0 "$GW_RC"
 finish
