@@ -37,8 +37,18 @@ expect_eq "route_stats: errors counted" "3|3" \
     "$(sql "select requests, errors from route_stats where route = '/broken'")"
 expect_eq "recent_errors lists them" 3 \
     "$(sql "select count(*) from recent_errors where route = '/broken'")"
-expect_eq "slowest_recent is ordered" 1 \
-    "$(sql "select min(total_us) <= max(total_us) from slowest_recent")"
+# slowest_recent (cgigate-timings(7)): the 50 slowest requests of the last
+# hour, slowest first.  Its total_us, in the order it returns them, are
+# the same numbers sorted slowest first, and those of the table's slowest.
+got=$(sql "select total_us from slowest_recent" | tr '\n' ' ')
+expect_eq "slowest_recent is ordered, slowest first" \
+    "$(sql "select total_us from slowest_recent" | sort -rn | tr '\n' ' ')" \
+    "$got"
+expect_eq "slowest_recent holds the slowest of the last hour" \
+    "$(sql "select total_us from requests where ts >= unixepoch() - 3600
+    order by total_us desc limit 50" | tr '\n' ' ')" "$got"
+expect_eq "slowest_recent has every row here (33, under its 50)" 33 \
+    "$(sql "select count(*) from slowest_recent")"
 row=$(sql "select requests, avg_spawn_us > 0, avg_connect_us is null
     from startup_cost where route = '/fast' and mode = 'cgi'")
 expect_eq "startup_cost: CGI spawn cost, no connect cost" "30|1|1" "$row"
