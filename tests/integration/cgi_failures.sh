@@ -208,18 +208,39 @@ expect_log "the departure is logged" "client went away"
 
 # No zombies after 1,000 requests, sent while an admin holds a read
 # transaction open on the timing database the whole time.
+# (the reader's sleep is the scenario: the transaction stays open while
+# the requests run.)  The database must be there already: sqlite3 would
+# make an empty one, and its errors are no snapshot.
+[ -s "$W/timings.db" ] && ok "the timing database exists for the reader" ||
+    not_ok "the timing database exists for the reader"
 (printf 'BEGIN;\nSELECT count(*) FROM requests;\n'; sleep 4;
-    printf 'SELECT count(*) FROM requests;\nCOMMIT;\n') |
-    sqlite3 "$W/timings.db" >"$W/reader.out" 2>&1 &
+    printf 'SELECT count(*) FROM requests;\nCOMMIT;\n'
+    printf 'SELECT count(*) FROM requests;\n') |
+    sqlite3 -bail -cmd '.timeout 5000' "file:$W/timings.db?mode=rw" \
+    >"$W/reader.out" 2>"$W/reader.err" &
 reader=$!
 seq 1 1000 | sed "s|.*|$URL/quick|" >"$W/urls"
 xargs -P 4 -n 50 curl -m 120 -s -o /dev/null -w '%{http_code}\n' <"$W/urls" \
     >"$W/codes"
 expect_eq "1,000 requests all 200" 1000 "$(grep -c '^200$' "$W/codes")"
 wait $reader
+rrc=$?
+expect_eq "the reader's sqlite3 succeeded, no error output" "0 " \
+    "$rrc $(cat "$W/reader.err")"
 r1=$(sed -n 1p "$W/reader.out")
 r2=$(sed -n 2p "$W/reader.out")
+case $r1 in
+""|*[!0-9]*) not_ok "the reader counted rows (got '$r1')" ;;
+*) ok "the reader counted rows ($r1)" ;;
+esac
+r3=$(sed -n 3p "$W/reader.out")
+expect_eq "the reader printed three counts only" 3 \
+    "$(grep -c . "$W/reader.out")"
 expect_eq "the reader saw one snapshot throughout" "$r1" "$r2"
+# and rows were written meanwhile: after its COMMIT it sees them.
+[ "${r3:-0}" -gt "${r2:-0}" ] 2>/dev/null &&
+    ok "rows came in while it read ($r2 then $r3)" ||
+    not_ok "rows came in while it read ('$r2' then '$r3')"
 wait_sql 1000 "select count(*) from requests where route = '/quick'"
 expect_eq "rows written while it read: all 1,000" 1000 \
     "$(sql "select count(*) from requests where route = '/quick'")"
