@@ -220,8 +220,19 @@ expect_eq "local Location with internal_redirect: served inside" \
 get -D "$W/h" -o "$W/b" "$URL/nph-raw"
 head -n 1 "$W/h" | grep -q '^HTTP/1.1 299 Raw' && grep -q 'raw body' "$W/b" &&
     ok "nph- output passes unparsed" || not_ok "nph- output passes unparsed"
-out=$(get -I "$URL/sized" | head -n 1)
-expect_contains "HEAD is answered" "200" "$out"
+# HEAD: the headers a GET would have, not one byte of body, whether the
+# handler gave a Content-Length or not (no chunk either).
+echo >>"$W/sent"
+expect_eq "HEAD is answered with no body (Content-Length handler)" "200 0" \
+    "$(raw_head /sized)"
+grep -qi '^Content-Length: 6' "$W/head.out" &&
+    grep -qi '^Content-Type: text/plain' "$W/head.out" &&
+    ok "and with the headers of a GET" || not_ok "and with the headers of a GET"
+echo >>"$W/sent"
+expect_eq "HEAD is answered with no body (streamed handler)" "200 0" \
+    "$(raw_head /env)"
+expect_contains "and its Content-Type" "Content-Type: text/plain" \
+    "$(cat "$W/head.out")"
 
 # --- output goes out as it comes, not when the handler exits ---------------
 # Both handlers sleep 3 s; the client must have its bytes long before.

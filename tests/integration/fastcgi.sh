@@ -121,6 +121,13 @@ expect_eq "and a request after that on the same one" "$after" \
     "$(curl -s -m 10 "$URL/early?conns")"
 body=$(curl -s "$URL/hello")
 expect_eq "libfcgi hello.fcgi answers" "hi" "$body"
+# HEAD to FastCGI workers (which write a body anyway): headers, no body.
+expect_eq "HEAD to a FastCGI worker: no body (libfcgi)" "200 0" \
+    "$(raw_head /hello)"
+expect_contains "and its headers" "Content-Type:" "$(cat "$W/head.out")"
+expect_eq "HEAD to a FastCGI worker: no body (fixture)" "200 0" \
+    "$(raw_head /fix)"
+expect_contains "and its headers" "Content-Type:" "$(cat "$W/head.out")"
 body=$(curl -s "$URL/hello-perl/x/y")
 case $body in
 "hello from perl, pid "*"path '/x/y'") ok "Perl FCGI worker answers with PATH_INFO" ;;

@@ -109,6 +109,19 @@ export GIT_HTTP_LOW_SPEED_LIMIT GIT_HTTP_LOW_SPEED_TIME
 
 http_code() { curl -s -m 20 -o /dev/null -w '%{http_code}' "$@"; }
 
+# HEAD PATH on a connection of its own (Connection: close), sent by
+# tests/fixtures/rawhttp: the answer is kept in $W/head.out; prints its
+# status code and how many bytes came after its header block, or
+# "unparsed" when it is no HTTP/1.1 answer the server ended by closing.
+raw_head() {	# path
+	printf 'HEAD %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' \
+	    "$1" >"$W/head.req"
+	"$TB/tests/fixtures/rawhttp" -i 3000 "${URL##*:}" "@$W/head.req" \
+	    >"$W/head.out" 2>&1
+	perl -0777 -ne 'print /\AHTTP\/1\.1 (\d{3}) .*?\r\n\r\n(.*)\n<EOF>\n\z/s ?
+	    "$1 " . length($2) : "unparsed"' "$W/head.out"
+}
+
 sql() { sqlite3 -cmd '.timeout 5000' "$W/timings.db" "$1"; }
 
 track() { TRACKED="$TRACKED $1"; }
