@@ -369,8 +369,9 @@ kill "$BH_PID"
 wait "$BH_PID" 2>/dev/null
 
 # --- php-fpm as a remote backend -------------------------------------------
+# bootstrap.sh installs php-fpm: missing, it is a failure, not a skip.
 if [ -z "$FPM" ]; then
-	echo "# php-fpm not installed: remote backend checks skipped"
+	not_ok "php-fpm is installed (bootstrap.sh)"
 	finish
 fi
 mkdir -p "$W/php/app"

@@ -142,7 +142,7 @@ EOF
 	    "$(curl -s "$URL/nofile")"
 	stop_gateway
 else
-	echo "# open-file hard limit $hard: checks skipped"
+	skip_section "open-file hard limit $hard: the raised-limit checks"
 fi
 
 # A drain that runs out kills what is left: recorded as the stop it was
@@ -174,7 +174,7 @@ EOF
 chmod 755 "$H/whoami.cgi"
 if ! grep -q '^00000000000000000000000000000001 ' /proc/net/if_inet6 \
     2>/dev/null; then
-	echo "# no ::1 on this machine: IPv6 checks skipped"
+	skip_section "no ::1 on this machine: the IPv6 checks"
 	finish
 fi
 start_gateway --listen '[::1]:0' --handlers "$H" --www "$W/www" \
