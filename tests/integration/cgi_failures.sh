@@ -28,6 +28,8 @@ i=0
 while [ $i -lt 2000 ]; do printf 'X-Filler-%d: %s\n' $i aaaaaaaaaaaaaaaaaaaa; i=$((i+1)); done
 printf '\nbody\n'
 EOF
+# (the sleeps in these handlers are the scenario: handlers that linger,
+# stall or run long; the test itself polls, it does not sleep)
 mk lurker <<'EOF'
 sleep 300 &
 echo $! >"$PIDFILE"

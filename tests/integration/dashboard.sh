@@ -33,7 +33,9 @@ wait_sql 41 "select count(*) from requests"
 curl -s "$URL/_gateway/timeseries" >"$W/ts.json"
 js() { sqlite3 :memory: "select $1 from (select readfile('$W/ts.json') as j)"; }
 expect_eq "timeseries is valid JSON" 1 "$(js 'json_valid(j)')"
-sleep 0.3
+# The timeseries request's own row marks "before it": wait for it.
+wait_sql 1 "select count(*) > 0 from requests
+    where path like '/_gateway/timeseries%'"
 expect_eq "its series counts every request before it" \
     "$(sql "select count(*) from requests where id < (select min(id)
         from requests where path like '/_gateway/timeseries%')")" \

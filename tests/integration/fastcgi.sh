@@ -81,9 +81,15 @@ curl -s -o "$W/spooled" -w '%{http_code}' --limit-rate 8K \
     --data-binary @"$W/24k" "$URL/spool?echo" >"$W/spool.code" &
 sp=$!
 track "$sp"
-sleep 1
+# Until its connection is open (this one's makes two); then its body
+# comes in for 3 s, and it must still be coming when the answer is back.
+conns() { curl -s -m 2 "$URL/_gateway/metrics" |
+    awk '$1 == "cgigate_connections" { print $2 }'; }
+retry 50 eval '[ "$(conns)" -ge 2 ]' || echo "# the upload never connected"
 case $(curl -s -m 5 "$URL/spool") in
-pid=*) ok "while it uploads, its route's only worker is free" ;;
+pid=*) kill -0 "$sp" 2>/dev/null &&
+	ok "while it uploads, its route's only worker is free" ||
+	not_ok "while it uploads, its route's only worker is free (done first)" ;;
 *) not_ok "while it uploads, its route's only worker is free" ;;
 esac
 wait "$sp"
@@ -233,11 +239,7 @@ wait_route /idle 3 0
 n=$(pgrep -c -P "$GW_PID" -f idle.fcgi)
 expect_eq "the pool grew to max_workers for 3 concurrent requests" 3 "$n"
 for j in $jobs; do wait "$j"; done
-i=0
-while [ "$(pgrep -c -P "$GW_PID" -f idle.fcgi)" -gt 1 ] && [ $i -lt 40 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
+retry 40 eval '[ "$(pgrep -c -P "$GW_PID" -f idle.fcgi)" -le 1 ]'
 expect_eq "idle workers past idle_timeout retire down to min_workers" 1 \
     "$(pgrep -c -P "$GW_PID" -f idle.fcgi)"
 
@@ -249,7 +251,7 @@ t1=$(now_ms)
 expect_eq "worker crashing at start-up -> 503" 503 "$code"
 [ $((t1 - t0)) -lt 3000 ] && ok "the 503 comes quickly" ||
     not_ok "the 503 comes quickly ($((t1 - t0)) ms)"
-sleep 1
+retry 50 log_has "worker failed at start-up"
 expect_log "start-up failures back off" "worker failed at start-up"
 cat >"$H/boot.fcgi.new" <<'EOF'
 #!/bin/sh
@@ -258,12 +260,8 @@ exec "$(dirname "$0")/fix.fcgi"
 EOF
 chmod 755 "$H/boot.fcgi.new"
 mv "$H/boot.fcgi.new" "$H/boot.fcgi"
-ok_after=0
-for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
-	[ "$(http_code "$URL/boot")" = 200 ] && { ok_after=1; break; }
-	sleep 0.3
-done
-[ $ok_after = 1 ] && ok "the pool recovers once the program is fixed" ||
+retry 80 eval '[ "$(http_code "$URL/boot")" = 200 ]' &&
+    ok "the pool recovers once the program is fixed" ||
     not_ok "the pool recovers once the program is fixed"
 
 # --- recycling and rolling under concurrent load -----------------------
@@ -271,8 +269,11 @@ seq 1 200 | sed "s|.*|$URL/rec|" >"$W/urls"
 xargs -P 6 -n 10 curl -m 120 -s -o /dev/null -w '%{http_code}\n' <"$W/urls" \
     >"$W/codes" 2>/dev/null &
 load=$!
-sleep 0.3
-touch "$H/rec.fcgi"	# roll the pool while it serves
+# Roll the pool while it serves: once a request of the load is in flight.
+retry 50 eval 'curl -s -m 2 "$URL/_gateway/status" |
+    grep -q "\"route\":\"/rec\",[^}]*\"in_flight\":[1-9]"' ||
+    echo "# no /rec request seen in flight"
+touch "$H/rec.fcgi"
 wait $load
 good=$(grep -c '^200$' "$W/codes")
 expect_eq "200 requests through recycling + a roll: all 200" 200 "$good"
@@ -323,16 +324,15 @@ workers=$(pgrep -P "$GW_PID" | tr '\n' ' ')
 kill -9 "$GW_PID"
 wait "$GW_PID" 2>/dev/null
 GW_PID=
-alive=""
-for i in 1 2 3 4 5 6 7 8 9 10; do
+none_alive() {
 	alive=""
 	for w in $workers; do
 		st=$(ps -o stat= -p "$w" 2>/dev/null)
 		case $st in ""|Z*) ;; *) alive="$alive $w" ;; esac
 	done
-	[ -z "$alive" ] && break
-	sleep 0.2
-done
+	[ -z "$alive" ]
+}
+retry 20 none_alive
 [ -z "$alive" ] && ok "kill -9 of cgigate leaves no live worker" ||
     not_ok "kill -9 of cgigate leaves no live worker:$alive"
 
@@ -346,7 +346,8 @@ perl -MIO::Socket::INET -e '
 	@c = map { IO::Socket::INET->new(PeerAddr => "127.0.0.1",
 	    PeerPort => $ARGV[0], Timeout => 1) } 1 .. 3;
 	open(F, ">", $ARGV[1]) and close(F);
-	sleep 60' "$bh_port" "$W/bh.ready" &
+	sleep 60	# the scenario: it holds its full queue open
+	' "$bh_port" "$W/bh.ready" &
 BH_PID=$!
 track "$BH_PID"
 wait_file "$W/bh.ready" 100
@@ -415,11 +416,8 @@ case $code in 502|503) ok "no backend left -> $code" ;;
 # The backend comes back: probed, restored, served again.
 start_fpm "$fpm_port" || not_ok "php-fpm did not restart"
 code=0
-for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
-	code=$(http_code "$URL/php/app/index.php")
-	[ "$code" = 200 ] && break
-	sleep 0.5
-done
+served() { code=$(http_code "$URL/php/app/index.php"); [ "$code" = 200 ]; }
+retry 100 served
 expect_eq "a restored backend serves again" 200 "$code"
 expect_log "the restore is logged" "backend tcp:127.0.0.1:$fpm_port restored"
 stop_gateway
