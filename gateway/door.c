@@ -493,13 +493,10 @@ unpark_close(struct dconn *c)
 	}
 }
 
-/* Give back what the current exchange with civetweb holds. */
+/* Give back the response buffer and the spool of the last exchange. */
 static void
-detach(struct dconn *c)
+put_buffers(struct dconn *c)
 {
-	if (c->st == D_QUEUE)
-		unqueue(c);
-	unpark_close(c);
 	out_put(c->out);
 	c->out = NULL;
 	c->ooff = c->olen = c->rpos = 0;
@@ -508,6 +505,16 @@ detach(struct dconn *c)
 		c->sfd = -1;
 	}
 	c->slen = c->soff = 0;
+}
+
+/* Give back what the current exchange with civetweb holds. */
+static void
+detach(struct dconn *c)
+{
+	if (c->st == D_QUEUE)
+		unqueue(c);
+	unpark_close(c);
+	put_buffers(c);
 }
 
 static void
@@ -1229,14 +1236,7 @@ finish(struct dconn *c)
 
 	if (keep) {
 		/* civetweb waits for its next request: keep it for now */
-		out_put(c->out);
-		c->out = NULL;
-		c->ooff = c->olen = c->rpos = 0;
-		if (c->sfd >= 0) {
-			close(c->sfd);
-			c->sfd = -1;
-		}
-		c->slen = c->soff = 0;
+		put_buffers(c);
 		park(c);
 		ep_set(c, c->bfd, EPOLLIN | EPOLLRDHUP);
 	} else
