@@ -214,6 +214,24 @@ expect_eq "each refusal has a row" 2 \
     "$(sql "select count(*) from requests where status = 503 and
     mode = 'http'")"
 
+# SIGHUP: the limits follow the file.
+{
+	server_conf
+	printf 'max_client_connections = 1\nmax_connections = 16\n'
+} >"$W/limits.conf"
+kill -HUP "$GW_PID"
+expect_log "the reload is logged" "SIGHUP: configuration reloaded"
+hold 1 127.0.0.30
+curl -s -i -m 2 --interface 127.0.0.30 "$URL/hello" >"$W/second" 2>&1
+expect_eq "reloaded: a second connection from one address gets 503" \
+    "HTTP/1.1 503" "$(first_line "$W/second")"
+release
+printf 'max_client_connections = 3\nmax_connections = 16\n' |
+    cat "$W/limits.conf" - | grep -v '= 1$' >"$W/limits2.conf"
+mv "$W/limits2.conf" "$W/limits.conf"
+kill -HUP "$GW_PID"
+retry 50 sh -c "[ \$(cat '$W'/gateway.*.log | grep -c 'configuration reloaded') -ge 2 ]"
+
 # civetweb's own port answers nobody but the door.
 inner=$(ss -ltnpH 2>/dev/null | grep "pid=$GW_PID," |
     sed -n 's/.*127\.0\.0\.1:\([0-9]*\) .*/\1/p' | grep -v "^$PORT\$" |
