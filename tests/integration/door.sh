@@ -226,9 +226,10 @@ curl -s -i -m 2 --interface 127.0.0.30 "$URL/hello" >"$W/second" 2>&1
 expect_eq "reloaded: a second connection from one address gets 503" \
     "HTTP/1.1 503" "$(first_line "$W/second")"
 release
-printf 'max_client_connections = 3\nmax_connections = 16\n' |
-    cat "$W/limits.conf" - | grep -v '= 1$' >"$W/limits2.conf"
-mv "$W/limits2.conf" "$W/limits.conf"
+{
+	server_conf
+	printf 'max_client_connections = 3\nmax_connections = 16\n'
+} >"$W/limits.conf"
 kill -HUP "$GW_PID"
 retry 50 sh -c "[ \$(cat '$W'/gateway.*.log | grep -c 'configuration reloaded') -ge 2 ]"
 
