@@ -63,6 +63,7 @@
 #define DOOR_HEAD_MAX	16384		/* a head, and body bytes in memory */
 #define DOOR_IN_MAX	(2 * DOOR_HEAD_MAX)	/* with pipelined bytes */
 #define DOOR_OUTBUF	65536		/* response bytes on their way */
+#define DOOR_RCVBUF	131072		/* the kernel's, from civetweb */
 #define DOOR_WAIT_US	5000000LL	/* for one of civetweb's threads */
 #define DOOR_LINGER_US	2000000LL
 #define DOOR_TICK_MS	100
@@ -1085,7 +1086,7 @@ give_all(void)
 	struct sockaddr_in to, me;
 	socklen_t len;
 	struct dconn *c;
-	int i, one = 1;
+	int i, one = 1, rcvbuf = DOOR_RCVBUF;
 
 	/* Parked clients give their threads back to requests that wait. */
 	while (door.qhead != NULL && door.given >= door.threads &&
@@ -1108,6 +1109,15 @@ give_all(void)
 		door.given++;
 		setsockopt(c->bfd, IPPROTO_TCP, TCP_NODELAY, &one,
 		    sizeof(one));
+		/*
+		 * A fixed window toward civetweb: left to grow (up to
+		 * tcp_rmem's 32 MB here), it would soak up a whole answer
+		 * that a slow client reads, and the handler's timeout would
+		 * never see the client was slow.  Set before connect, so the
+		 * window scale follows it.
+		 */
+		setsockopt(c->bfd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
+		    sizeof(rcvbuf));
 		memset(&to, 0, sizeof(to));
 		to.sin_family = AF_INET;
 		to.sin_port = htons((uint16_t)door.target);
