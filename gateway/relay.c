@@ -15,6 +15,7 @@
  */
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,23 +27,26 @@
 /* A failed body read that took this long waited on the client. */
 #define SLOW_READ_US	1000000
 
-static pthread_once_t www_once = PTHREAD_ONCE_INIT;
-static const struct config *www_cfg;
+static pthread_mutex_t www_lock = PTHREAD_MUTEX_INITIALIZER;
 static char www_real[PATH_MAX];
+static atomic_int www_done;
 
-static void
-resolve_www(void)
-{
-	if (realpath(www_cfg->www, www_real) == NULL)
-		snprintf(www_real, sizeof(www_real), "%s", www_cfg->www);
-}
-
-/* The www directory as DOCUMENT_ROOT: resolved once, it does not move. */
+/*
+ * The www directory as DOCUMENT_ROOT: resolved by the first request, it
+ * does not move (www is bound at start).
+ */
 static const char *
 www_root(const struct config *cfg)
 {
-	www_cfg = cfg;
-	pthread_once(&www_once, resolve_www);
+	if (atomic_load(&www_done))
+		return www_real;
+	pthread_mutex_lock(&www_lock);
+	if (!atomic_load(&www_done)) {
+		if (realpath(cfg->www, www_real) == NULL)
+			snprintf(www_real, sizeof(www_real), "%s", cfg->www);
+		atomic_store(&www_done, 1);
+	}
+	pthread_mutex_unlock(&www_lock);
 	return www_real;
 }
 

@@ -169,9 +169,9 @@ spawn_child(const struct spawn_req *r, struct child *c)
 		goto fail;
 	/*
 	 * 256 KB instead of 64 KB: a handler with a large answer writes it
-	 * without sleeping three times for us (163 KB: 6.7 -> 5.0 context
-	 * switches per request).  Best effort: over the user's pipe quota
-	 * the kernel refuses, and the default stays.
+	 * with fewer waits for us to read (fewer context switches per
+	 * request).  Best effort: over the user's pipe quota the kernel
+	 * refuses, and the default stays.
 	 */
 	if (pout[0] >= 0)
 		fcntl(pout[0], F_SETPIPE_SZ, STDOUT_PIPE_SIZE);

@@ -106,7 +106,7 @@ static const char schema[] =
 	" worker_requests INTEGER);"
 	"CREATE INDEX IF NOT EXISTS requests_ts ON requests(ts);"
 	/*
-	 * No (route, ts) index: it cost 0.9 of the 3.2 us the writer spends
+	 * No (route, ts) index: it made a good part of the writer's cost
 	 * per row, and route_stats scans every row anyway.  Dropped from
 	 * databases that an earlier version created.
 	 */
@@ -241,18 +241,16 @@ step(sqlite3_stmt *s)
 
 /*
  * Write r[0..n), in order.  A run of requests goes in statements of
- * RUN_MAX rows, then 8, then 1: SQLite spends about 14,000 instructions
- * on a row inserted alone, 11,200 on one of 8 and 10,300 on one of 64
- * (callgrind, this schema and its ts index, rows as FastCGI writes them).
+ * RUN_MAX rows, then 8, then 1: SQLite spends fewer instructions on a
+ * row the more rows one statement inserts.
  * A statement that fails (disk full, I/O error) is logged and its rows
  * are lost, as the rest of the transaction is likely to be.
  *
  * Every ROWS_PER_YIELD rows, the writer yields its CPU to the threads
  * waiting for that CPU, so that a full batch (BATCH_MAX rows or more,
  * 1 ms of CPU or more) does not hold a core in one piece while requests
- * queue behind it; no lock of cgigate's is held then.  Under wrk on
- * FastCGI W1 with 4 workers on 2 cores, three series of alternating runs
- * gave 3-6% more requests per second and a 3-14% lower p99 than no
+ * queue behind it; no lock of cgigate's is held then.  Measured under
+ * wrk, that gave more requests per second and a lower p99 than no
  * yield; yielding every 8 rows cost more than it gained.
  */
 static void
@@ -355,13 +353,13 @@ timelog_dropped(void)
  * the row count without a scan.
  */
 static void
-retain(void)
+retain(int64_t max_age_us, long long max_rows)
 {
 	char sql[256];
 	double cutoff;
 
-	if (tl.max_age_us > 0) {
-		cutoff = wall_now() - (double)tl.max_age_us / 1e6;
+	if (max_age_us > 0) {
+		cutoff = wall_now() - (double)max_age_us / 1e6;
 		snprintf(sql, sizeof(sql), "DELETE FROM requests WHERE id IN "
 		    "(SELECT id FROM requests WHERE ts < %.6f ORDER BY id "
 		    "LIMIT %d)", cutoff, RETAIN_STEP);
@@ -371,10 +369,10 @@ retain(void)
 		    "LIMIT %d)", cutoff, RETAIN_STEP);
 		sqlite3_exec(tl.db, sql, NULL, NULL, NULL);
 	}
-	if (tl.max_rows > 0) {
+	if (max_rows > 0) {
 		snprintf(sql, sizeof(sql), "DELETE FROM requests WHERE id < "
 		    "min((SELECT max(id) FROM requests) - %lld + 1, "
-		    "(SELECT min(id) FROM requests) + %d)", tl.max_rows,
+		    "(SELECT min(id) FROM requests) + %d)", max_rows,
 		    RETAIN_STEP);
 		sqlite3_exec(tl.db, sql, NULL, NULL, NULL);
 	}
@@ -387,6 +385,8 @@ writer(void *arg)
 	struct timespec ts;
 	size_t n;
 	int stop;
+	int64_t max_age_us;
+	long long max_rows;
 
 	(void)arg;
 	for (;;) {
@@ -403,6 +403,8 @@ writer(void *arg)
 		tl.spare = batch;
 		tl.len = 0;
 		stop = tl.stop;
+		max_age_us = tl.max_age_us;	/* SIGHUP sets them */
+		max_rows = tl.max_rows;
 		if (tl.dropped != tl.dropped_reported) {
 			dropped = tl.dropped - tl.dropped_reported;
 			tl.dropped_reported = tl.dropped;
@@ -433,9 +435,9 @@ writer(void *arg)
 				    NULL);
 			}
 		}
-		if ((tl.max_age_us > 0 || tl.max_rows > 0) &&
+		if ((max_age_us > 0 || max_rows > 0) &&
 		    now_us() >= tl.next_retain) {
-			retain();
+			retain(max_age_us, max_rows);
 			tl.next_retain = now_us() + RETAIN_US;
 		}
 		if (stop)
