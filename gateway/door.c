@@ -1376,7 +1376,6 @@ relay(struct dconn *c, uint32_t cev, uint32_t bev)
 				/* civetweb stopped reading: its answer says */
 				c->ioff = c->reqend;
 				c->soff = c->slen;
-				c->stalled = c->stalled ? c->stalled : 0;
 				c->body.done = c->body.done ||
 				    c->body.error != NULL;
 				c->eof_sent = 1;
