@@ -124,8 +124,8 @@ admit_enter(const char *route, int limit, int64_t wait_us)
 		sem_init(&self->sem, 0, 0);
 	}
 	w = self;
-	deadline = now_us() + (uint64_t)wait_us;
-	ts = mono_ts(deadline);
+	deadline = clk_now_us() + (uint64_t)wait_us;
+	ts = clk_ts(deadline);
 
 	pthread_mutex_lock(&lock);
 	if (atomic_load(&draining)) {

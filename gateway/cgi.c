@@ -314,7 +314,7 @@ pump(struct pump *s, uint64_t deadline)
 	int i, nfd, ms, idx_in, idx_out, idx_err, idx_cl;
 
 	while (s->out_open || s->err_open) {
-		now = now_us();
+		now = clk_now_us();
 		if (http_draining() && http_drain_deadline() < deadline)
 			deadline = http_drain_deadline();
 		if (now >= deadline)
@@ -443,10 +443,10 @@ run(struct pump *s, const struct route *rt, const char *abs,
 		}
 	}
 
-	t0 = now_us();
+	t0 = clk_now_us();
 	rc = spawn_child(&sr, &s->c);
 	free(envp);
-	h->t.spawn_us = (long long)(now_us() - t0);
+	h->t.spawn_us = (long long)(clk_now_us() - t0);
 	if (rc == -1) {
 		char why[64];
 		int st = (errno == EAGAIN || errno == ENOMEM) ? 503 : 502;
@@ -496,7 +496,7 @@ run(struct pump *s, const struct route *rt, const char *abs,
 	relay_err_end(&s->r);
 	spawn_release(&s->c);
 
-	if (rc == 1 && http_draining() && now_us() >= http_drain_deadline())
+	if (rc == 1 && http_draining() && clk_now_us() >= http_drain_deadline())
 		return http_error(h, 503, "shutting down: drain_timeout "
 		    "passed; process group killed", "Retry-After: 1\r\n");
 	if (rc == 1)
@@ -544,12 +544,12 @@ cgi_serve(struct http_ctx *h, const struct route *rt, const char *path_info)
 		return http_error(h, st, why, NULL);
 	if ((slot = admit_enter(rt->name, conf->max_concurrency,
 	    conf->max_queue_wait_us)) == NULL) {
-		h->t.queue_us = (long long)(now_us() - h->start_us);
+		h->t.queue_us = (long long)(clk_now_us() - h->start_us);
 		return http_error(h, 503, http_draining() ? "shutting down" :
 		    "route at max_concurrency past max_queue_wait",
 		    "Retry-After: 1\r\n");
 	}
-	h->t.queue_us = (long long)(now_us() - h->start_us);
+	h->t.queue_us = (long long)(clk_now_us() - h->start_us);
 	/*
 	 * The request's state (civetweb's worker stacks are small) is lent
 	 * while it holds its slot, so what is lent is bounded by the

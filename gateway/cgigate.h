@@ -167,9 +167,9 @@ int	 config_set(char **field, const char *value);
 int	 config_add_listen(struct config *c, const char *addr);
 void	 config_free(struct config *c);
 /* "2s", "500ms", "1m", "3" (seconds) -> microseconds; -1 if malformed. */
-int64_t	 parse_duration(const char *s);
+int64_t	 config_duration(const char *s);
 /* "10M", "512K", "1G", "100" -> bytes; -1 if malformed. */
-int64_t	 parse_size(const char *s);
+int64_t	 config_size(const char *s);
 
 /* route.c */
 
@@ -409,25 +409,25 @@ struct framing_resp {
 long	 framing_response(const char *buf, size_t len, size_t max,
 	    int head_request, struct framing_resp *out);
 
-/* fcgi.c */
+/* fcgirec.c */
 
-enum fcgi_pstate {
-	FCGI_PS_HEADER, FCGI_PS_CONTENT, FCGI_PS_PADDING, FCGI_PS_DONE,
-	FCGI_PS_ERROR
+enum fcgirec_pstate {
+	FCGIREC_PS_HEADER, FCGIREC_PS_CONTENT, FCGIREC_PS_PADDING, FCGIREC_PS_DONE,
+	FCGIREC_PS_ERROR
 };
 
-enum fcgi_event {
-	FCGI_EV_MORE,		/* all input used, nothing to report */
-	FCGI_EV_STDOUT,		/* *chunk holds response bytes */
-	FCGI_EV_STDERR,		/* *chunk holds stderr bytes */
-	FCGI_EV_END,		/* END_REQUEST: app_status, proto_status */
-	FCGI_EV_ERROR		/* malformed; error says why */
+enum fcgirec_event {
+	FCGIREC_EV_MORE,		/* all input used, nothing to report */
+	FCGIREC_EV_STDOUT,		/* *chunk holds response bytes */
+	FCGIREC_EV_STDERR,		/* *chunk holds stderr bytes */
+	FCGIREC_EV_END,		/* END_REQUEST: app_status, proto_status */
+	FCGIREC_EV_ERROR		/* malformed; error says why */
 };
 
 /* Reads what an application sends back for one request id. */
-struct fcgi_parser {
+struct fcgirec_parser {
 	unsigned	 id;
-	enum fcgi_pstate state;
+	enum fcgirec_pstate state;
 	unsigned char	 hdr[8];
 	size_t		 hlen;
 	int		 type;
@@ -442,41 +442,41 @@ struct fcgi_parser {
 };
 
 /* Padding that rounds clen up to a multiple of 8. */
-size_t	 fcgi_pad(size_t clen);
+size_t	 fcgirec_pad(size_t clen);
 /* Write the 8-byte header of a record with clen content bytes (<= 65535). */
-void	 fcgi_header(unsigned char out[8], int type, unsigned id,
+void	 fcgirec_header(unsigned char out[8], int type, unsigned id,
 	    size_t clen);
 /* The 16 bytes of a BEGIN_REQUEST for the RESPONDER role. */
-void	 fcgi_begin_request(unsigned char out[16], unsigned id,
+void	 fcgirec_begin(unsigned char out[16], unsigned id,
 	    int keep_conn);
-void	 fcgi_abort_request(unsigned char out[8], unsigned id);
+void	 fcgirec_abort(unsigned char out[8], unsigned id);
 /* Size and encoding of one name-value pair (FastCGI spec 3.4). */
-size_t	 fcgi_nv_size(size_t nlen, size_t vlen);
-size_t	 fcgi_nv_put(unsigned char *out, const char *name, size_t nlen,
+size_t	 fcgirec_nv_size(size_t nlen, size_t vlen);
+size_t	 fcgirec_nv_put(unsigned char *out, const char *name, size_t nlen,
 	    const char *value, size_t vlen);
 /*
  * Encode a NULL-terminated "NAME=value" array as PARAMS records, closed by
  * an empty PARAMS record.  Returns one malloc'd buffer (*len bytes) that
  * the caller frees, or NULL on ENOMEM.
  */
-unsigned char *fcgi_encode_params(unsigned id, char *const *env,
+unsigned char *fcgirec_params(unsigned id, char *const *env,
 	    size_t *len);
 /*
  * Frame len bytes of a stream (STDIN, ...) as records of at most 65,535
  * bytes each, padded; len 0 gives the empty record that ends a stream.
- * out needs fcgi_stream_size(len) bytes.  Returns the bytes written.
+ * out needs fcgirec_stream_size(len) bytes.  Returns the bytes written.
  */
-size_t	 fcgi_stream_size(size_t len);
-size_t	 fcgi_stream(unsigned char *out, int type, unsigned id,
+size_t	 fcgirec_stream_size(size_t len);
+size_t	 fcgirec_stream(unsigned char *out, int type, unsigned id,
 	    const void *data, size_t len);
-void	 fcgi_parser_init(struct fcgi_parser *p, unsigned id);
+void	 fcgirec_parser_init(struct fcgirec_parser *p, unsigned id);
 /*
  * Consume application bytes.  Stops at the first event: *used says how
  * much of data was consumed; for STDOUT and STDERR, *chunk points into
- * data.  Call again with the rest.  After FCGI_EV_ERROR the connection
+ * data.  Call again with the rest.  After FCGIREC_EV_ERROR the connection
  * is unusable.
  */
-enum fcgi_event fcgi_parse(struct fcgi_parser *p, const unsigned char *data,
+enum fcgirec_event fcgirec_parse(struct fcgirec_parser *p, const unsigned char *data,
 	    size_t len, size_t *used, const unsigned char **chunk,
 	    size_t *chunklen);
 
@@ -485,12 +485,15 @@ enum fcgi_event fcgi_parse(struct fcgi_parser *p, const unsigned char *data,
 void	 log_init(void);
 void	 log_msg(const char *reqid, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
-uint64_t now_us(void);		/* CLOCK_MONOTONIC */
-double	 wall_now(void);	/* epoch seconds */
-/* Initialise c so that its timed waits run on now_us()'s clock. */
-void	 mono_cond_init(pthread_cond_t *c);
-/* The timespec of us, a now_us() time, for a timed wait on such a c. */
-struct timespec mono_ts(uint64_t us);
+
+/* clk.c */
+
+uint64_t clk_now_us(void);		/* CLOCK_MONOTONIC */
+double	 clk_wall(void);	/* epoch seconds */
+/* Initialise c so that its timed waits run on clk_now_us()'s clock. */
+void	 clk_cond_init(pthread_cond_t *c);
+/* The timespec of us, a clk_now_us() time, for a timed wait on such a c. */
+struct timespec clk_ts(uint64_t us);
 
 /* timelog.c */
 
@@ -589,7 +592,7 @@ int	 spawn_child(const struct spawn_req *r, struct child *c);
  * spawn_tick reaps it.
  */
 int	 spawn_reap(struct child *c);
-/* Wait until c is reaped or deadline (now_us() clock) passes: 0 or -1. */
+/* Wait until c is reaped or deadline (clk_now_us() clock) passes: 0 or -1. */
 int	 spawn_wait(struct child *c, uint64_t deadline);
 /* Close c's descriptors; one not yet reaped goes to spawn_tick. */
 void	 spawn_release(struct child *c);
@@ -834,7 +837,7 @@ void	 stats_prometheus(FILE *f);
 /* fastcgi.c */
 
 /* Where a FastCGI request goes and what it tells the application. */
-struct fcgi_target {
+struct fastcgi_target {
 	struct pool	*pool;
 	const char	*script_name;
 	const char	*script_filename;
@@ -844,7 +847,7 @@ struct fcgi_target {
 
 /* Serve the request through tg->pool; returns the status. */
 int	 fastcgi_serve(struct http_ctx *h, const struct route_conf *conf,
-	    const struct fcgi_target *tg, int nph);
+	    const struct fastcgi_target *tg, int nph);
 /* The size of a FastCGI request's state, for bufpool.c. */
 extern const size_t fastcgi_job_size;
 
@@ -917,7 +920,7 @@ void	 http_set_config(const struct config *c);
  */
 void	 http_stop_drain(int64_t drain_us);
 int	 http_draining(void);
-/* 0 while serving; the now_us() by which a drain must be over. */
+/* 0 while serving; the clk_now_us() by which a drain must be over. */
 uint64_t http_drain_deadline(void);
 /* Answer with a small text body and log why; returns status. */
 int	 http_error(struct http_ctx *h, int status, const char *why,

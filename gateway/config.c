@@ -152,7 +152,7 @@ config_free(struct config *c)
 }
 
 int64_t
-parse_duration(const char *s)
+config_duration(const char *s)
 {
 	char *end;
 	double v;
@@ -181,7 +181,7 @@ parse_duration(const char *s)
 }
 
 int64_t
-parse_size(const char *s)
+config_size(const char *s)
 {
 	unsigned long long v;
 	char *end;
@@ -332,7 +332,7 @@ server_key(struct config *c, const char *k, const char *v)
 	} else if (strcmp(k, "header_timeout") == 0 ||
 	    strcmp(k, "keepalive_timeout") == 0 ||
 	    strcmp(k, "body_timeout") == 0) {
-		if ((d = parse_duration(v)) <= 0)
+		if ((d = config_duration(v)) <= 0)
 			return "bad duration (use ms, s, m, h or d)";
 		*(k[0] == 'h' ? &c->header_timeout_us : k[0] == 'k' ?
 		    &c->keepalive_timeout_us : &c->body_timeout_us) = d;
@@ -347,15 +347,15 @@ server_key(struct config *c, const char *k, const char *v)
 			    "(0: no limit)";
 		c->max_client_connections = (int)n;
 	} else if (strcmp(k, "drain_timeout") == 0) {
-		if ((d = parse_duration(v)) < 0)
+		if ((d = config_duration(v)) < 0)
 			return "bad duration (use ms, s, m, h or d)";
 		c->drain_us = d;
 	} else if (strcmp(k, "stderr_limit") == 0) {
-		if ((d = parse_size(v)) < 0)
+		if ((d = config_size(v)) < 0)
 			return "bad size (use K, M or G)";
 		c->stderr_cap = d;
 	} else if (strcmp(k, "timings_max_age") == 0) {
-		if ((d = parse_duration(v)) < 0)
+		if ((d = config_duration(v)) < 0)
 			return "bad duration (use ms, s, m, h or d; 0: forever)";
 		c->timings_max_age_us = d;
 	} else if (strcmp(k, "timings_max_rows") == 0) {
@@ -485,12 +485,12 @@ fcgi_key(struct route_conf *r, const char *k, const char *v)
 		f->max_workers = (int)n;
 		r->set |= RC_MAXWORKERS;
 	} else if (strcmp(k, "idle_timeout") == 0) {
-		if ((d = parse_duration(v)) <= 0)
+		if ((d = config_duration(v)) <= 0)
 			return "bad duration (use ms, s, m, h or d)";
 		f->idle_us = d;
 		r->set |= RC_IDLE;
 	} else if (strcmp(k, "start_timeout") == 0) {
-		if ((d = parse_duration(v)) <= 0)
+		if ((d = config_duration(v)) <= 0)
 			return "bad duration (use ms, s, m, h or d)";
 		f->start_us = d;
 		r->set |= RC_START;
@@ -566,7 +566,7 @@ route_key(struct route_conf *r, const char *k, const char *v)
 			return "mode wants cgi or fastcgi";
 		r->set |= RC_MODE;
 	} else if (strcmp(k, "timeout") == 0) {
-		if ((d = parse_duration(v)) <= 0)
+		if ((d = config_duration(v)) <= 0)
 			return "bad duration (use ms, s, m, h or d)";
 		r->timeout_us = d;
 		r->set |= RC_TIMEOUT;
@@ -576,12 +576,12 @@ route_key(struct route_conf *r, const char *k, const char *v)
 		r->max_concurrency = (int)n;
 		r->set |= RC_MAXCONC;
 	} else if (strcmp(k, "max_queue_wait") == 0) {
-		if ((d = parse_duration(v)) < 0)
+		if ((d = config_duration(v)) < 0)
 			return "bad duration (use ms, s, m, h or d)";
 		r->max_queue_wait_us = d;
 		r->set |= RC_QUEUEWAIT;
 	} else if (strcmp(k, "max_body") == 0) {
-		if ((d = parse_size(v)) < 0)
+		if ((d = config_size(v)) < 0)
 			return "bad size (use K, M or G)";
 		r->max_body = d;
 		r->set |= RC_MAXBODY;
@@ -619,11 +619,11 @@ route_key(struct route_conf *r, const char *k, const char *v)
 		if (strcmp(v, "unlimited") == 0)
 			r->rlim[i] = RLIM_INFINITY;
 		else if (i == RL_CPU) {
-			if ((d = parse_duration(v)) <= 0)
+			if ((d = config_duration(v)) <= 0)
 				return "bad duration (use ms, s, m, h or d)";
 			r->rlim[i] = (rlim_t)((d + 999999) / 1000000);
 		} else if (i == RL_AS) {
-			if ((d = parse_size(v)) <= 0)
+			if ((d = config_size(v)) <= 0)
 				return "bad size (use K, M or G)";
 			r->rlim[i] = (rlim_t)d;
 		} else {

@@ -355,11 +355,11 @@ row(struct dconn *c, int status, const char *why)
 	    c->method[0] ? ": " : "", c->method, c->method[0] ? " " : "",
 	    c->path, status, why);
 	memset(&t, 0, sizeof(t));
-	t.ts = wall_now();
+	t.ts = clk_wall();
 	t.exit_status = -1;
 	t.connect_us = -1;
 	t.status = status;
-	t.total_us = c->t0 ? (long long)(now_us() - c->t0) : 0;
+	t.total_us = c->t0 ? (long long)(clk_now_us() - c->t0) : 0;
 	t.bytes_in = (long long)(c->inlen - c->ioff) + c->slen;
 	snprintf(t.request_id, sizeof(t.request_id), "%s", id);
 	snprintf(t.mode, sizeof(t.mode), "http");
@@ -462,7 +462,7 @@ unpark(struct dconn *c)
 static void
 park(struct dconn *c)
 {
-	c->parked = now_us();
+	c->parked = clk_now_us();
 	c->pnext = NULL;
 	c->pprev = door.ptail;
 	if (door.ptail != NULL)
@@ -550,7 +550,7 @@ linger(struct dconn *c)
 	set_state(c, D_LINGER);
 	shutdown(c->fd, SHUT_WR);
 	in_free(c);
-	c->deadline = now_us() + DOOR_LINGER_US;
+	c->deadline = clk_now_us() + DOOR_LINGER_US;
 	ep_set(c, c->fd, EPOLLIN | EPOLLRDHUP);
 }
 
@@ -589,7 +589,7 @@ out_of_fds(int lfd)
 	static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
 	    "Retry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n"
 	    "\r\n";
-	uint64_t now = now_us();
+	uint64_t now = clk_now_us();
 	int fd;
 
 	if (now - door.emfile_logged >= 1000000) {
@@ -650,7 +650,7 @@ accept_all(int lfd, int sport)
 			c->port = ntohs(s4->sin_port);
 		}
 		c->ahash = ahash(c->addr);
-		c->t0 = now_us();
+		c->t0 = clk_now_us();
 		c->next = door.all;
 		if (door.all != NULL)
 			door.all->prev = c;
@@ -878,7 +878,7 @@ enqueue(struct dconn *c)
 		return;
 	}
 	set_state(c, D_QUEUE);
-	c->deadline = now_us() + DOOR_WAIT_US;
+	c->deadline = clk_now_us() + DOOR_WAIT_US;
 	c->qnext = NULL;
 	if (door.qtail != NULL)
 		door.qtail->qnext = c;
@@ -948,7 +948,7 @@ try_head(struct dconn *c)
 		unpark_close(c);	/* no thread held while it comes */
 		set_state(c, D_SPOOL);
 		atomic_fetch_add(&door.n_spooled, 1);
-		c->deadline = now_us() + (uint64_t)cfg->body_timeout_us;
+		c->deadline = clk_now_us() + (uint64_t)cfg->body_timeout_us;
 		return;
 	}
 	enqueue(c);
@@ -988,7 +988,7 @@ on_head(struct dconn *c)
 	}
 	if (before == 0 && c->inlen > c->ioff) {
 		set_idle(c, 0);
-		c->t0 = now_us();
+		c->t0 = clk_now_us();
 		c->deadline = c->t0 + (uint64_t)cfg->header_timeout_us;
 	}
 	if (c->inlen > c->ioff)
@@ -1030,7 +1030,7 @@ on_spool(struct dconn *c)
 		drop(c);
 		return;
 	}
-	c->deadline = now_us() + (uint64_t)cfg->body_timeout_us;
+	c->deadline = clk_now_us() + (uint64_t)cfg->body_timeout_us;
 	k = framing_feed(&c->body, door.scratch, (size_t)n);
 	if (c->body.error != NULL) {
 		bad_body(c);
@@ -1272,10 +1272,10 @@ finish(struct dconn *c)
 	if (c->inlen == 0) {
 		in_free(c);
 		set_idle(c, 1);
-		c->deadline = now_us() + (uint64_t)cfg->keepalive_timeout_us;
+		c->deadline = clk_now_us() + (uint64_t)cfg->keepalive_timeout_us;
 		return;
 	}
-	c->t0 = now_us();
+	c->t0 = clk_now_us();
 	c->deadline = c->t0 + (uint64_t)cfg->header_timeout_us;
 	try_head(c);
 }
@@ -1390,7 +1390,7 @@ relay(struct dconn *c, uint32_t cev, uint32_t bev)
 				c->client_eof = 1;
 			if (c->inlen != before) {
 				body_in_memory(c);
-				c->deadline = now_us() +
+				c->deadline = clk_now_us() +
 				    (uint64_t)cfg->body_timeout_us;
 				progress = 1;
 			} else if (c->client_eof)
@@ -1440,7 +1440,7 @@ relay(struct dconn *c, uint32_t cev, uint32_t bev)
 	else if (!c->spooled && !c->body.done && !c->client_eof &&
 	    c->ioff == c->reqend) {
 		if (c->deadline == 0)
-			c->deadline = now_us() +
+			c->deadline = clk_now_us() +
 			    (uint64_t)cfg->body_timeout_us;
 	} else
 		c->deadline = 0;
@@ -1509,7 +1509,7 @@ static void
 tick(void)
 {
 	struct dconn *c, *next;
-	uint64_t now = now_us();
+	uint64_t now = clk_now_us();
 
 	while (door.phead != NULL &&
 	    now - door.phead->parked >= (uint64_t)DOOR_PARK_US)
@@ -1598,7 +1598,7 @@ static void *
 run(void *arg)
 {
 	struct epoll_event ev[256];
-	uint64_t next_tick = now_us();
+	uint64_t next_tick = clk_now_us();
 	int i, n, k;
 	char b[16];
 
@@ -1623,9 +1623,9 @@ run(void *arg)
 			} else
 				on_event(p, (int)(u & 1), ev[i].events);
 		}
-		if (now_us() >= next_tick) {
+		if (clk_now_us() >= next_tick) {
 			tick();
-			next_tick = now_us() + DOOR_TICK_MS * 1000;
+			next_tick = clk_now_us() + DOOR_TICK_MS * 1000;
 		}
 		give_all();
 		bury();

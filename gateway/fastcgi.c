@@ -3,7 +3,7 @@
  *
  * The request borrows a connection from the route's pool (pool.c), sends
  * BEGIN_REQUEST with FCGI_KEEP_CONN, the same RFC 3875 environment a CGI
- * handler gets as PARAMS (cgienv.c, fcgi.c), and the request body as
+ * handler gets as PARAMS (cgienv.c, fcgirec.c), and the request body as
  * STDIN records while one poll loop reads the answer: STDOUT goes through
  * the shared relay (the CGI header parser and the streaming writer),
  * STDERR to the log.  Like the CGI pump, nothing is read from the worker
@@ -49,7 +49,7 @@
 struct fjob {
 	struct relay		 r;
 	struct pool_conn	 pc;
-	struct fcgi_parser	 fp;
+	struct fcgirec_parser	 fp;
 	unsigned char		 rbuf[READ_CHUNK];
 	/* bytes waiting to go to the application */
 	unsigned char		*out;
@@ -74,7 +74,7 @@ next_stdin(struct fjob *j)
 		return -1;
 	j->out = j->stdin_rec;
 	j->outoff = 0;
-	j->outlen = fcgi_stream(j->stdin_rec, FCGI_STDIN, j->id, j->body,
+	j->outlen = fcgirec_stream(j->stdin_rec, FCGI_STDIN, j->id, j->body,
 	    (size_t)n);
 	if (n == 0)
 		j->stdin_done = 1;
@@ -87,29 +87,29 @@ on_input(struct fjob *j, size_t len)
 {
 	const unsigned char *p = j->rbuf, *chunk;
 	size_t used, clen;
-	enum fcgi_event ev;
+	enum fcgirec_event ev;
 
 	while (len > 0) {
-		ev = fcgi_parse(&j->fp, p, len, &used, &chunk, &clen);
+		ev = fcgirec_parse(&j->fp, p, len, &used, &chunk, &clen);
 		p += used;
 		len -= used;
 		switch (ev) {
-		case FCGI_EV_STDOUT:
+		case FCGIREC_EV_STDOUT:
 			if (relay_out(&j->r, (const char *)chunk, clen) == -1)
 				return -1;
 			break;
-		case FCGI_EV_STDERR:
+		case FCGIREC_EV_STDERR:
 			relay_err(&j->r, (const char *)chunk, clen);
 			break;
-		case FCGI_EV_END:
+		case FCGIREC_EV_END:
 			if (len > 0)
 				j->fp.error = "FastCGI data after END_REQUEST";
 			return 1;
-		case FCGI_EV_ERROR:
+		case FCGIREC_EV_ERROR:
 			j->r.fail = j->fp.error;
 			j->r.fail_status = 502;
 			return -1;
-		case FCGI_EV_MORE:
+		case FCGIREC_EV_MORE:
 			break;
 		}
 	}
@@ -137,7 +137,7 @@ converse(struct fjob *j, uint64_t deadline, uint64_t first_deadline)
 	int ms, rc;
 
 	for (;;) {
-		now = now_us();
+		now = clk_now_us();
 		/* Nobody answers a request before its body has come. */
 		until = j->got_bytes || !j->stdin_done ? deadline :
 		    first_deadline;
@@ -224,18 +224,18 @@ opening(struct fjob *j, char **envp, size_t *len)
 	unsigned char *params, *msg;
 	size_t plen, n;
 
-	if ((params = fcgi_encode_params(j->id, envp, &plen)) == NULL)
+	if ((params = fcgirec_params(j->id, envp, &plen)) == NULL)
 		return NULL;
-	n = 16 + plen + (j->r.body_left == 0 ? fcgi_stream_size(0) : 0);
+	n = 16 + plen + (j->r.body_left == 0 ? fcgirec_stream_size(0) : 0);
 	if ((msg = malloc(n)) == NULL) {
 		free(params);
 		return NULL;
 	}
-	fcgi_begin_request(msg, j->id, 1);
+	fcgirec_begin(msg, j->id, 1);
 	memcpy(msg + 16, params, plen);
 	*len = 16 + plen;
 	if (j->r.body_left == 0)
-		*len += fcgi_stream(msg + *len, FCGI_STDIN, j->id, NULL, 0);
+		*len += fcgirec_stream(msg + *len, FCGI_STDIN, j->id, NULL, 0);
 	free(params);
 	return msg;
 }
@@ -246,14 +246,14 @@ opening(struct fjob *j, char **envp, size_t *len)
  */
 static int
 acquire(struct http_ctx *h, const struct route_conf *conf,
-    const struct fcgi_target *tg, struct pool_conn *pc, unsigned *id,
+    const struct fastcgi_target *tg, struct pool_conn *pc, unsigned *id,
     const char **why)
 {
 	int st;
 
 	st = pool_acquire(tg->pool, h->start_us +
 	    (uint64_t)conf->max_queue_wait_us, pc, why);
-	h->t.queue_us = (long long)(now_us() - h->start_us);
+	h->t.queue_us = (long long)(clk_now_us() - h->start_us);
 	if (st != 0)
 		return st;
 	h->t.queue_us -= pc->connect_us;
@@ -287,7 +287,7 @@ replayable(const struct http_ctx *h, const struct relay *r)
 }
 
 static int
-run(struct fjob *j, const struct fcgi_target *tg)
+run(struct fjob *j, const struct fastcgi_target *tg)
 {
 	struct relay *r = &j->r;
 	struct http_ctx *h = r->h;
@@ -319,7 +319,7 @@ run(struct fjob *j, const struct fcgi_target *tg)
 			return http_error(h, 503, "out of memory",
 			    "Retry-After: 1\r\n");
 		}
-		fcgi_parser_init(&j->fp, j->id);
+		fcgirec_parser_init(&j->fp, j->id);
 		j->outlen = j->outoff = 0;
 		j->stdin_done = 0;
 		j->got_bytes = 0;
@@ -328,9 +328,9 @@ run(struct fjob *j, const struct fcgi_target *tg)
 		free(msg);
 		if (st == 0) {
 			first = deadline;
-			if (j->pc.nreq == 1 && j->pc.pid > 0 && now_us() +
+			if (j->pc.nreq == 1 && j->pc.pid > 0 && clk_now_us() +
 			    (uint64_t)conf->fcgi.start_us < first)
-				first = now_us() + (uint64_t)conf->fcgi.start_us;
+				first = clk_now_us() + (uint64_t)conf->fcgi.start_us;
 			oc = converse(j, deadline, first);
 			if (oc != APP_GONE || j->got_bytes || !j->pc.reused ||
 			    replayed || !replayable(h, r))
@@ -434,7 +434,7 @@ run(struct fjob *j, const struct fcgi_target *tg)
 			return http_error(h, 408, "client too slow sending the "
 			    "request body", NULL);
 		}
-		if (http_draining() && now_us() >= http_drain_deadline()) {
+		if (http_draining() && clk_now_us() >= http_drain_deadline()) {
 			pool_release(&j->pc, j->pc.pid > 0 ? POOL_KILL :
 			    POOL_CLOSE, "shutting down");
 			return http_error(h, 503, "shutting down: drain_timeout "
@@ -489,7 +489,7 @@ run(struct fjob *j, const struct fcgi_target *tg)
 
 int
 fastcgi_serve(struct http_ctx *h, const struct route_conf *conf,
-    const struct fcgi_target *tg, int nph)
+    const struct fastcgi_target *tg, int nph)
 {
 	const struct mg_request_info *ri = mg_get_request_info(h->conn);
 	struct pool_conn pc;

@@ -86,7 +86,7 @@ static int
 send_now(struct http_ctx *h, const char *buf, size_t n)
 {
 	if (h->t.ttfb_us == 0)
-		h->t.ttfb_us = (long long)(now_us() - h->start_us);
+		h->t.ttfb_us = (long long)(clk_now_us() - h->start_us);
 	if (mg_write(h->conn, buf, n) != (int)n) {
 		h->client_gone = 1;
 		return -1;
@@ -456,7 +456,7 @@ static_escaped(struct http_ctx *h)
  */
 static int
 script_target(struct http_ctx *h, const char *route, const char *rest,
-    const struct pool_conf *f, int local, struct fcgi_target *tg)
+    const struct pool_conf *f, int local, struct fastcgi_target *tg)
 {
 	static _Thread_local char fname[PATH_MAX], sname[PATH_MAX];
 	struct stat sb;
@@ -490,7 +490,7 @@ serve_local_fcgi(struct http_ctx *h, const struct route *rt,
     const struct route_conf *conf, const char *path_info)
 {
 	static _Thread_local char abs[PATH_MAX];
-	struct fcgi_target tg;
+	struct fastcgi_target tg;
 	const char *why;
 	int st;
 
@@ -520,7 +520,7 @@ static int
 serve_remote(struct http_ctx *h, const struct route_conf *conf)
 {
 	const char *rest = h->path;
-	struct fcgi_target tg;
+	struct fastcgi_target tg;
 	int st;
 
 	snprintf(h->t.route, sizeof(h->t.route), "%s", conf->prefix);
@@ -609,11 +609,11 @@ handle(struct mg_connection *conn, void *cbdata)
 	memset(&h, 0, sizeof(h));
 	h.conn = conn;
 	h.cfg = atomic_load(&cfg);
-	h.start_us = tls.start ? tls.start : now_us();
+	h.start_us = tls.start ? tls.start : clk_now_us();
 	snprintf(h.reqid, sizeof(h.reqid), "%s", tls.reqid);
 	h.head = strcmp(ri->request_method, "HEAD") == 0;
 	h.keep_alive = want_keep_alive(conn) && !http_draining();
-	h.t.ts = wall_now();
+	h.t.ts = clk_wall();
 	h.t.exit_status = -1;
 	h.t.connect_us = -1;
 	h.stats = -1;
@@ -643,7 +643,7 @@ handle(struct mg_connection *conn, void *cbdata)
 		tls.answered = 1;
 		if (h.t.status == 0)	/* answered through civetweb */
 			h.t.status = status;
-		h.t.total_us = (long long)(now_us() - h.start_us);
+		h.t.total_us = (long long)(clk_now_us() - h.start_us);
 		timelog_push(&h.t);
 		stats_leave(&h.t, h.stats);
 	}
@@ -681,7 +681,7 @@ begin_request(struct mg_connection *conn)
 	int port, sport, stalled;
 
 	atomic_fetch_add(&inflight, 1);
-	tls.start = now_us();
+	tls.start = clk_now_us();
 	tls.answered = 0;
 	tls.in_request = 1;
 	http_reqid(tls.reqid, sizeof(tls.reqid));
@@ -708,7 +708,7 @@ end_request(const struct mg_connection *conn, int status)
 	if (tls.answered || ri == NULL)
 		return;
 	memset(&t, 0, sizeof(t));
-	t.ts = wall_now();
+	t.ts = clk_wall();
 	t.exit_status = -1;
 	snprintf(t.request_id, sizeof(t.request_id), "%s", tls.reqid);
 	snprintf(t.mode, sizeof(t.mode), "static");
@@ -717,7 +717,7 @@ end_request(const struct mg_connection *conn, int status)
 	snprintf(t.path, sizeof(t.path), "%s",
 	    ri->local_uri_raw ? ri->local_uri_raw : "");
 	t.status = status;
-	t.total_us = tls.start ? (long long)(now_us() - tls.start) : 0;
+	t.total_us = tls.start ? (long long)(clk_now_us() - tls.start) : 0;
 	timelog_push(&t);
 	stats_leave(&t, -1);
 }
@@ -746,7 +746,7 @@ refused(struct mg_connection *conn, int status, const char *msg)
 	log_msg(id, "request from %s refused by civetweb -> %d: %s", addr,
 	    status, msg);
 	memset(&t, 0, sizeof(t));
-	t.ts = wall_now();
+	t.ts = clk_wall();
 	t.exit_status = -1;
 	t.connect_us = -1;
 	t.status = status;
@@ -868,7 +868,7 @@ http_drain_deadline(void)
 void
 http_stop_drain(int64_t drain_us)
 {
-	uint64_t deadline = now_us() + (uint64_t)drain_us;
+	uint64_t deadline = clk_now_us() + (uint64_t)drain_us;
 
 	atomic_store(&drain_deadline, deadline);
 	atomic_store(&draining, 1);
@@ -878,7 +878,7 @@ http_stop_drain(int64_t drain_us)
 	door_drain();
 	/* Requests in flight finish; they cut themselves off at deadline. */
 	while ((atomic_load(&inflight) > 0 || door_busy() > 0) &&
-	    now_us() < deadline + 1000000) {
+	    clk_now_us() < deadline + 1000000) {
 		spawn_tick();	/* the main thread's orphans, meanwhile */
 		usleep(20000);
 	}

@@ -93,7 +93,7 @@ static struct {
 	int		 pidfd;		/* the keeper process */
 	pid_t		 pid;
 	int		 gone;		/* the keeper died or was disarmed */
-	uint64_t	 full_since;	/* now_us() of the first -P refused */
+	uint64_t	 full_since;	/* clk_now_us() of the first -P refused */
 	unsigned long	 dropped;	/* +P records the pipe had no room for */
 } kp = { .fd = -1, .pidfd = -1 };
 
@@ -243,7 +243,7 @@ keeper_forget(pid_t pgid)
 	 * they can be reaped before the pids run out.  SIGKILL cannot be
 	 * ignored, and the pidfd names that very process.
 	 */
-	t = now_us();
+	t = clk_now_us();
 	if (__atomic_compare_exchange_n(&kp.full_since, &since, t, 0,
 	    __ATOMIC_RELAXED, __ATOMIC_RELAXED) || t - since < STALL_US)
 		return -1;

@@ -1,5 +1,5 @@
 /*
- * log.c: timestamped lines on stderr, and the two clocks.
+ * log.c: timestamped lines on stderr.
  *
  * One line per event, "2026-11-22T15:30:51.123Z [r42] message", written
  * with a single write(2) so lines from concurrent threads never interleave.
@@ -18,49 +18,6 @@ void
 log_init(void)
 {
 	setvbuf(stderr, NULL, _IOLBF, 0);
-}
-
-uint64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
-/*
- * Timed waits run on the monotonic clock, so that a step of the wall
- * clock (NTP, an admin's date) neither stretches nor cuts a deadline.
- */
-void
-mono_cond_init(pthread_cond_t *c)
-{
-	pthread_condattr_t ca;
-
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(c, &ca);
-	pthread_condattr_destroy(&ca);
-}
-
-struct timespec
-mono_ts(uint64_t us)
-{
-	struct timespec ts;
-
-	ts.tv_sec = (time_t)(us / 1000000);
-	ts.tv_nsec = (long)(us % 1000000) * 1000;
-	return ts;
-}
-
-double
-wall_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 void

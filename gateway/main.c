@@ -405,14 +405,14 @@ main(int argc, char *argv[])
 	}
 	log_msg(NULL, "%s: draining (up to %lld ms)", strsignal(sig),
 	    (long long)(cfg->drain_us / 1000));
-	t0 = now_us();
+	t0 = clk_now_us();
 	http_stop_drain(cfg->drain_us);
 	pool_stop();
 	scan_stop();
 	spawn_shutdown();
 	keeper_stop();
 	log_msg(NULL, "stopped after %llu ms; %d orphaned processes reaped",
-	    (unsigned long long)((now_us() - t0) / 1000), spawn_zombies());
+	    (unsigned long long)((clk_now_us() - t0) / 1000), spawn_zombies());
 	timelog_event("stop", getpid(), "%s", strsignal(sig));
 	timelog_close();
 	/* Every request is over: the configurations can go. */

@@ -294,7 +294,7 @@ pool_dial(const struct endpoint *e, uint64_t deadline)
 	while (connect(fd, (const struct sockaddr *)&e->addr, e->addrlen) ==
 	    -1) {
 		err = errno;
-		now = now_us();
+		now = clk_now_us();
 		if (err == EAGAIN && now < deadline) {
 			poll(NULL, 0, 5);
 			continue;
@@ -337,7 +337,7 @@ endpoint_failed(struct endpoint *e, const char *why)
 			wait = EJECT_MAX_US;
 		e->ejected = 1;
 		e->ejections++;
-		e->retry_us = now_us() + wait;
+		e->retry_us = clk_now_us() + wait;
 		while (e->nidle > 0)
 			close(e->idle[--e->nidle]);
 		log_msg(NULL, "pool %s: backend %s ejected (%s); retry in "
@@ -352,7 +352,7 @@ endpoint_failed(struct endpoint *e, const char *why)
 		    p->route, (int)e->c.pid, why);
 		e->state = EP_RETIRING;
 		e->why = "failed";
-		e->retire_us = now_us();
+		e->retire_us = clk_now_us();
 		stats_count(STAT_KILLS);
 		kill(-e->c.pid, SIGKILL);
 	}
@@ -393,11 +393,11 @@ wait_turn(struct pool *p, uint64_t deadline, struct waiter *w,
 			}
 		}
 		if (!p->remote && pool_count(p, EP_UP) == 0 &&
-		    now_us() < p->backoff_until) {
+		    clk_now_us() < p->backoff_until) {
 			*why = "workers fail at start-up; backing off";
 			return -1;
 		}
-		if (now_us() >= deadline) {
+		if (clk_now_us() >= deadline) {
 			*why = "pool at max_workers past max_queue_wait";
 			return -1;
 		}
@@ -418,7 +418,7 @@ wait_turn(struct pool *p, uint64_t deadline, struct waiter *w,
 		    !p->remote && pool_count(p, EP_UP) < p->pc.max_workers)
 			kick();		/* room to grow */
 		pthread_mutex_unlock(&pm.lock);
-		ts = mono_ts(deadline);
+		ts = clk_ts(deadline);
 		do
 			rc = sem_clockwait(&w->sem, CLOCK_MONOTONIC, &ts);
 		while (rc == -1 && errno == EINTR &&
@@ -517,10 +517,10 @@ pool_acquire(struct pool *p, uint64_t deadline, struct pool_conn *pc,
 				continue;
 			}
 		}
-		t0 = now_us();
+		t0 = clk_now_us();
 		fd = pool_dial(e, deadline > t0 + DIAL_MIN_US ? deadline :
 		    t0 + DIAL_MIN_US);
-		pc->connect_us = (long long)(now_us() - t0);
+		pc->connect_us = (long long)(clk_now_us() - t0);
 		if (fd >= 0) {
 			pc->fd = fd;
 			return 0;
@@ -566,7 +566,7 @@ pool_write_all(int fd, const void *buf, size_t len, uint64_t deadline,
 		}
 		if (n == -1 && errno != EAGAIN && errno != EINTR)
 			return -1;
-		if ((now = now_us()) >= deadline) {
+		if ((now = clk_now_us()) >= deadline) {
 			errno = ETIMEDOUT;
 			return -1;
 		}
@@ -617,7 +617,7 @@ pool_release(struct pool_conn *pc, enum pool_end how, const char *why)
 			if (e->state != EP_DEAD) {
 				e->state = EP_RETIRING;
 				e->why = "killed";
-				e->retire_us = now_us();
+				e->retire_us = clk_now_us();
 				stats_count(STAT_KILLS);
 				kill(-e->c.pid, SIGKILL);
 			}
@@ -628,7 +628,7 @@ pool_release(struct pool_conn *pc, enum pool_end how, const char *why)
 	if (pc->fd >= 0)
 		close(pc->fd);
 	pc->fd = -1;
-	e->idle_since_us = now_us();
+	e->idle_since_us = clk_now_us();
 	pc->ep = NULL;
 	/*
 	 * The endpoint came free: straight to the first waiter, the only
@@ -671,7 +671,7 @@ pool_report(FILE *f, void (*quote)(FILE *, const char *))
 {
 	struct endpoint *e;
 	struct pool *p;
-	uint64_t now = now_us();
+	uint64_t now = clk_now_us();
 
 	pthread_mutex_lock(&pm.lock);
 	putc('[', f);

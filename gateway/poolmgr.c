@@ -165,7 +165,7 @@ spawn_worker(struct pool *p)
 	e->spawned = 1;
 	e->state = EP_UP;
 	e->gen = p->gen;
-	e->born_us = e->idle_since_us = now_us();
+	e->born_us = e->idle_since_us = clk_now_us();
 	if (p->pc.max_requests > 0) {
 		/* Up to 10% early, so that workers do not recycle together. */
 		jitter = (unsigned long)random() % (p->pc.max_requests / 10 + 1);
@@ -185,7 +185,7 @@ backoff:
 
 		if (wait > BACKOFF_MAX_US)
 			wait = BACKOFF_MAX_US;
-		p->backoff_until = now_us() + wait;
+		p->backoff_until = clk_now_us() + wait;
 	}
 	return;
 fail:
@@ -223,7 +223,7 @@ worker_exited(struct pool *p, struct endpoint *e)
 			    p->fails - 1 : 8);
 			if (wait > BACKOFF_MAX_US)
 				wait = BACKOFF_MAX_US;
-			p->backoff_until = now_us() + wait;
+			p->backoff_until = clk_now_us() + wait;
 			log_msg(NULL, "pool %s: worker failed at start-up "
 			    "(%d in a row); next start in %llu ms", p->route,
 			    p->fails, (unsigned long long)wait / 1000);
@@ -350,7 +350,7 @@ tend_remote(struct pool *p, uint64_t now)
 		if (!e->ejected || now < e->retry_us)
 			continue;
 		pthread_mutex_unlock(&pm.lock);
-		fd = pool_dial(e, now_us() + PROBE_US);
+		fd = pool_dial(e, clk_now_us() + PROBE_US);
 		pthread_mutex_lock(&pm.lock);
 		if (fd >= 0) {
 			close(fd);
@@ -365,7 +365,7 @@ tend_remote(struct pool *p, uint64_t now)
 			    (e->ejections < 5 ? e->ejections : 5);
 
 			e->ejections++;
-			e->retry_us = now_us() + (wait > EJECT_MAX_US ?
+			e->retry_us = clk_now_us() + (wait > EJECT_MAX_US ?
 			    EJECT_MAX_US : wait);
 		}
 	}
@@ -397,7 +397,7 @@ manager(void *arg)
 	(void)arg;
 	pthread_mutex_lock(&pm.lock);
 	while (!pm.stop) {
-		uint64_t now = now_us();
+		uint64_t now = clk_now_us();
 
 		if (now >= next_warm) {
 			pthread_mutex_unlock(&pm.lock);
@@ -413,7 +413,7 @@ manager(void *arg)
 				tend_local(p, now);
 		}
 		if (!pm.kick) {
-			ts = mono_ts(now_us() + TICK_US);
+			ts = clk_ts(clk_now_us() + TICK_US);
 			pthread_cond_timedwait(&pm.wake, &pm.lock, &ts);
 		}
 		pm.kick = 0;
@@ -426,8 +426,8 @@ int
 pool_start(const struct config *c)
 {
 	pm.cfg = c;
-	mono_cond_init(&pm.wake);
-	srandom((unsigned)getpid() ^ (unsigned)now_us());
+	clk_cond_init(&pm.wake);
+	srandom((unsigned)getpid() ^ (unsigned)clk_now_us());
 	if ((errno = pthread_create(&pm.thread, NULL, manager, NULL)) != 0) {
 		log_msg(NULL, "pool_start: pthread_create: %s",
 		    strerror(errno));
@@ -465,15 +465,15 @@ pool_stop(void)
 			if (e->spawned && !spawn_reap(&e->c))
 				kill(-e->c.pid, SIGTERM);
 		}
-	deadline = now_us() + RETIRE_GRACE_US;
+	deadline = clk_now_us() + RETIRE_GRACE_US;
 	do {
 		left = 0;
 		for (p = pm.pools; p != NULL; p = p->next)
 			for (e = p->eps; e != NULL; e = e->next)
 				if (e->spawned && spawn_wait(&e->c,
-				    now_us() + 10000) == -1)
+				    clk_now_us() + 10000) == -1)
 					left++;
-	} while (left > 0 && now_us() < deadline);
+	} while (left > 0 && clk_now_us() < deadline);
 	for (p = pm.pools; p != NULL; p = pn) {
 		pn = p->next;
 		for (e = p->eps; e != NULL; e = en) {
@@ -481,7 +481,7 @@ pool_stop(void)
 			if (e->spawned) {
 				if (!spawn_reap(&e->c))
 					kill(-e->c.pid, SIGKILL);
-				spawn_wait(&e->c, now_us() + 1000000);
+				spawn_wait(&e->c, clk_now_us() + 1000000);
 				drain_output(e, e->c.out, 1);
 				drain_output(e, e->c.err, 1);
 				timelog_event("worker_exit", (int)e->c.pid,

@@ -219,7 +219,7 @@ relay_body(struct relay *r, char *buf, size_t len)
 		r->fail = "client went away before sending the body";
 		return -1;
 	}
-	t0 = now_us();
+	t0 = clk_now_us();
 	n = mg_read(h->conn, buf, len);
 	if (n <= 0 && door_stalled(mg_get_request_info(h->conn)->remote_port)) {
 		/* the door saw the client stop sending (body_timeout) */
@@ -235,7 +235,7 @@ relay_body(struct relay *r, char *buf, size_t len)
 		 * extension (which it does not parse); after a wait, its
 		 * request_timeout on a client that stopped sending.
 		 */
-		if (now_us() - t0 >= SLOW_READ_US) {
+		if (clk_now_us() - t0 >= SLOW_READ_US) {
 			r->fail = "client too slow sending the request body";
 			r->fail_status = 408;
 		} else {

@@ -147,7 +147,7 @@ rescan(void *arg)
 	(void)arg;
 	pthread_mutex_lock(&sc.wlock);
 	while (!sc.stop) {
-		ts = mono_ts(now_us() + RESCAN_US);
+		ts = clk_ts(clk_now_us() + RESCAN_US);
 		pthread_cond_timedwait(&sc.wake, &sc.wlock, &ts);
 		if (sc.stop)
 			break;
@@ -189,7 +189,7 @@ scan_start(const char *dir)
 	}
 	log_msg(NULL, "handlers: %s, %zu routes", sc.dir,
 	    route_table_count(sc.table));
-	mono_cond_init(&sc.wake);
+	clk_cond_init(&sc.wake);
 	if ((errno = pthread_create(&sc.thread, NULL, rescan, NULL)) != 0) {
 		log_msg(NULL, "scan_start: pthread_create: %s",
 		    strerror(errno));

@@ -201,7 +201,7 @@ spawn_child(const struct spawn_req *r, struct child *c)
 	c->pid = pid;
 	c->pidfd = pidfd;
 	if (a.err != 0) {
-		spawn_wait(c, now_us() + 1000000);	/* it is _exit(127)ing */
+		spawn_wait(c, clk_now_us() + 1000000);	/* it is _exit(127)ing */
 		spawn_release(c);
 		errno = a.err;
 		goto fail;
@@ -290,7 +290,7 @@ spawn_wait(struct child *c, uint64_t deadline)
 	pfd.fd = c->pidfd;
 	pfd.events = POLLIN;
 	while (!spawn_reap(c)) {
-		if (c->pidfd < 0 || (now = now_us()) >= deadline)
+		if (c->pidfd < 0 || (now = clk_now_us()) >= deadline)
 			return -1;
 		poll(&pfd, 1, (int)((deadline - now + 999) / 1000));
 	}
@@ -308,9 +308,9 @@ spawn_kill_group(struct child *c, uint64_t grace_us)
 	 */
 	c->kill_rest = 1;
 	kill(-c->pid, SIGTERM);
-	if (spawn_wait(c, now_us() + grace_us) == -1) {
+	if (spawn_wait(c, clk_now_us() + grace_us) == -1) {
 		kill(-c->pid, SIGKILL);
-		spawn_wait(c, now_us() + 1000000);
+		spawn_wait(c, clk_now_us() + 1000000);
 	}
 }
 
@@ -349,7 +349,7 @@ spawn_release(struct child *c)
 		if (c->pidfd < 0)
 			return;
 		/* No memory to hand it over: wait for it here. */
-		spawn_wait(c, now_us() + 1000000);
+		spawn_wait(c, clk_now_us() + 1000000);
 	}
 	close(c->pidfd);
 	c->pidfd = -1;

@@ -55,7 +55,7 @@ static struct {
 void
 stats_init(void)
 {
-	st.started = wall_now();
+	st.started = clk_wall();
 }
 
 void
@@ -158,7 +158,7 @@ stats_json(FILE *f)
 	pthread_mutex_lock(&st.lock);
 	fprintf(f, "{\"uptime_s\":%.3f,\"draining\":%s,\"spawns\":%lld,"
 	    "\"kills\":%lld,\"timings\":{\"queue_depth\":%zu,"
-	    "\"dropped\":%llu},\"routes\":[", wall_now() - st.started,
+	    "\"dropped\":%llu},\"routes\":[", clk_wall() - st.started,
 	    http_draining() ? "true" : "false",
 	    (long long)atomic_load(&st.counters[STAT_SPAWNS]),
 	    (long long)atomic_load(&st.counters[STAT_KILLS]),
@@ -275,7 +275,7 @@ stats_prometheus(FILE *f)
 	    "cgigate_uptime_seconds %.3f\n",
 	    (long long)atomic_load(&st.counters[STAT_SPAWNS]),
 	    (long long)atomic_load(&st.counters[STAT_KILLS]),
-	    timelog_dropped(), timelog_depth(), wall_now() - st.started);
+	    timelog_dropped(), timelog_depth(), clk_wall() - st.started);
 	door_metrics(f);
 	buffer_metrics(f);
 }

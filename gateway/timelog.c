@@ -326,7 +326,7 @@ timelog_event(const char *kind, int pid, const char *fmt, ...)
 	if (tl.off)
 		return;
 	r.kind = REC_EVENT;
-	r.u.e.ts = wall_now();
+	r.u.e.ts = clk_wall();
 	r.u.e.pid = pid;
 	snprintf(r.u.e.kind, sizeof(r.u.e.kind), "%s", kind);
 	va_start(ap, fmt);
@@ -359,7 +359,7 @@ retain(int64_t max_age_us, long long max_rows)
 	double cutoff;
 
 	if (max_age_us > 0) {
-		cutoff = wall_now() - (double)max_age_us / 1e6;
+		cutoff = clk_wall() - (double)max_age_us / 1e6;
 		snprintf(sql, sizeof(sql), "DELETE FROM requests WHERE id IN "
 		    "(SELECT id FROM requests WHERE ts < %.6f ORDER BY id "
 		    "LIMIT %d)", cutoff, RETAIN_STEP);
@@ -394,7 +394,7 @@ writer(void *arg)
 
 		pthread_mutex_lock(&tl.lock);
 		if (tl.len < BATCH_MAX && !tl.stop) {	/* a batch, or a tick */
-			ts = mono_ts(now_us() + BATCH_US);
+			ts = clk_ts(clk_now_us() + BATCH_US);
 			pthread_cond_timedwait(&tl.cond, &tl.lock, &ts);
 		}
 		batch = tl.q;
@@ -418,7 +418,7 @@ writer(void *arg)
 				log_msg(NULL, "timelog: queue full, dropped "
 				    "%llu rows", dropped);
 				dropped_ev.kind = REC_EVENT;
-				dropped_ev.u.e.ts = wall_now();
+				dropped_ev.u.e.ts = clk_wall();
 				dropped_ev.u.e.pid = 0;
 				snprintf(dropped_ev.u.e.kind,
 				    sizeof(dropped_ev.u.e.kind), "dropped");
@@ -436,9 +436,9 @@ writer(void *arg)
 			}
 		}
 		if ((max_age_us > 0 || max_rows > 0) &&
-		    now_us() >= tl.next_retain) {
+		    clk_now_us() >= tl.next_retain) {
 			retain(max_age_us, max_rows);
-			tl.next_retain = now_us() + RETAIN_US;
+			tl.next_retain = clk_now_us() + RETAIN_US;
 		}
 		if (stop)
 			break;
@@ -566,7 +566,7 @@ timelog_open(const char *path, int queue_len, int64_t max_age_us,
 		log_msg(NULL, "timelog: out of memory");
 		goto fail;
 	}
-	mono_cond_init(&tl.cond);
+	clk_cond_init(&tl.cond);
 	tl.running = 1;
 	if ((errno = pthread_create(&tl.thread, NULL, writer, NULL)) != 0) {
 		log_msg(NULL, "timelog: pthread_create: %s", strerror(errno));

@@ -10,7 +10,7 @@
  * config_finish, as main.c does, and the result must be a configuration
  * the daemon can run with: sections sorted longest first, each found by
  * config_route under its own prefix, every number in its range.  The
- * text also goes to parse_duration, parse_size and config_cidr whole.
+ * text also goes to config_duration, config_size and config_cidr whole.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -136,9 +136,9 @@ check_values(const char *text)
 	struct cidr cidr;
 	int64_t v;
 
-	v = parse_duration(text);
+	v = config_duration(text);
 	CHECK(v >= -1 && v <= (int64_t)1e15);
-	v = parse_size(text);
+	v = config_size(text);
 	CHECK(v >= -1 && v <= (int64_t)1 << 62);
 	if (config_cidr(text, &cidr) == 0) {
 		CHECK((cidr.family == AF_INET && cidr.bits <= 32) ||

@@ -1,5 +1,5 @@
 /*
- * test_clock.c: timed waits run on now_us()'s monotonic clock, so that
+ * test_clock.c: timed waits run on clk_now_us()'s monotonic clock, so that
  * a step of the wall clock moves none of the daemon's deadlines.
  */
 #include <errno.h>
@@ -19,19 +19,19 @@ test_mono_ts(void **state)
 	struct timespec ts;
 
 	(void)state;
-	ts = mono_ts(1234567890123ULL);
+	ts = clk_ts(1234567890123ULL);
 	assert_int_equal(ts.tv_sec, 1234567);
 	assert_int_equal(ts.tv_nsec, 890123000L);
-	ts = mono_ts(5000000);
+	ts = clk_ts(5000000);
 	assert_int_equal(ts.tv_sec, 5);
 	assert_int_equal(ts.tv_nsec, 0);
-	ts = mono_ts(999999);
+	ts = clk_ts(999999);
 	assert_int_equal(ts.tv_sec, 0);
 	assert_int_equal(ts.tv_nsec, 999999000L);
 }
 
 /*
- * A wait on a mono_cond_init() condition until now_us() + 50 ms times
+ * A wait on a clk_cond_init() condition until clk_now_us() + 50 ms times
  * out, and not before then.  On a condition left on the wall clock the
  * same deadline lies decades in the past and the wait returns at once.
  */
@@ -45,14 +45,14 @@ test_mono_wait(void **state)
 	int rc;
 
 	(void)state;
-	mono_cond_init(&c);
+	clk_cond_init(&c);
 	pthread_mutex_lock(&m);
-	t0 = now_us();
-	ts = mono_ts(t0 + 50000);
+	t0 = clk_now_us();
+	ts = clk_ts(t0 + 50000);
 	do
 		rc = pthread_cond_timedwait(&c, &m, &ts);
 	while (rc == 0);	/* spurious wake-ups are allowed */
-	t1 = now_us();
+	t1 = clk_now_us();
 	pthread_mutex_unlock(&m);
 	pthread_cond_destroy(&c);
 	assert_int_equal(rc, ETIMEDOUT);

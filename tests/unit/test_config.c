@@ -17,26 +17,26 @@ static void
 test_units(void **state)
 {
 	(void)state;
-	assert_int_equal(parse_duration("2"), 2000000);
-	assert_int_equal(parse_duration("2s"), 2000000);
-	assert_int_equal(parse_duration("500ms"), 500000);
-	assert_int_equal(parse_duration("1.5s"), 1500000);
-	assert_int_equal(parse_duration("3m"), 180000000);
-	assert_int_equal(parse_duration("0"), 0);
-	assert_true(parse_duration("") < 0);
-	assert_true(parse_duration("s") < 0);
-	assert_true(parse_duration("-1") < 0);
-	assert_int_equal(parse_duration("2h"), 7200000000LL);
-	assert_int_equal(parse_duration("7d"), 604800000000LL);
-	assert_true(parse_duration("5w") < 0);
-	assert_true(parse_duration("5 s") < 0);
-	assert_int_equal(parse_size("100"), 100);
-	assert_int_equal(parse_size("4K"), 4096);
-	assert_int_equal(parse_size("10M"), 10485760);
-	assert_int_equal(parse_size("2G"), 2147483648LL);
-	assert_true(parse_size("5Q") < 0);
-	assert_true(parse_size("-5") < 0);
-	assert_true(parse_size("") < 0);
+	assert_int_equal(config_duration("2"), 2000000);
+	assert_int_equal(config_duration("2s"), 2000000);
+	assert_int_equal(config_duration("500ms"), 500000);
+	assert_int_equal(config_duration("1.5s"), 1500000);
+	assert_int_equal(config_duration("3m"), 180000000);
+	assert_int_equal(config_duration("0"), 0);
+	assert_true(config_duration("") < 0);
+	assert_true(config_duration("s") < 0);
+	assert_true(config_duration("-1") < 0);
+	assert_int_equal(config_duration("2h"), 7200000000LL);
+	assert_int_equal(config_duration("7d"), 604800000000LL);
+	assert_true(config_duration("5w") < 0);
+	assert_true(config_duration("5 s") < 0);
+	assert_int_equal(config_size("100"), 100);
+	assert_int_equal(config_size("4K"), 4096);
+	assert_int_equal(config_size("10M"), 10485760);
+	assert_int_equal(config_size("2G"), 2147483648LL);
+	assert_true(config_size("5Q") < 0);
+	assert_true(config_size("-5") < 0);
+	assert_true(config_size("") < 0);
 }
 
 static void

@@ -1,5 +1,5 @@
 /*
- * fcgi.c: the FastCGI 1.0 record codec, client side.  Pure: no I/O.
+ * fcgirec.c: the FastCGI 1.0 record codec, client side.  Pure: no I/O.
  *
  * Encoding produces the bytes a web server sends to an application:
  * BEGIN_REQUEST, PARAMS (the CGI environment as name-value pairs), STDIN
@@ -23,13 +23,13 @@
 #include "cgigate.h"
 
 size_t
-fcgi_pad(size_t clen)
+fcgirec_pad(size_t clen)
 {
 	return (8 - (clen & 7)) & 7;
 }
 
 void
-fcgi_header(unsigned char out[FCGI_HEADER_LEN], int type, unsigned id,
+fcgirec_header(unsigned char out[FCGI_HEADER_LEN], int type, unsigned id,
     size_t clen)
 {
 	out[0] = FCGI_VERSION_1;
@@ -38,24 +38,24 @@ fcgi_header(unsigned char out[FCGI_HEADER_LEN], int type, unsigned id,
 	out[3] = (unsigned char)id;
 	out[4] = (unsigned char)(clen >> 8);
 	out[5] = (unsigned char)clen;
-	out[6] = (unsigned char)fcgi_pad(clen);
+	out[6] = (unsigned char)fcgirec_pad(clen);
 	out[7] = 0;
 }
 
 void
-fcgi_begin_request(unsigned char out[16], unsigned id, int keep_conn)
+fcgirec_begin(unsigned char out[16], unsigned id, int keep_conn)
 {
 	/* FastCGI spec 5.1: role RESPONDER, flags, five reserved bytes. */
-	fcgi_header(out, FCGI_BEGIN_REQUEST, id, 8);
+	fcgirec_header(out, FCGI_BEGIN_REQUEST, id, 8);
 	memset(out + 8, 0, 8);
 	out[9] = FCGI_RESPONDER;
 	out[10] = keep_conn ? FCGI_KEEP_CONN : 0;
 }
 
 void
-fcgi_abort_request(unsigned char out[FCGI_HEADER_LEN], unsigned id)
+fcgirec_abort(unsigned char out[FCGI_HEADER_LEN], unsigned id)
 {
-	fcgi_header(out, FCGI_ABORT_REQUEST, id, 0);
+	fcgirec_header(out, FCGI_ABORT_REQUEST, id, 0);
 }
 
 /* Lengths under 128 take one byte, others four with the top bit set. */
@@ -74,13 +74,13 @@ put_len(unsigned char *out, size_t n)
 }
 
 size_t
-fcgi_nv_size(size_t nlen, size_t vlen)
+fcgirec_nv_size(size_t nlen, size_t vlen)
 {
 	return (nlen < 128 ? 1 : 4) + (vlen < 128 ? 1 : 4) + nlen + vlen;
 }
 
 size_t
-fcgi_nv_put(unsigned char *out, const char *name, size_t nlen,
+fcgirec_nv_put(unsigned char *out, const char *name, size_t nlen,
     const char *value, size_t vlen)
 {
 	size_t off;
@@ -94,7 +94,7 @@ fcgi_nv_put(unsigned char *out, const char *name, size_t nlen,
 }
 
 unsigned char *
-fcgi_encode_params(unsigned id, char *const *env, size_t *lenp)
+fcgirec_params(unsigned id, char *const *env, size_t *lenp)
 {
 	unsigned char *stream = NULL, *out = NULL;
 	size_t slen = 0, off, nrec, olen, chunk, i;
@@ -107,14 +107,14 @@ fcgi_encode_params(unsigned id, char *const *env, size_t *lenp)
 		if ((size_t)(eq - env[i]) > 0x7fffffff ||
 		    strlen(eq + 1) > 0x7fffffff)
 			return NULL;
-		slen += fcgi_nv_size((size_t)(eq - env[i]), strlen(eq + 1));
+		slen += fcgirec_nv_size((size_t)(eq - env[i]), strlen(eq + 1));
 	}
 	if (slen > 0 && (stream = malloc(slen)) == NULL)
 		return NULL;
 	for (off = 0, i = 0; env[i] != NULL; i++) {
 		if ((eq = strchr(env[i], '=')) == NULL)
 			continue;
-		off += fcgi_nv_put(stream + off, env[i], (size_t)(eq - env[i]),
+		off += fcgirec_nv_put(stream + off, env[i], (size_t)(eq - env[i]),
 		    eq + 1, strlen(eq + 1));
 	}
 
@@ -125,15 +125,15 @@ fcgi_encode_params(unsigned id, char *const *env, size_t *lenp)
 	for (off = 0, olen = 0; off < slen; off += chunk) {
 		chunk = slen - off > FCGI_MAX_LENGTH ? FCGI_MAX_LENGTH :
 		    slen - off;
-		fcgi_header(out + olen, FCGI_PARAMS, id, chunk);
+		fcgirec_header(out + olen, FCGI_PARAMS, id, chunk);
 		olen += FCGI_HEADER_LEN;
 		memcpy(out + olen, stream + off, chunk);
 		olen += chunk;
-		memset(out + olen, 0, fcgi_pad(chunk));
-		olen += fcgi_pad(chunk);
+		memset(out + olen, 0, fcgirec_pad(chunk));
+		olen += fcgirec_pad(chunk);
 	}
 	/* An empty PARAMS record ends the stream. */
-	fcgi_header(out + olen, FCGI_PARAMS, id, 0);
+	fcgirec_header(out + olen, FCGI_PARAMS, id, 0);
 	*lenp = olen + FCGI_HEADER_LEN;
 	free(stream);
 	return out;
@@ -143,7 +143,7 @@ fail:
 }
 
 size_t
-fcgi_stream_size(size_t len)
+fcgirec_stream_size(size_t len)
 {
 	size_t nrec = len == 0 ? 1 : (len + FCGI_MAX_LENGTH - 1) /
 	    FCGI_MAX_LENGTH;
@@ -152,7 +152,7 @@ fcgi_stream_size(size_t len)
 }
 
 size_t
-fcgi_stream(unsigned char *out, int type, unsigned id, const void *data,
+fcgirec_stream(unsigned char *out, int type, unsigned id, const void *data,
     size_t len)
 {
 	const unsigned char *p = data;
@@ -160,13 +160,13 @@ fcgi_stream(unsigned char *out, int type, unsigned id, const void *data,
 
 	do {
 		chunk = len > FCGI_MAX_LENGTH ? FCGI_MAX_LENGTH : len;
-		fcgi_header(out + off, type, id, chunk);
+		fcgirec_header(out + off, type, id, chunk);
 		off += FCGI_HEADER_LEN;
 		if (chunk > 0)
 			memcpy(out + off, p, chunk);
 		off += chunk;
-		memset(out + off, 0, fcgi_pad(chunk));
-		off += fcgi_pad(chunk);
+		memset(out + off, 0, fcgirec_pad(chunk));
+		off += fcgirec_pad(chunk);
 		p += chunk;
 		len -= chunk;
 	} while (len > 0);
@@ -174,24 +174,24 @@ fcgi_stream(unsigned char *out, int type, unsigned id, const void *data,
 }
 
 void
-fcgi_parser_init(struct fcgi_parser *p, unsigned id)
+fcgirec_parser_init(struct fcgirec_parser *p, unsigned id)
 {
 	memset(p, 0, sizeof(*p));
 	p->id = id;
-	p->state = FCGI_PS_HEADER;
+	p->state = FCGIREC_PS_HEADER;
 }
 
-static enum fcgi_event
-fail(struct fcgi_parser *p, const char *why)
+static enum fcgirec_event
+fail(struct fcgirec_parser *p, const char *why)
 {
-	p->state = FCGI_PS_ERROR;
+	p->state = FCGIREC_PS_ERROR;
 	p->error = why;
-	return FCGI_EV_ERROR;
+	return FCGIREC_EV_ERROR;
 }
 
 /* A complete header is in p->hdr: decide what its content means. */
-static enum fcgi_event
-start_record(struct fcgi_parser *p)
+static enum fcgirec_event
+start_record(struct fcgirec_parser *p)
 {
 	unsigned id = (unsigned)p->hdr[2] << 8 | p->hdr[3];
 
@@ -201,13 +201,13 @@ start_record(struct fcgi_parser *p)
 	p->left = (size_t)p->hdr[4] << 8 | p->hdr[5];
 	p->pad_left = p->hdr[6];
 	p->hlen = 0;
-	p->state = FCGI_PS_CONTENT;
+	p->state = FCGIREC_PS_CONTENT;
 	p->skip = 0;
 
 	if (id == FCGI_NULL_REQUEST_ID) {
 		/* Management records (spec 4.2): nothing for a request. */
 		p->skip = 1;
-		return FCGI_EV_MORE;
+		return FCGIREC_EV_MORE;
 	}
 	if (id != p->id)
 		return fail(p, "FastCGI record for another request id");
@@ -232,14 +232,14 @@ start_record(struct fcgi_parser *p)
 		p->skip = 1;	/* unknown types are ignored */
 		break;
 	}
-	return FCGI_EV_MORE;
+	return FCGIREC_EV_MORE;
 }
 
 /* Step past the finished parts of the record; 1 once END_REQUEST is whole. */
 static int
-settle(struct fcgi_parser *p)
+settle(struct fcgirec_parser *p)
 {
-	if (p->state == FCGI_PS_CONTENT && p->left == 0) {
+	if (p->state == FCGIREC_PS_CONTENT && p->left == 0) {
 		if (p->type == FCGI_END_REQUEST && !p->skip) {
 			/* Spec 5.5: appStatus (4 bytes), protocolStatus. */
 			p->app_status = (unsigned)p->end[0] << 24 |
@@ -247,20 +247,20 @@ settle(struct fcgi_parser *p)
 			    (unsigned)p->end[2] << 8 | p->end[3];
 			p->proto_status = p->end[4];
 		}
-		p->state = FCGI_PS_PADDING;
+		p->state = FCGIREC_PS_PADDING;
 	}
-	if (p->state == FCGI_PS_PADDING && p->pad_left == 0) {
+	if (p->state == FCGIREC_PS_PADDING && p->pad_left == 0) {
 		if (p->type == FCGI_END_REQUEST && !p->skip) {
-			p->state = FCGI_PS_DONE;
+			p->state = FCGIREC_PS_DONE;
 			return 1;
 		}
-		p->state = FCGI_PS_HEADER;
+		p->state = FCGIREC_PS_HEADER;
 	}
 	return 0;
 }
 
-enum fcgi_event
-fcgi_parse(struct fcgi_parser *p, const unsigned char *data, size_t len,
+enum fcgirec_event
+fcgirec_parse(struct fcgirec_parser *p, const unsigned char *data, size_t len,
     size_t *used, const unsigned char **chunk, size_t *chunklen)
 {
 	size_t off = 0, n;
@@ -268,11 +268,11 @@ fcgi_parse(struct fcgi_parser *p, const unsigned char *data, size_t len,
 	*chunk = NULL;
 	*chunklen = 0;
 	*used = 0;
-	if (p->state == FCGI_PS_ERROR)
-		return FCGI_EV_ERROR;
+	if (p->state == FCGIREC_PS_ERROR)
+		return FCGIREC_EV_ERROR;
 	while (off < len) {
 		switch (p->state) {
-		case FCGI_PS_HEADER:
+		case FCGIREC_PS_HEADER:
 			n = FCGI_HEADER_LEN - p->hlen;
 			if (n > len - off)
 				n = len - off;
@@ -280,12 +280,12 @@ fcgi_parse(struct fcgi_parser *p, const unsigned char *data, size_t len,
 			p->hlen += n;
 			off += n;
 			if (p->hlen == FCGI_HEADER_LEN &&
-			    start_record(p) == FCGI_EV_ERROR) {
+			    start_record(p) == FCGIREC_EV_ERROR) {
 				*used = off;
-				return FCGI_EV_ERROR;
+				return FCGIREC_EV_ERROR;
 			}
 			break;
-		case FCGI_PS_CONTENT:
+		case FCGIREC_PS_CONTENT:
 			n = p->left < len - off ? p->left : len - off;
 			p->left -= n;
 			if (!p->skip && p->type == FCGI_END_REQUEST) {
@@ -297,24 +297,24 @@ fcgi_parse(struct fcgi_parser *p, const unsigned char *data, size_t len,
 				*used = off + n;
 				settle(p);
 				return p->type == FCGI_STDOUT ?
-				    FCGI_EV_STDOUT : FCGI_EV_STDERR;
+				    FCGIREC_EV_STDOUT : FCGIREC_EV_STDERR;
 			}
 			off += n;
 			break;
-		case FCGI_PS_PADDING:
+		case FCGIREC_PS_PADDING:
 			n = p->pad_left < len - off ? p->pad_left : len - off;
 			p->pad_left -= n;
 			off += n;
 			break;
-		default:	/* FCGI_PS_DONE */
+		default:	/* FCGIREC_PS_DONE */
 			*used = off;
 			return fail(p, "FastCGI data after END_REQUEST");
 		}
 		if (settle(p)) {
 			*used = off;
-			return FCGI_EV_END;
+			return FCGIREC_EV_END;
 		}
 	}
 	*used = off;
-	return p->state == FCGI_PS_DONE ? FCGI_EV_END : FCGI_EV_MORE;
+	return p->state == FCGIREC_PS_DONE ? FCGIREC_EV_END : FCGIREC_EV_MORE;
 }

@@ -1,14 +1,14 @@
 /*
- * fuzz_fcgi.c: the FastCGI record codec.
+ * fuzz_fcgirec.c: the FastCGI record codec.
  *
  * Input: two control bytes, then what an application sends back for
- * request id 1.  The reply goes through fcgi_parse cut into reads
+ * request id 1.  The reply goes through fcgirec_parse cut into reads
  * (fuzz.h) and in one call, and is decoded a third time by a plain
  * whole-buffer reading of FastCGI spec 3.3 and 5.3-5.5; all three must
  * agree on the STDOUT and STDERR bytes and on how the reply ends.  The
  * same bytes then make a round trip through the encoders: as a STDOUT
- * stream framed by fcgi_stream and read back by the parser, and split at
- * newlines into an environment for fcgi_encode_params, whose records are
+ * stream framed by fcgirec_stream and read back by the parser, and split at
+ * newlines into an environment for fcgirec_params, whose records are
  * checked byte by byte and whose name-value pairs (spec 3.4) must come
  * back as they went in.  Bit 7 of the first control byte makes both
  * payloads longer than one record's 65,535 bytes.
@@ -51,27 +51,27 @@ got_free(struct got *g)
 	free(g->err);
 }
 
-/* One call to fcgi_parse and what it promises about its answer. */
-static enum fcgi_event
-parse(struct fcgi_parser *p, const unsigned char *b, size_t len,
+/* One call to fcgirec_parse and what it promises about its answer. */
+static enum fcgirec_event
+parse(struct fcgirec_parser *p, const unsigned char *b, size_t len,
     size_t *used, struct got *g)
 {
 	const unsigned char *chunk;
 	size_t clen;
-	enum fcgi_event ev;
+	enum fcgirec_event ev;
 
-	ev = fcgi_parse(p, b, len, used, &chunk, &clen);
+	ev = fcgirec_parse(p, b, len, used, &chunk, &clen);
 	CHECK(*used <= len);
 	switch (ev) {
-	case FCGI_EV_MORE:
+	case FCGIREC_EV_MORE:
 		CHECK(*used == len);
-		CHECK(p->state != FCGI_PS_DONE && p->state != FCGI_PS_ERROR);
+		CHECK(p->state != FCGIREC_PS_DONE && p->state != FCGIREC_PS_ERROR);
 		break;
-	case FCGI_EV_STDOUT:
-	case FCGI_EV_STDERR:
+	case FCGIREC_EV_STDOUT:
+	case FCGIREC_EV_STDERR:
 		CHECK(chunk != NULL && clen > 0);
 		CHECK(chunk >= b && chunk + clen == b + *used);
-		if (ev == FCGI_EV_STDOUT) {
+		if (ev == FCGIREC_EV_STDOUT) {
 			memcpy(g->out + g->outlen, chunk, clen);
 			g->outlen += clen;
 		} else {
@@ -79,14 +79,14 @@ parse(struct fcgi_parser *p, const unsigned char *b, size_t len,
 			g->errlen += clen;
 		}
 		break;
-	case FCGI_EV_END:
-		CHECK(p->state == FCGI_PS_DONE);
+	case FCGIREC_EV_END:
+		CHECK(p->state == FCGIREC_PS_DONE);
 		g->end = END_END;
 		g->app_status = p->app_status;
 		g->proto_status = p->proto_status;
 		break;
-	case FCGI_EV_ERROR:
-		CHECK(p->state == FCGI_PS_ERROR && p->error != NULL);
+	case FCGIREC_EV_ERROR:
+		CHECK(p->state == FCGIREC_PS_ERROR && p->error != NULL);
 		g->end = END_ERROR;
 		g->error = p->error;
 		break;
@@ -98,29 +98,29 @@ parse(struct fcgi_parser *p, const unsigned char *b, size_t len,
 static void
 run(const unsigned char *b, size_t len, struct pieces *pc, struct got *g)
 {
-	struct fcgi_parser p;
+	struct fcgirec_parser p;
 	const unsigned char *chunk;
 	size_t off = 0, n, used, clen;
-	enum fcgi_event ev;
+	enum fcgirec_event ev;
 
-	fcgi_parser_init(&p, ID);
+	fcgirec_parser_init(&p, ID);
 	while (off < len && g->end != END_ERROR) {
 		n = pc != NULL ? pieces_next(pc, len - off) : len - off;
 		do {
 			ev = parse(&p, b + off, n, &used, g);
 			off += used;
 			n -= used;
-		} while (n > 0 && ev != FCGI_EV_ERROR);
+		} while (n > 0 && ev != FCGIREC_EV_ERROR);
 	}
 	if (g->end == END_ERROR) {
 		/* The connection stays unusable. */
-		CHECK(fcgi_parse(&p, b, len, &used, &chunk, &clen) ==
-		    FCGI_EV_ERROR && used == 0);
+		CHECK(fcgirec_parse(&p, b, len, &used, &chunk, &clen) ==
+		    FCGIREC_EV_ERROR && used == 0);
 		return;
 	}
 	CHECK(off == len);
 	if (g->end == END_END)
-		CHECK(parse(&p, b, 0, &used, g) == FCGI_EV_END);
+		CHECK(parse(&p, b, 0, &used, g) == FCGIREC_EV_END);
 }
 
 /* The reply read whole, straight from the spec. */
@@ -194,14 +194,14 @@ stream_trip(const unsigned char *s, size_t len, unsigned app,
     struct pieces *pc)
 {
 	unsigned char *b;
-	size_t cap = fcgi_stream_size(len) + 16, blen;
+	size_t cap = fcgirec_stream_size(len) + 16, blen;
 	struct got g;
 
 	CHECK((b = malloc(cap)) != NULL);
-	blen = fcgi_stream(b, FCGI_STDOUT, ID, s, len);
-	CHECK(blen <= fcgi_stream_size(len));
+	blen = fcgirec_stream(b, FCGI_STDOUT, ID, s, len);
+	CHECK(blen <= fcgirec_stream_size(len));
 	CHECK(blen % 8 == 0);
-	fcgi_header(b + blen, FCGI_END_REQUEST, ID, 8);
+	fcgirec_header(b + blen, FCGI_END_REQUEST, ID, 8);
 	memset(b + blen + 8, 0, 8);
 	b[blen + 8] = (unsigned char)(app >> 24);
 	b[blen + 9] = (unsigned char)(app >> 16);
@@ -241,7 +241,7 @@ params_trip(char *const *env, unsigned id)
 	const char *eq;
 	int i, last = 0;
 
-	CHECK((rec = fcgi_encode_params(id, env, &len)) != NULL);
+	CHECK((rec = fcgirec_params(id, env, &len)) != NULL);
 	CHECK((pairs = malloc(len)) != NULL);
 	for (off = 0; off < len; off += FCGI_HEADER_LEN + clen + plen) {
 		CHECK(!last && len - off >= FCGI_HEADER_LEN);
@@ -250,7 +250,7 @@ params_trip(char *const *env, unsigned id)
 		    (id & 0xffff));
 		clen = (size_t)rec[off + 4] << 8 | rec[off + 5];
 		plen = rec[off + 6];
-		CHECK(rec[off + 7] == 0 && plen == fcgi_pad(clen));
+		CHECK(rec[off + 7] == 0 && plen == fcgirec_pad(clen));
 		CHECK(len - off - FCGI_HEADER_LEN >= clen + plen);
 		memcpy(pairs + plenall, rec + off + FCGI_HEADER_LEN, clen);
 		plenall += clen;

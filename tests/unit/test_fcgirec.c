@@ -1,5 +1,5 @@
 /*
- * test_fcgi.c: the FastCGI record codec, byte for byte.
+ * test_fcgirec.c: the FastCGI record codec, byte for byte.
  *
  * Encoders are checked against bytes written out from the FastCGI 1.0
  * specification; the parser is fed whole streams, streams cut at every
@@ -27,9 +27,9 @@ test_begin_request(void **state)
 	unsigned char out[16];
 
 	(void)state;
-	fcgi_begin_request(out, 0x1234, 1);
+	fcgirec_begin(out, 0x1234, 1);
 	assert_memory_equal(out, want, sizeof(want));
-	fcgi_begin_request(out, 1, 0);
+	fcgirec_begin(out, 1, 0);
 	assert_int_equal(out[3], 1);
 	assert_int_equal(out[10], 0);
 }
@@ -40,16 +40,16 @@ test_header_padding(void **state)
 	unsigned char h[8];
 
 	(void)state;
-	fcgi_header(h, 5, 1, 65535);
+	fcgirec_header(h, 5, 1, 65535);
 	assert_int_equal(h[1], 5);
 	assert_int_equal(h[4], 0xff);
 	assert_int_equal(h[5], 0xff);
 	assert_int_equal(h[6], 1);	/* 65535 + 1 = 8 * 8192 */
-	assert_int_equal(fcgi_pad(0), 0);
-	assert_int_equal(fcgi_pad(1), 7);
-	assert_int_equal(fcgi_pad(8), 0);
-	assert_int_equal(fcgi_pad(13), 3);
-	fcgi_abort_request(h, 7);
+	assert_int_equal(fcgirec_pad(0), 0);
+	assert_int_equal(fcgirec_pad(1), 7);
+	assert_int_equal(fcgirec_pad(8), 0);
+	assert_int_equal(fcgirec_pad(13), 3);
+	fcgirec_abort(h, 7);
 	assert_int_equal(h[1], 2);
 	assert_int_equal(h[3], 7);
 	assert_int_equal(h[5], 0);
@@ -72,7 +72,7 @@ test_params_short_and_long(void **state)
 	env[1] = big;
 	env[2] = (char *)"EMPTY=";
 	env[3] = NULL;
-	out = fcgi_encode_params(3, env, &len);
+	out = fcgirec_params(3, env, &len);
 	assert_non_null(out);
 	/* pairs: 1+1+1+2, 1+4+4+299, 1+1+5+0 = 5 + 308 + 7 = 320 */
 	assert_int_equal(len, 8 + 320 + 0 + 8);
@@ -109,15 +109,15 @@ test_params_split_at_65535(void **state)
 	val[100002] = '\0';
 	env[0] = val;
 	env[1] = NULL;
-	out = fcgi_encode_params(9, env, &len);
+	out = fcgirec_params(9, env, &len);
 	assert_non_null(out);
-	stream = fcgi_nv_size(1, 100000);
+	stream = fcgirec_nv_size(1, 100000);
 	for (off = 0; off < len; ) {
 		size_t clen = (size_t)out[off + 4] << 8 | out[off + 5];
 
 		assert_int_equal(out[off + 1], 4);
 		assert_true(clen <= 65535);
-		assert_int_equal(out[off + 6], fcgi_pad(clen));
+		assert_int_equal(out[off + 6], fcgirec_pad(clen));
 		total += clen;
 		off += 8 + clen + out[off + 6];
 		records++;
@@ -137,7 +137,7 @@ test_params_empty_env(void **state)
 	size_t len;
 
 	(void)state;
-	out = fcgi_encode_params(1, env, &len);
+	out = fcgirec_params(1, env, &len);
 	assert_non_null(out);
 	assert_int_equal(len, 8);
 	assert_int_equal(out[1], 4);
@@ -153,22 +153,22 @@ test_stdin_100k(void **state)
 
 	(void)state;
 	body = malloc(len);
-	out = malloc(fcgi_stream_size(len));
+	out = malloc(fcgirec_stream_size(len));
 	assert_non_null(body);
 	assert_non_null(out);
 	for (n = 0; n < len; n++)
 		body[n] = (unsigned char)(n * 7);
-	n = fcgi_stream(out, 5, 1, body, len);
+	n = fcgirec_stream(out, 5, 1, body, len);
 	/* 65,535 (+1 padding) then 36,865 (+7 padding) */
 	assert_int_equal(n, 8 + 65535 + 1 + 8 + 36865 + 7);
-	assert_true(n <= fcgi_stream_size(len));
+	assert_true(n <= fcgirec_stream_size(len));
 	assert_memory_equal(out, "\001\005\000\001\377\377\001\000", 8);
 	assert_memory_equal(out + 8, body, 65535);
 	assert_int_equal(out[8 + 65535], 0);
 	assert_memory_equal(out + 65544, "\001\005\000\001\220\001\007\000", 8);
 	assert_memory_equal(out + 65552, body + 65535, 36865);
 	/* the empty record that ends the stream */
-	assert_int_equal(fcgi_stream(out, 5, 1, NULL, 0), 8);
+	assert_int_equal(fcgirec_stream(out, 5, 1, NULL, 0), 8);
 	assert_memory_equal(out, "\001\005\000\001\000\000\000\000", 8);
 	free(body);
 	free(out);
@@ -179,10 +179,10 @@ static size_t
 rec(unsigned char *buf, size_t off, int type, unsigned id, const void *c,
     size_t clen)
 {
-	fcgi_header(buf + off, type, id, clen);
+	fcgirec_header(buf + off, type, id, clen);
 	memcpy(buf + off + 8, c, clen);
-	memset(buf + off + 8 + clen, 0, fcgi_pad(clen));
-	return off + 8 + clen + fcgi_pad(clen);
+	memset(buf + off + 8 + clen, 0, fcgirec_pad(clen));
+	return off + 8 + clen + fcgirec_pad(clen);
 }
 
 static size_t
@@ -209,7 +209,7 @@ struct got {
 
 /* Feed len bytes in slices of step bytes; collect what comes out. */
 static void
-run(struct fcgi_parser *p, const unsigned char *buf, size_t len, size_t step,
+run(struct fcgirec_parser *p, const unsigned char *buf, size_t len, size_t step,
     struct got *g)
 {
 	size_t off = 0;
@@ -220,26 +220,26 @@ run(struct fcgi_parser *p, const unsigned char *buf, size_t len, size_t step,
 		const unsigned char *slice = buf + off, *c;
 
 		while (n > 0) {
-			enum fcgi_event ev = fcgi_parse(p, slice, n, &used, &c,
+			enum fcgirec_event ev = fcgirec_parse(p, slice, n, &used, &c,
 			    &clen);
 
 			assert_true(used <= n);
-			if (ev == FCGI_EV_STDOUT) {
+			if (ev == FCGIREC_EV_STDOUT) {
 				memcpy(g->out + g->outlen, c, clen);
 				g->outlen += clen;
-			} else if (ev == FCGI_EV_STDERR) {
+			} else if (ev == FCGIREC_EV_STDERR) {
 				memcpy(g->err + g->errlen, c, clen);
 				g->errlen += clen;
-			} else if (ev == FCGI_EV_END) {
+			} else if (ev == FCGIREC_EV_END) {
 				g->ended++;
-			} else if (ev == FCGI_EV_ERROR) {
+			} else if (ev == FCGIREC_EV_ERROR) {
 				g->error = p->error;
 				break;
 			}
 			slice += used;
 			n -= used;
 			off += used;
-			if (ev == FCGI_EV_MORE)
+			if (ev == FCGIREC_EV_MORE)
 				assert_int_equal(n, 0);
 		}
 	}
@@ -250,7 +250,7 @@ test_parse_response(void **state)
 {
 	unsigned char buf[512];
 	size_t len = 0, step;
-	struct fcgi_parser p;
+	struct fcgirec_parser p;
 	struct got g;
 
 	(void)state;
@@ -262,7 +262,7 @@ test_parse_response(void **state)
 	len = rec(buf, len, 6, 1, "", 0);			/* stdout end */
 	len = end_rec(buf, len, 1, 42, 0);
 	for (step = 1; step <= len; step++) {
-		fcgi_parser_init(&p, 1);
+		fcgirec_parser_init(&p, 1);
 		run(&p, buf, len, step, &g);
 		assert_null(g.error);
 		assert_int_equal(g.ended, 1);
@@ -280,12 +280,12 @@ test_parse_end_status(void **state)
 {
 	unsigned char buf[64];
 	size_t len;
-	struct fcgi_parser p;
+	struct fcgirec_parser p;
 	struct got g;
 
 	(void)state;
 	len = end_rec(buf, 0, 2, 0xfffffffeu, 2);	/* FCGI_OVERLOADED */
-	fcgi_parser_init(&p, 2);
+	fcgirec_parser_init(&p, 2);
 	run(&p, buf, len, len, &g);
 	assert_int_equal(g.ended, 1);
 	assert_int_equal(p.app_status, 0xfffffffeu);
@@ -295,12 +295,12 @@ test_parse_end_status(void **state)
 static void
 expect_error(const unsigned char *buf, size_t len, unsigned id)
 {
-	struct fcgi_parser p;
+	struct fcgirec_parser p;
 	struct got g;
 	size_t step;
 
 	for (step = 1; step <= len; step++) {
-		fcgi_parser_init(&p, id);
+		fcgirec_parser_init(&p, id);
 		run(&p, buf, len, step, &g);
 		assert_non_null(g.error);
 	}
@@ -342,7 +342,7 @@ test_parse_stale_answer(void **state)
 {
 	unsigned char buf[256];
 	size_t len, step;
-	struct fcgi_parser p;
+	struct fcgirec_parser p;
 	struct got g;
 
 	(void)state;
@@ -353,7 +353,7 @@ test_parse_stale_answer(void **state)
 	len = rec(buf, len, 6, 2, "", 0);
 	len = end_rec(buf, len, 2, 0, 0);
 	for (step = 1; step <= len; step++) {
-		fcgi_parser_init(&p, 2);
+		fcgirec_parser_init(&p, 2);
 		run(&p, buf, len, step, &g);
 		assert_string_equal(g.error,
 		    "FastCGI record for another request id");
@@ -368,28 +368,28 @@ test_parse_truncated(void **state)
 	unsigned char buf[64];
 	const unsigned char *c;
 	size_t len, used, clen;
-	struct fcgi_parser p;
-	enum fcgi_event ev;
+	struct fcgirec_parser p;
+	enum fcgirec_event ev;
 
 	(void)state;
 	/* A record cut short: the parser waits, it never ends or reads on. */
 	len = rec(buf, 0, 6, 1, "abcdef", 6);
-	fcgi_parser_init(&p, 1);
-	ev = fcgi_parse(&p, buf, 5, &used, &c, &clen);
-	assert_int_equal(ev, FCGI_EV_MORE);
+	fcgirec_parser_init(&p, 1);
+	ev = fcgirec_parse(&p, buf, 5, &used, &c, &clen);
+	assert_int_equal(ev, FCGIREC_EV_MORE);
 	assert_int_equal(used, 5);
-	ev = fcgi_parse(&p, buf + 5, 6, &used, &c, &clen);
-	assert_int_equal(ev, FCGI_EV_STDOUT);
+	ev = fcgirec_parse(&p, buf + 5, 6, &used, &c, &clen);
+	assert_int_equal(ev, FCGIREC_EV_STDOUT);
 	assert_int_equal(clen, 3);
 	assert_memory_equal(c, "abc", 3);
-	ev = fcgi_parse(&p, buf + 11, len - 11, &used, &c, &clen);
-	assert_int_equal(ev, FCGI_EV_STDOUT);
+	ev = fcgirec_parse(&p, buf + 11, len - 11, &used, &c, &clen);
+	assert_int_equal(ev, FCGIREC_EV_STDOUT);
 	assert_int_equal(clen, 3);
-	assert_int_equal(p.state, FCGI_PS_PADDING);
+	assert_int_equal(p.state, FCGIREC_PS_PADDING);
 	/* a parser in error stays in error */
-	p.state = FCGI_PS_ERROR;
-	assert_int_equal(fcgi_parse(&p, buf, len, &used, &c, &clen),
-	    FCGI_EV_ERROR);
+	p.state = FCGIREC_PS_ERROR;
+	assert_int_equal(fcgirec_parse(&p, buf, len, &used, &c, &clen),
+	    FCGIREC_EV_ERROR);
 }
 
 int
