@@ -2,8 +2,8 @@
  * bufpool.c: the large buffers a request needs, lent for that request.
  *
  * A request answered here needs some tens of kilobytes of state (the
- * output buffer, struct http_ctx, the CGI pump or the FastCGI job, a
- * header parser), too much for civetweb's small worker stacks.  Kept per
+ * output buffer, http.c's struct exchange, the CGI pump or the FastCGI job, a
+ * header parser and relay), too much for civetweb's small worker stacks.  Kept per
  * thread, they would stay with every thread that ever served a request,
  * however idle; taken from here at the start of a request (or of the
  * part that needs them) and given back at its end, what is held follows
@@ -30,6 +30,7 @@ static const char *const kind_names[BUF_NKINDS] = {
 	[BUF_CGIRESP] = "cgiresp",
 	[BUF_CGI_IO] = "cgi_io",
 	[BUF_FCGI_JOB] = "fcgi_job",
+	[BUF_RELAY] = "relay",
 };
 
 static struct {
@@ -48,7 +49,7 @@ kind_size(enum bufkind k)
 	case BUF_HTTP_OUT:
 		return HTTP_OUTBUF;
 	case BUF_HTTP_CTX:
-		return sizeof(struct http_ctx);
+		return http_ctx_size;
 	case BUF_CGI_PUMP:
 		return cgi_pump_size;
 	case BUF_CGIRESP:
@@ -57,6 +58,8 @@ kind_size(enum bufkind k)
 		return CGI_IOBUF;
 	case BUF_FCGI_JOB:
 		return fastcgi_job_size;
+	case BUF_RELAY:
+		return sizeof(struct relay);
 	case BUF_NKINDS:
 		break;
 	}

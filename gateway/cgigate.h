@@ -223,6 +223,27 @@ void	 route_table_free(struct route_table *t);
 int	 route_clean_path(const char *raw, char *out, size_t len,
 	    const char **why);
 
+/* What answers a clean path: the dispatcher and the door ask alike. */
+enum pick_kind { PICK_NONE, PICK_CGI, PICK_FASTCGI, PICK_REMOTE };
+
+struct route_pick {
+	enum pick_kind	 kind;
+	const struct route_conf *conf;
+	const char	*name;		/* the route, or a remote section's prefix */
+	const char	*rest;		/* the path below it, "" or "/..." */
+};
+
+/*
+ * found is the handler file route_match gave for path (NULL: none) and
+ * path_info its rest.  A section with remote backends wins over a
+ * handler file when its prefix is at least as long; a handler runs as
+ * FastCGI when its section says so or (mode auto) its name ends in
+ * ".fcgi".
+ */
+void	 route_pick(const struct config *c, const char *path,
+	    const struct route *found, const char *path_info,
+	    struct route_pick *out);
+
 /* split.c */
 
 /*
@@ -408,6 +429,116 @@ struct framing_resp {
  */
 long	 framing_response(const char *buf, size_t len, size_t max,
 	    int head_request, struct framing_resp *out);
+
+/* httpout.c */
+
+/*
+ * An HTTP/1.x response as it is written: the head's framing decided
+ * from the status, the request and what the handler declared, the body
+ * sized, chunked or ended by the close.  Pure: the bytes go to write,
+ * which returns 0, or -1 when the client is gone.
+ */
+struct httpout {
+	int		(*write)(void *arg, const char *buf, size_t n);
+	void		*arg;
+	int		 minor;		/* the request's HTTP/1.minor */
+	int		 head_req;	/* a HEAD request: no body */
+	int		 keep_alive;	/* in: the client's wish; out: ours */
+	int		 status;	/* the head's, 0: none sent */
+	int		 chunked;
+	int		 sized;		/* a Content-Length frames the body */
+	long long	 left;		/* bytes it still owes, when sized */
+	int		 gone;		/* write failed: the client is gone */
+	const char	*note;		/* an anomaly to log, set once each */
+};
+
+void	 httpout_init(struct httpout *o, int minor, int head_req,
+	    int keep_alive, int (*write)(void *, const char *, size_t),
+	    void *arg);
+/* The reason phrase of status ("Not Found"); "" for an unknown one. */
+const char *httpout_reason(int status);
+/*
+ * The status line, Date (date, preformatted), the fields, extra (whole
+ * CRLF-ended lines, or NULL), then Content-Length when length >= 0 (not
+ * for 204), else chunked (HTTP/1.1) or the close ends it; Connection.
+ * reason NULL or "": the standard phrase.  0 or -1.
+ */
+int	 httpout_head(struct httpout *o, int status, const char *reason,
+	    const struct cgi_header *f, int nf, const char *extra,
+	    long long length, const char *date);
+/*
+ * Body bytes, chunked if so decided, none for HEAD, 1xx, 204 or 304;
+ * bytes past a Content-Length are dropped (o->note says so).  0 or -1.
+ */
+int	 httpout_body(struct httpout *o, const char *buf, size_t n);
+/* Bytes as they are (an nph- handler's): the connection then closes. */
+int	 httpout_raw(struct httpout *o, const char *buf, size_t n);
+/*
+ * The body is over: the last chunk, unless truncated or the body came
+ * short of its Content-Length (o->note), which ends the connection
+ * instead.  Returns 1 when the answer was cut short, else 0.
+ */
+int	 httpout_end(struct httpout *o, int truncated);
+
+/* relay.c */
+
+/*
+ * Where a relay puts a handler's answer: the HTTP writer behind it.
+ * head and body return 0, or -1 when the client is gone; errline gets
+ * each stderr line (n bytes, no newline) until the cap, then once a
+ * NULL line when the rest is dropped.
+ */
+struct relay_sink {
+	int	(*head)(void *arg, const struct cgiresp *p);
+	int	(*body)(void *arg, const char *buf, size_t n);
+	int	(*raw)(void *arg, const char *buf, size_t n);
+	void	(*errline)(void *arg, const char *line, size_t n);
+	void	*arg;
+};
+
+enum relay_phase {
+	RELAY_HEAD,		/* reading the CGI header block */
+	RELAY_BODY,		/* the head went out; body bytes follow */
+	RELAY_REDIRECT,		/* a local Location: the body is dropped */
+	RELAY_RAW		/* nph-: everything goes out as it is */
+};
+
+/*
+ * A handler's output (stdout and stderr) turned into an HTTP answer,
+ * whichever transport carries it: the CGI header block parsed (cgiresp.c)
+ * and handed to the sink, the body after it, an nph- handler's bytes
+ * untouched, stderr cut into lines up to a cap.  No I/O of its own.
+ */
+struct relay {
+	const struct relay_sink *sink;
+	struct cgiresp	*p;		/* the caller's, initialised */
+	enum relay_phase phase;
+	int		 redirect_ok;	/* a local Location may redirect */
+	int		 nph_status;	/* an nph- status line's code, or 0 */
+	char		 nphline[16];
+	size_t		 nphlen;
+	char		 errbuf[4096];
+	size_t		 errlen;
+	long long	 errlogged, errcap;
+	const char	*fail;		/* output that must not go out */
+};
+
+void	 relay_init(struct relay *r, const struct relay_sink *s,
+	    struct cgiresp *p, int nph, int redirect_ok, long long errcap);
+/*
+ * Handler output; 0, or -1: r->fail set for output that cannot be
+ * forwarded (502), else the sink failed (the client is gone).
+ */
+int	 relay_out(struct relay *r, const char *buf, size_t n);
+/* Handler stderr, and its end (a last line without a newline). */
+void	 relay_err(struct relay *r, const char *buf, size_t n);
+void	 relay_err_end(struct relay *r);
+/*
+ * The output ended: RELAY_BODY (or RAW) when an answer went out,
+ * RELAY_REDIRECT with the target in r->p->location, or RELAY_HEAD when
+ * no header block came (r->fail says why).
+ */
+enum relay_phase relay_end(struct relay *r);
 
 /* fcgirec.c */
 
@@ -673,11 +804,12 @@ int	 scan_check(const char *dir, const struct config *c);
 /* What a request borrows; each kind has one size. */
 enum bufkind {
 	BUF_HTTP_OUT,		/* HTTP_OUTBUF bytes */
-	BUF_HTTP_CTX,		/* struct http_ctx */
+	BUF_HTTP_CTX,		/* http.c's request, http_ctx_size */
 	BUF_CGI_PUMP,		/* cgi.c's struct pump, cgi_pump_size */
 	BUF_CGIRESP,		/* struct cgiresp */
 	BUF_CGI_IO,		/* CGI_IOBUF bytes */
 	BUF_FCGI_JOB,		/* fastcgi.c's struct fjob, fastcgi_job_size */
+	BUF_RELAY,		/* struct relay */
 	BUF_NKINDS
 };
 
@@ -693,65 +825,6 @@ void	 bufpool_put(enum bufkind k, void *p);
 const char *bufpool_name(enum bufkind k);
 /* How many objects of kind k are lent now, and how many kept spare. */
 void	 bufpool_count(enum bufkind k, int *in_use, int *spare);
-
-/* cgi.c */
-
-struct http_ctx;
-/*
- * Run a CGI route for this request and answer it; returns the status, or
- * 0 after an internal redirect (RFC 3875 6.2.2) has replaced h->path.
- */
-int	 cgi_serve(struct http_ctx *h, const struct route *rt,
-	    const char *path_info);
-/* The size of a CGI request's state, for bufpool.c. */
-extern const size_t cgi_pump_size;
-
-/* relay.c */
-
-#define RELAY_MAX_HEADERS	64
-
-/* One exchange between the client and a handler (CGI or FastCGI). */
-struct relay {
-	struct http_ctx		*h;
-	const struct route_conf	*conf;
-	struct cgiresp		*p;
-	int			 nph;
-	char			 nphline[16];	/* its first bytes, for the status */
-	size_t			 nphlen;
-	int			 headers_done;	/* 1: sent, 2: redirect */
-	long long		 body_left;	/* -1: chunked, until EOF */
-	char			 errbuf[4096];
-	size_t			 errlen, errlogged;
-	const char		*fail;		/* why it was given up */
-	int			 fail_status;
-};
-
-/* p is the caller's parser, initialised; r keeps pointers only. */
-void	 relay_init(struct relay *r, struct http_ctx *h,
-	    const struct route_conf *conf, struct cgiresp *p, int nph);
-/*
- * Describe the request for cgienv_build.  hdr has room for
- * RELAY_MAX_HEADERS; document_root NULL means the www directory.  The
- * strings stay valid until the thread's next call.
- */
-void	 relay_request(struct http_ctx *h, const char *script_name,
-	    const char *script_filename, const char *document_root,
-	    const char *path_info, struct cgi_request *req,
-	    struct cgi_header *hdr);
-/*
- * The next piece of the request body: bytes read, 0 at its end, -1 when
- * the client went away or max_body was passed (r->fail, fail_status).
- */
-ssize_t	 relay_body(struct relay *r, char *buf, size_t len);
-/* Handler output; 0, or -1 with r->fail set or the client gone. */
-int	 relay_out(struct relay *r, const char *buf, size_t n);
-/* Handler stderr: logged by line with the request id, up to the cap. */
-void	 relay_err(struct relay *r, const char *buf, size_t n);
-void	 relay_err_end(struct relay *r);
-/* The handler's output ended: finish, or 502 without a header block. */
-int	 relay_end(struct relay *r, int truncated);
-/* The client went away: log, 499 if nothing was sent, close. */
-int	 relay_client_gone(struct relay *r);
 
 /* pool.c */
 
@@ -834,21 +907,62 @@ void	 stats_leave(const struct timing *t, int entered);
 void	 stats_json(FILE *f);
 void	 stats_prometheus(FILE *f);
 
-/* fastcgi.c */
+/* cgi.c and fastcgi.c: the transports (struct exchange is http.c's) */
 
-/* Where a FastCGI request goes and what it tells the application. */
-struct fastcgi_target {
-	struct pool	*pool;
-	const char	*script_name;
-	const char	*script_filename;
-	const char	*document_root;	/* NULL: the www directory */
-	const char	*path_info;
+struct exchange;
+
+/* How a transport's part of a request ended, for http.c to answer. */
+enum xend {
+	X_DONE,		/* the handler's output ended */
+	X_FAIL,		/* no answer from the handler: status and why */
+	X_BODY,		/* reading the request body failed (exch_body) */
+	X_OUT		/* the answer cannot go on (exch_out) */
 };
 
-/* Serve the request through tg->pool; returns the status. */
-int	 fastcgi_serve(struct http_ctx *h, const struct route_conf *conf,
-	    const struct fastcgi_target *tg, int nph);
-/* The size of a FastCGI request's state, for bufpool.c. */
+struct xresult {
+	enum xend	 end;
+	int		 status;	/* X_FAIL */
+	const char	*why;		/* X_FAIL: static text */
+	int		 retry_after;	/* X_FAIL: "Retry-After: 1" */
+	int		 close;		/* X_FAIL: the connection closes */
+	/* what the transport measured, for the timing row */
+	long long	 queue_us, spawn_us, connect_us, worker_requests;
+	int		 pid;
+	int		 exit_status;	/* -1: none */
+	int		 signal;
+	long long	 user_cpu_us, sys_cpu_us, max_rss_kb;
+};
+
+/* One request as a transport sees it; http.c fills it in. */
+struct xreq {
+	const struct config	*cfg;
+	const struct route_conf	*conf;
+	const char		*reqid;
+	const char		*route;		/* name, for logs and pools */
+	const char		*method;
+	uint64_t		 start_us;	/* clk_now_us() */
+	long long		 body;		/* declared length, -1 chunked */
+	struct cgi_request	 cgi;		/* the meta-variables */
+	struct exchange		*x;		/* for the exch_ calls */
+};
+
+/* What a transport runs: a program (CGI) or a pool (FastCGI). */
+struct xtarget {
+	const char	*program;	/* CGI: its real path */
+	struct pool	*pool;		/* FastCGI */
+};
+
+/*
+ * The one entry shape: run the request through the target, moving the
+ * body in (exch_body) and the handler's output out (exch_out, exch_err),
+ * and say in res how it ended.  res comes cleared, exit_status -1.
+ */
+typedef void transport_fn(const struct xreq *rq, const struct xtarget *tg,
+	    struct xresult *res);
+transport_fn	 cgi_run;
+transport_fn	 fastcgi_run;
+/* Their per-request state's size, for bufpool.c. */
+extern const size_t cgi_pump_size;
 extern const size_t fastcgi_job_size;
 
 /* door.c */
@@ -883,35 +997,9 @@ void	 door_metrics(FILE *f);
 
 /* http.c */
 
-struct mg_connection;
-
-struct http_ctx {
-	struct mg_connection	*conn;
-	const struct config	*cfg;
-	char			 reqid[24];
-	char			 path[4096];	/* decoded, clean */
-	uint64_t		 start_us;
-	struct timing		 t;
-	int			 head;		/* HEAD: no body */
-	int			 keep_alive;
-	int			 chunked;
-	int			 sized;		/* a handler's Content-Length frames */
-	long long		 left;		/* the body bytes it still owes */
-	int			 sent_header;
-	int			 client_gone;
-	int			 client_fd;	/* socket + 1; 0: unknown, -1: none */
-	int			 hops;		/* internal redirects taken */
-	int			 stats;		/* stats_enter's handle, -1 */
-	int			 expect_continue;	/* 100 Continue owed */
-	char			 redirect[4096];	/* set by cgi_serve */
-	char			 uri[4096];	/* target after a redirect */
-};
-
 int	 http_start(const struct config *c);
 /* A fresh request id ("r123"), as civetweb's requests get. */
 void	 http_reqid(char *buf, size_t len);
-/* The reason phrase of status. */
-const char *http_status_text(int status);
 /* Requests that start from now on use c (SIGHUP); c must stay valid. */
 void	 http_set_config(const struct config *c);
 /*
@@ -922,51 +1010,33 @@ void	 http_stop_drain(int64_t drain_us);
 int	 http_draining(void);
 /* 0 while serving; the clk_now_us() by which a drain must be over. */
 uint64_t http_drain_deadline(void);
-/* Answer with a small text body and log why; returns status. */
-int	 http_error(struct http_ctx *h, int status, const char *why,
-	    const char *extra_headers);
-/*
- * Send a parsed CGI header block; decides chunking and keep-alive.
- * Returns 0 or -1 when the client is gone.
- */
-int	 http_send_header(struct http_ctx *h, const struct cgiresp *p,
-	    long long length);
-/* Send body bytes (chunked if so decided); 0 or -1 when the client is gone */
-int	 http_send_body(struct http_ctx *h, const char *buf, size_t n);
-/* Write what is buffered; 0, or -1 when the client is gone. */
-int	 http_flush(struct http_ctx *h);
-/*
- * The body is about to be read: send the interim 100 Continue that an
- * "Expect: 100-continue" asked for, once, unless the answer has already
- * begun (RFC 9110 10.1.1).  0, or -1 when the client is gone.
- */
-int	 http_continue(struct http_ctx *h);
-/* Finish the body: final chunk unless truncated; truncated closes. */
-void	 http_finish(struct http_ctx *h, int truncated);
-/* Raw bytes for nph- handlers; closes the connection afterwards. */
-int	 http_send_raw(struct http_ctx *h, const char *buf, size_t n);
+/* Its size, for bufpool.c. */
+extern const size_t http_ctx_size;
 
-/* conn.c */
+/* What a transport may ask of the request it runs (http.c). */
 
-struct mg_request_info;
+enum exch_wait {
+	EXCH_WAIT,	/* block until bytes come */
+	EXCH_NOWAIT,	/* only what is there: -1 with EAGAIN if none */
+	EXCH_READY	/* the same, after poll saw exch_client_fd readable */
+};
 
 /*
- * Vet the request head civetweb parsed (reqhead.c), with what its parse
- * left of the raw bytes; 0 or the status to refuse it with, as
- * reqhead_vet.
+ * Request body bytes into buf: how many, 0 at its end, -1 when it failed
+ * (the request ends X_BODY) or, not waiting, with errno EAGAIN.
  */
-int	 conn_vet_head(const struct mg_request_info *ri,
-	    struct reqhead_info *out);
-/*
- * Has the client closed its side of the connection?  For requests that
- * wait on a silent handler; 1 sets client_gone.
- */
-int	 conn_closed(struct http_ctx *h);
-/*
- * The client's socket (found as conn_closed finds it), for a caller that
- * polls it or asks how many bytes wait in it; all reading and writing
- * still goes through civetweb.  -1 when it cannot be found.
- */
-int	 conn_socket(struct http_ctx *h);
+ssize_t	 exch_body(struct exchange *x, char *buf, size_t len,
+	    enum exch_wait w);
+/* The handler's output; 0, or -1: stop, the request ends X_OUT. */
+int	 exch_out(struct exchange *x, const char *buf, size_t n);
+void	 exch_err(struct exchange *x, const char *buf, size_t n);
+/* Send what is gathered, before the transport waits; 0 or -1 (X_OUT). */
+int	 exch_flush(struct exchange *x);
+/* Has an answer begun (its head sent or being sent)?  1 or 0. */
+int	 exch_answered(struct exchange *x);
+/* The client's socket to poll for body bytes, or -1. */
+int	 exch_client_fd(struct exchange *x);
+/* Has the client gone away?  1 or 0. */
+int	 exch_client_closed(struct exchange *x);
 
 #endif

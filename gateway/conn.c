@@ -1,100 +1,88 @@
 /*
- * conn.c: what civetweb hides of a connection, recovered.
+ * conn.c: what civetweb hides of a connection, worked around.
  *
- * civetweb hands a request handler neither the client's socket nor the
- * raw bytes of the request head.  The socket is found by its addresses
- * (once a request, by those that must poll it or see it close), and the
- * head's framing is read off what civetweb's in-place parse left in its
- * buffer: the NULs it wrote over white space, CRs and LFs.  Both lean on
- * civetweb 1.15's behaviour, described where it is used; nothing here
- * reads from or writes to the client.
+ * civetweb hands a request handler neither the client's socket nor a
+ * way to read the body without waiting: mg_read blocks until all the
+ * bytes asked for have come (for a chunked body, that many body bytes,
+ * across chunks).  A CGI pump must not block on a slow client while the
+ * handler has output, so it polls the socket (found by its addresses,
+ * once a request) and asks civetweb only for what is already there: with
+ * Content-Length, the bytes waiting in the socket (FIONREAD); chunked, a
+ * sixteenth of them, since framing takes room (the smallest chunk,
+ * "1\r\nx\r\n", takes six bytes; only chunk sizes padded with zeros take
+ * more, and then a read waits for more of the client's bytes).
+ *
+ * Body bytes civetweb read together with the request head sit in its own
+ * buffer, which no call shows; while any may be there, reads that find
+ * the socket empty ask for 1, 2, 4, ... bytes, which civetweb copies from
+ * that buffer without waiting (a Content-Length body's last byte, or a
+ * chunked body's last chunk, ends such a read early, whatever it asked
+ * for).  The buffer is known empty once a read took bytes from the
+ * socket (the kernel's count of bytes received less those still queued
+ * moved, TCP_INFO) or once more bytes were read than it holds.  What
+ * remains is one wait, at most once per request, that no handler byte
+ * ends: while that buffer may hold body bytes and the socket holds none
+ * (the client sent its head, perhaps part of its body, and paused), the
+ * read that finds the buffer empty waits for the client's next bytes.
+ * Without the socket, each read blocks as civetweb's do.
+ *
+ * All of this leans on civetweb 1.15's behaviour; it is the one file
+ * besides http.c that includes its header.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <linux/tcp.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <civetweb.h>
 
-#include "cgigate.h"
+#include "http_int.h"
 
-/*
- * Did civetweb stop reading fields before the head's end?  It stops
- * without a word at its limit of MG_MAX_HEADERS and at the first line
- * that is no field (an obs-fold's leading white space, a line with no
- * name), and what it did not read is lost: a Content-Length behind such
- * a line would leave the body to be read as the next request.
- *
- * It parses the head in place, overwriting each line's CR and LF with
- * NULs, and the head's last byte with one.  So after the last value it
- * read, a line ending in CRLF leaves two NULs and then the next line, or
- * the blank line's CR; one ending in LF leaves one NUL and then the next
- * line, or the zeroed last byte.  Which of the two the head uses is read
- * off the line before (the request line for the first field): its end
- * left as many NULs.  Every byte looked at lies inside the head unless
- * the last line alone ends in a bare LF after CRLF lines and the head
- * fills civetweb's buffer to its last byte; then one more byte of that
- * buffer's allocation is read.
- */
-static enum reqhead_end
-head_end(const struct mg_request_info *ri)
+/* civetweb's request buffer (max_request_size, left at its default). */
+#define HEAD_BUF	16384
+/* Body bytes a chunked read may ask for, per byte waiting in the socket. */
+#define CHUNK_SHARE	16
+
+/* The port of a socket address, and its address as text. */
+static int
+sa_port(const struct sockaddr_storage *ss, char *addr, size_t len)
 {
-	const struct mg_header *last;
-	const char *p, *q;
-	int n = ri->num_headers;
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
 
-	if (n <= 0)
-		return REQHEAD_WHOLE;	/* HTTP/1.1 needs a Host anyway */
-	last = &ri->http_headers[n - 1];
-	q = n > 1 ? ri->http_headers[n - 2].value : ri->http_version;
-	q += strlen(q);
-	p = last->value + strlen(last->value);
-	if (p[1] != '\0' || (last->name - q >= 2 && p[2] != '\r'))
-		return n >= MG_MAX_HEADERS ? REQHEAD_FULL : REQHEAD_CUT;
-	return REQHEAD_WHOLE;
-}
-
-/*
- * civetweb keeps no trace of white space before a field's colon but
- * this: it zeroes that space and the colon both, so the byte after the
- * name's end is 0 where a plain "Name:" has the value or its leading
- * white space there.  (Either byte lies inside the field's own line.)
- */
-int
-conn_vet_head(const struct mg_request_info *ri, struct reqhead_info *out)
-{
-	struct cgi_header f[MG_MAX_HEADERS];
-	unsigned char spaced[MG_MAX_HEADERS];
-	const char *end;
-	int i, n = ri->num_headers < MG_MAX_HEADERS ? ri->num_headers :
-	    MG_MAX_HEADERS;
-
-	for (i = 0; i < n; i++) {
-		f[i].name = ri->http_headers[i].name;
-		f[i].value = ri->http_headers[i].value;
-		end = f[i].name + strlen(f[i].name);
-		spaced[i] = end + 1 != f[i].value && end[1] == '\0';
+		if (addr != NULL)
+			inet_ntop(AF_INET, &in->sin_addr, addr, len);
+		return ntohs(in->sin_port);
 	}
-	return reqhead_vet(ri->http_version, f, n, spaced, head_end(ri), out);
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 =
+		    (const struct sockaddr_in6 *)ss;
+
+		if (addr != NULL)
+			inet_ntop(AF_INET6, &in6->sin6_addr, addr, len);
+		return ntohs(in6->sin6_port);
+	}
+	return -1;
 }
 
 /*
- * Civetweb does not hand out a connection's socket, so find it: the
- * descriptor whose peer is this request's client and whose local port is
- * the one it came in on.  Asked once a request, by those that wait on
- * the client or poll it.
+ * The descriptor whose peer is this request's client and whose local
+ * port is the one it came in on, or -1.
  */
 static int
-find_client_fd(struct http_ctx *h)
+find_client_fd(struct mg_connection *conn)
 {
-	const struct mg_request_info *ri = mg_get_request_info(h->conn);
+	const struct mg_request_info *ri = mg_get_request_info(conn);
 	struct sockaddr_storage ss;
 	struct rlimit rl;
 	char addr[INET6_ADDRSTRLEN];
 	socklen_t len;
-	int fd, max, port;
+	int fd, max;
 
 	max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 65536 ?
 	    (int)rl.rlim_cur : 65536;
@@ -102,61 +90,141 @@ find_client_fd(struct http_ctx *h)
 		len = sizeof(ss);
 		if (getpeername(fd, (struct sockaddr *)&ss, &len) == -1)
 			continue;
-		if (ss.ss_family == AF_INET) {
-			struct sockaddr_in *in = (struct sockaddr_in *)&ss;
-
-			inet_ntop(AF_INET, &in->sin_addr, addr, sizeof(addr));
-			port = ntohs(in->sin_port);
-		} else if (ss.ss_family == AF_INET6) {
-			struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-
-			inet_ntop(AF_INET6, &in6->sin6_addr, addr,
-			    sizeof(addr));
-			port = ntohs(in6->sin6_port);
-		} else
-			continue;
-		if (port != ri->remote_port || strcmp(addr, ri->remote_addr))
+		if (sa_port(&ss, addr, sizeof(addr)) != ri->remote_port ||
+		    strcmp(addr, ri->remote_addr) != 0)
 			continue;
 		len = sizeof(ss);
 		if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
-		    ((ss.ss_family == AF_INET && ntohs(((struct sockaddr_in *)
-		    &ss)->sin_port) == ri->server_port) ||
-		    (ss.ss_family == AF_INET6 && ntohs(((struct sockaddr_in6 *)
-		    &ss)->sin6_port) == ri->server_port)))
+		    sa_port(&ss, NULL, 0) == ri->server_port)
 			return fd;
 	}
 	return -1;
 }
 
-int
-conn_closed(struct http_ctx *h)
+void
+conn_body_init(struct conn_body *b, int chunked)
 {
-	char c;
-	ssize_t n;
-	int fd;
-
-	if (h->client_fd == 0) {	/* not looked for yet */
-		fd = find_client_fd(h);
-		h->client_fd = fd >= 0 ? fd + 1 : -1;
-	}
-	if (h->client_fd < 0)
-		return 0;
-	n = recv(h->client_fd - 1, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
-		h->client_gone = 1;
-		return 1;
-	}
-	return 0;
+	memset(b, 0, sizeof(*b));
+	b->fd = -2;		/* not looked for yet */
+	b->chunked = chunked;
+	b->head_bytes = 1;
+	b->probe = 1;
 }
 
 int
-conn_socket(struct http_ctx *h)
+conn_fd(struct mg_connection *conn, struct conn_body *b)
 {
-	int fd;
+	if (b->fd == -2)
+		b->fd = find_client_fd(conn);
+	return b->fd;
+}
 
-	if (h->client_fd == 0) {	/* not looked for yet */
-		fd = find_client_fd(h);
-		h->client_fd = fd >= 0 ? fd + 1 : -1;
+/*
+ * Bytes civetweb has taken from the client's socket so far: those the
+ * kernel received less those still queued, read twice over so that no
+ * arrival falls between the two.  0, or -1 when the kernel does not say.
+ */
+static int
+sock_taken(int fd, unsigned long long *taken)
+{
+	struct tcp_info ti;
+	socklen_t len;
+	unsigned long long rcvd;
+	int i, queued;
+
+	for (i = 0; i < 4; i++) {
+		len = sizeof(ti);
+		if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1 ||
+		    len < offsetof(struct tcp_info, tcpi_bytes_received) +
+		    sizeof(ti.tcpi_bytes_received))
+			return -1;
+		rcvd = ti.tcpi_bytes_received;
+		if (ioctl(fd, FIONREAD, &queued) == -1)
+			return -1;
+		len = sizeof(ti);
+		if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1)
+			return -1;
+		if (ti.tcpi_bytes_received == rcvd) {
+			*taken = rcvd - (unsigned long long)queued;
+			return 0;
+		}
 	}
-	return h->client_fd > 0 ? h->client_fd - 1 : -1;
+	return -1;
+}
+
+/*
+ * How many body bytes to ask civetweb for now without waiting on the
+ * client, 0 for none.  *probing says that the answer is a probe of
+ * civetweb's own buffer.
+ */
+static size_t
+body_want(struct conn_body *b, size_t room, int ready, int *probing)
+{
+	size_t k;
+	int queued;
+
+	*probing = 0;
+	if (ioctl(b->fd, FIONREAD, &queued) == -1)
+		queued = 0;
+	if (queued > 0)
+		k = b->chunked ? (size_t)queued / CHUNK_SHARE : (size_t)queued;
+	else if (b->head_bytes) {
+		k = b->probe;
+		*probing = 1;
+	} else if (ready)
+		k = room;	/* EOF or an error: civetweb says which */
+	else
+		return 0;
+	if (k == 0)
+		k = 1;
+	return k < room ? k : room;
+}
+
+int
+conn_read_body(struct mg_connection *conn, struct conn_body *b, char *buf,
+    size_t len, int w)
+{
+	unsigned long long t0, t1 = 0;
+	size_t k = len;
+	int n, probing = 0, known;
+
+	if (b->ended)
+		return 0;
+	if (w != EXCH_WAIT && b->fd >= 0 &&
+	    (k = body_want(b, len, w == EXCH_READY, &probing)) == 0)
+		return -2;	/* nothing there yet */
+	/* Only civetweb's reads move it: the last count holds. */
+	known = b->head_bytes && b->fd >= 0 && (b->taken_ok ||
+	    sock_taken(b->fd, &b->taken) == 0);
+	t0 = b->taken;
+	n = mg_read(conn, buf, k);
+	if (n <= 0)
+		return n;
+	b->got += n;
+	/* Chunked, civetweb stops short only at the last chunk. */
+	if (b->chunked && (size_t)n < k)
+		b->ended = 1;
+	if (b->head_bytes) {
+		if (probing && b->probe < 65536)
+			b->probe *= 2;
+		/* Bytes from the socket: civetweb's buffer is empty. */
+		b->taken_ok = known && sock_taken(b->fd, &t1) == 0;
+		if ((known && (!b->taken_ok || t1 != t0)) ||
+		    b->got >= HEAD_BUF)
+			b->head_bytes = 0;
+		b->taken = t1;
+	}
+	return n;
+}
+
+int
+conn_closed(struct mg_connection *conn, struct conn_body *b)
+{
+	char c;
+	ssize_t n;
+
+	if (conn_fd(conn, b) < 0)
+		return 0;
+	n = recv(b->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	return n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR);
 }

@@ -558,7 +558,7 @@ linger(struct dconn *c)
 static void
 answer(struct dconn *c, int status, const char *why, const char *extra)
 {
-	const char *text = http_status_text(status);
+	const char *text = httpout_reason(status);
 	char buf[512];
 	int n;
 

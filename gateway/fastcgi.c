@@ -4,9 +4,8 @@
  * The request borrows a connection from the route's pool (pool.c), sends
  * BEGIN_REQUEST with FCGI_KEEP_CONN, the same RFC 3875 environment a CGI
  * handler gets as PARAMS (cgienv.c, fcgirec.c), and the request body as
- * STDIN records while one poll loop reads the answer: STDOUT goes through
- * the shared relay (the CGI header parser and the streaming writer),
- * STDERR to the log.  Like the CGI pump, nothing is read from the worker
+ * STDIN records (from exch_body) while one poll loop reads the answer:
+ * STDOUT goes to exch_out, STDERR to exch_err.  Like the CGI pump, nothing is read from the worker
  * while a write to the client blocks, so a slow client slows the worker
  * rather than growing our memory.
  *
@@ -25,7 +24,8 @@
  * the client gone (a local worker is killed, since it may go on working
  * on an abandoned request; a remote connection is closed), or a worker
  * that dies or talks nonsense (502, or 503 when a fresh worker never
- * answered: it failed at start-up).
+ * answered: it failed at start-up).  What happened goes back to http.c
+ * in the struct xresult; this file answers nothing itself.
  */
 #include <errno.h>
 #include <limits.h>
@@ -36,7 +36,6 @@
 #include <unistd.h>
 #include <sys/socket.h>
 
-#include <civetweb.h>
 #include <fastcgi.h>
 
 #include "cgigate.h"
@@ -47,7 +46,10 @@
 #define MAX_ATTEMPTS	4	/* endpoints found gone before a request */
 
 struct fjob {
-	struct relay		 r;
+	const struct xreq	*rq;
+	struct exchange		*x;
+	struct xresult		*res;
+	const char		*fail;		/* why the application failed */
 	struct pool_conn	 pc;
 	struct fcgirec_parser	 fp;
 	unsigned char		 rbuf[READ_CHUNK];
@@ -69,7 +71,7 @@ next_stdin(struct fjob *j)
 {
 	ssize_t n;
 
-	n = relay_body(&j->r, j->body, sizeof(j->body));
+	n = exch_body(j->x, j->body, sizeof(j->body), EXCH_WAIT);
 	if (n < 0)
 		return -1;
 	j->out = j->stdin_rec;
@@ -81,7 +83,10 @@ next_stdin(struct fjob *j)
 	return 0;
 }
 
-/* Bytes from the application: 1 at END_REQUEST, 0 for more, -1 failed. */
+/*
+ * Bytes from the application: 1 at END_REQUEST, 0 for more, -1 when
+ * the answer cannot go on, -2 for a malformed record (j->fail).
+ */
 static int
 on_input(struct fjob *j, size_t len)
 {
@@ -95,20 +100,19 @@ on_input(struct fjob *j, size_t len)
 		len -= used;
 		switch (ev) {
 		case FCGIREC_EV_STDOUT:
-			if (relay_out(&j->r, (const char *)chunk, clen) == -1)
+			if (exch_out(j->x, (const char *)chunk, clen) == -1)
 				return -1;
 			break;
 		case FCGIREC_EV_STDERR:
-			relay_err(&j->r, (const char *)chunk, clen);
+			exch_err(j->x, (const char *)chunk, clen);
 			break;
 		case FCGIREC_EV_END:
 			if (len > 0)
 				j->fp.error = "FastCGI data after END_REQUEST";
 			return 1;
 		case FCGIREC_EV_ERROR:
-			j->r.fail = j->fp.error;
-			j->r.fail_status = 502;
-			return -1;
+			j->fail = j->fp.error;
+			return -2;
 		case FCGIREC_EV_MORE:
 			break;
 		}
@@ -116,7 +120,15 @@ on_input(struct fjob *j, size_t len)
 	return 0;
 }
 
-enum outcome { DONE, TIMEOUT, APP_GONE, APP_BAD, CLIENT_GONE, FAILED };
+enum outcome {
+	DONE,		/* END_REQUEST */
+	TIMEOUT,
+	APP_GONE,	/* it closed the connection first */
+	APP_BAD,	/* it sent a malformed record */
+	OUT,		/* the answer cannot go on (client gone, bad head) */
+	BODY,		/* reading the request body failed */
+	FAILED		/* poll failed */
+};
 
 /* Has the application sent bytes we have not read yet (not EOF)? */
 static int
@@ -130,7 +142,6 @@ backend_ahead(struct fjob *j)
 static enum outcome
 converse(struct fjob *j, uint64_t deadline, uint64_t first_deadline)
 {
-	struct http_ctx *h = j->r.h;
 	struct pollfd pfd;
 	uint64_t now, until;
 	ssize_t n;
@@ -146,12 +157,9 @@ converse(struct fjob *j, uint64_t deadline, uint64_t first_deadline)
 		if (now >= until)
 			return TIMEOUT;
 		if (j->outlen == 0 && !j->stdin_done && next_stdin(j) == -1)
-			return h->client_gone ? CLIENT_GONE : FAILED;
-		if (http_flush(h) == -1) {
-			j->r.fail = "client went away";
-			h->client_gone = 1;
-			return CLIENT_GONE;
-		}
+			return BODY;
+		if (exch_flush(j->x) == -1)
+			return OUT;
 		pfd.fd = j->pc.fd;
 		pfd.events = POLLIN | (j->outlen > 0 ? POLLOUT : 0);
 		pfd.revents = 0;
@@ -162,10 +170,8 @@ converse(struct fjob *j, uint64_t deadline, uint64_t first_deadline)
 		if (rc == -1 && errno != EINTR)
 			return FAILED;
 		if (rc == 0 && j->stdin_done && j->outlen == 0 &&
-		    conn_closed(h)) {
-			j->r.fail = "client went away";
-			return CLIENT_GONE;
-		}
+		    exch_client_closed(j->x))
+			return OUT;
 		if (pfd.revents & POLLOUT && j->outlen > 0) {
 			n = write(j->pc.fd, j->out + j->outoff, j->outlen);
 			if (n > 0) {
@@ -182,7 +188,7 @@ converse(struct fjob *j, uint64_t deadline, uint64_t first_deadline)
 			n = read(j->pc.fd, j->rbuf, sizeof(j->rbuf));
 			if (n == 0 || (n == -1 && errno != EAGAIN &&
 			    errno != EINTR)) {
-				j->r.fail = "FastCGI application closed the "
+				j->fail = "FastCGI application closed the "
 				    "connection before END_REQUEST";
 				return APP_GONE;
 			}
@@ -192,9 +198,9 @@ converse(struct fjob *j, uint64_t deadline, uint64_t first_deadline)
 				if (rc == 1)
 					return DONE;
 				if (rc == -1)
-					return j->r.fail_status == 502 ?
-					    APP_BAD : h->client_gone ?
-					    CLIENT_GONE : FAILED;
+					return OUT;
+				if (rc == -2)
+					return APP_BAD;
 			}
 		}
 	}
@@ -212,7 +218,7 @@ begin(struct fjob *j, unsigned char *msg, size_t len, uint64_t deadline,
 {
 	if (pool_write_all(j->pc.fd, msg, len, deadline, sent) == -1)
 		return -1;
-	if (j->r.body_left == 0)
+	if (j->rq->body == 0)
 		j->stdin_done = 1;
 	return 0;
 }
@@ -226,7 +232,7 @@ opening(struct fjob *j, char **envp, size_t *len)
 
 	if ((params = fcgirec_params(j->id, envp, &plen)) == NULL)
 		return NULL;
-	n = 16 + plen + (j->r.body_left == 0 ? fcgirec_stream_size(0) : 0);
+	n = 16 + plen + (j->rq->body == 0 ? fcgirec_stream_size(0) : 0);
 	if ((msg = malloc(n)) == NULL) {
 		free(params);
 		return NULL;
@@ -234,32 +240,42 @@ opening(struct fjob *j, char **envp, size_t *len)
 	fcgirec_begin(msg, j->id, 1);
 	memcpy(msg + 16, params, plen);
 	*len = 16 + plen;
-	if (j->r.body_left == 0)
+	if (j->rq->body == 0)
 		*len += fcgirec_stream(msg + *len, FCGI_STDIN, j->id, NULL, 0);
 	free(params);
 	return msg;
 }
 
+
+static void
+fail(struct xresult *res, int status, const char *why)
+{
+	res->end = X_FAIL;
+	res->status = status;
+	res->why = why;
+	res->retry_after = status == 503;
+}
+
 /*
  * Borrow a connection for the request into *pc, with the request id to
- * use on it in *id; 0, or the status to answer.
+ * use on it in *id; 0, or the status to answer (why says why).
  */
 static int
-acquire(struct http_ctx *h, const struct route_conf *conf,
-    const struct fastcgi_target *tg, struct pool_conn *pc, unsigned *id,
+acquire(const struct xreq *rq, const struct xtarget *tg,
+    struct xresult *res, struct pool_conn *pc, unsigned *id,
     const char **why)
 {
 	int st;
 
-	st = pool_acquire(tg->pool, h->start_us +
-	    (uint64_t)conf->max_queue_wait_us, pc, why);
-	h->t.queue_us = (long long)(clk_now_us() - h->start_us);
+	st = pool_acquire(tg->pool, rq->start_us +
+	    (uint64_t)rq->conf->max_queue_wait_us, pc, why);
+	res->queue_us = (long long)(clk_now_us() - rq->start_us);
 	if (st != 0)
 		return st;
-	h->t.queue_us -= pc->connect_us;
-	h->t.connect_us = pc->connect_us;
-	h->t.pid = (int)pc->pid;
-	h->t.worker_requests = (long long)pc->nreq;
+	res->queue_us -= pc->connect_us;
+	res->connect_us = pc->connect_us;
+	res->pid = (int)pc->pid;
+	res->worker_requests = (long long)pc->nreq;
 	/* FastCGI spec 3.3: any id but 0 (FCGI_NULL_REQUEST_ID). */
 	*id = (unsigned)((pc->nreq - 1) % 0xffff) + 1;
 	return 0;
@@ -271,29 +287,122 @@ acquire(struct http_ctx *h, const struct route_conf *conf,
  * the client is gone.
  */
 static int
-replayable(const struct http_ctx *h, const struct relay *r)
+replayable(const struct xreq *rq)
 {
 	static const char *const methods[] = {
 		"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"
 	};
 	size_t i;
 
-	if (h->t.bytes_in > 0 || r->body_left != 0)
+	if (rq->body != 0)
 		return 0;
 	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
-		if (strcmp(h->t.method, methods[i]) == 0)
+		if (strcmp(rq->method, methods[i]) == 0)
 			return 1;
 	return 0;
 }
 
-static int
-run(struct fjob *j, const struct fastcgi_target *tg)
+/* Give the connection back, as the way the request ended says. */
+static void
+conclude(struct fjob *j, enum outcome oc, uint64_t deadline, uint64_t first,
+    int replayed)
 {
-	struct relay *r = &j->r;
-	struct http_ctx *h = r->h;
-	const struct route_conf *conf = r->conf;
-	struct cgi_header hdr[64];
-	struct cgi_request req;
+	struct xresult *res = j->res;
+	int local = j->pc.pid > 0;
+
+	switch (oc) {
+	case DONE:
+		if (j->fp.proto_status != FCGI_REQUEST_COMPLETE &&
+		    !exch_answered(j->x)) {
+			pool_release(&j->pc, POOL_CLOSE, NULL);
+			fail(res, 503, "FastCGI application overloaded or "
+			    "refused the role");
+			return;
+		}
+		if (j->fp.error != NULL)
+			log_msg(j->rq->reqid, "%s", j->fp.error);
+		/*
+		 * An answer before the whole body was sent leaves the rest
+		 * of it, maybe half a record, on the connection: the next
+		 * request would be read as part of this one's STDIN.
+		 */
+		pool_release(&j->pc, j->fp.error == NULL && j->stdin_done &&
+		    j->outlen == 0 ? POOL_KEEP : POOL_CLOSE, NULL);
+		res->end = X_DONE;
+		return;
+	case TIMEOUT:
+		/*
+		 * Out of time with all the body so far sent on and more to
+		 * come: the client is slow, not the application.
+		 */
+		if (!j->stdin_done && j->outlen == 0 && !j->got_bytes) {
+			pool_release(&j->pc, POOL_CLOSE, NULL);
+			fail(res, 408, "client too slow sending the request "
+			    "body");
+			res->close = 1;
+			return;
+		}
+		if (http_draining() && clk_now_us() >= http_drain_deadline()) {
+			pool_release(&j->pc, local ? POOL_KILL : POOL_CLOSE,
+			    "shutting down");
+			fail(res, 503, "shutting down: drain_timeout passed");
+			return;
+		}
+		if (backend_ahead(j)) {
+			/*
+			 * The application has output we have not taken: it
+			 * was the client, reading slowly, that ran the clock
+			 * out.  Not the backend's fault; a local worker is
+			 * still mid-request, so it goes all the same.
+			 */
+			pool_release(&j->pc, local ? POOL_KILL : POOL_CLOSE,
+			    "client too slow reading the answer");
+			fail(res, 504, "request timed out: client too slow "
+			    "reading the answer");
+			return;
+		}
+		pool_release(&j->pc, POOL_KILL, "request timed out");
+		if (!j->got_bytes && j->pc.nreq == 1 && first < deadline)
+			fail(res, 503, "FastCGI worker did not answer within "
+			    "start_timeout");
+		else
+			fail(res, 504, "FastCGI request timed out");
+		return;
+	case OUT:
+		/* A local worker may go on with an abandoned request. */
+		pool_release(&j->pc, local ? POOL_KILL : POOL_CLOSE,
+		    "the answer could not go on");
+		res->end = X_OUT;
+		return;
+	case BODY:
+		pool_release(&j->pc, POOL_CLOSE, NULL);
+		res->end = X_BODY;
+		return;
+	case APP_GONE:
+		/* A backend dropping one connection is not a dead backend. */
+		pool_release(&j->pc, local ? POOL_FAIL : POOL_CLOSE, j->fail);
+		/* A request sent again killed its worker too: not start-up. */
+		if (!j->got_bytes && j->pc.nreq == 1 && local && !replayed)
+			fail(res, 503, "FastCGI worker failed at start-up");
+		else
+			fail(res, 502, j->fail);
+		return;
+	case APP_BAD:
+		pool_release(&j->pc, local ? POOL_KILL : POOL_CLOSE, j->fail);
+		fail(res, 502, j->fail);
+		return;
+	case FAILED:
+		pool_release(&j->pc, POOL_CLOSE, NULL);
+		fail(res, 502, "FastCGI exchange failed");
+		return;
+	}
+}
+
+static void
+run(struct fjob *j, const struct xtarget *tg)
+{
+	const struct xreq *rq = j->rq;
+	struct xresult *res = j->res;
 	unsigned char *msg = NULL;
 	char **envp;
 	size_t mlen, sent = 0;
@@ -302,22 +411,19 @@ run(struct fjob *j, const struct fastcgi_target *tg)
 	const char *why;
 	int st, attempt, err = 0, replayed = 0;
 
-	relay_request(h, tg->script_name, tg->script_filename,
-	    tg->document_root, tg->path_info, &req, hdr);
-	req.extra_env = conf->env;
-	req.nextra = conf->nenv;
-	if ((envp = cgienv_build(&req)) == NULL) {
+	if ((envp = cgienv_build(&rq->cgi)) == NULL) {
 		pool_release(&j->pc, POOL_CLOSE, NULL);
-		return http_error(h, 503, "out of memory", "Retry-After: 1\r\n");
+		fail(res, 503, "out of memory");
+		return;
 	}
-	deadline = h->start_us + (uint64_t)conf->timeout_us;
+	deadline = rq->start_us + (uint64_t)rq->conf->timeout_us;
 	for (attempt = 1; ; attempt++) {
 		/* The records carry the id, which comes with the connection. */
 		if ((msg = opening(j, envp, &mlen)) == NULL) {
 			free(envp);
 			pool_release(&j->pc, POOL_CLOSE, NULL);
-			return http_error(h, 503, "out of memory",
-			    "Retry-After: 1\r\n");
+			fail(res, 503, "out of memory");
+			return;
 		}
 		fcgirec_parser_init(&j->fp, j->id);
 		j->outlen = j->outoff = 0;
@@ -329,11 +435,12 @@ run(struct fjob *j, const struct fastcgi_target *tg)
 		if (st == 0) {
 			first = deadline;
 			if (j->pc.nreq == 1 && j->pc.pid > 0 && clk_now_us() +
-			    (uint64_t)conf->fcgi.start_us < first)
-				first = clk_now_us() + (uint64_t)conf->fcgi.start_us;
+			    (uint64_t)rq->conf->fcgi.start_us < first)
+				first = clk_now_us() +
+				    (uint64_t)rq->conf->fcgi.start_us;
 			oc = converse(j, deadline, first);
 			if (oc != APP_GONE || j->got_bytes || !j->pc.reused ||
-			    replayed || !replayable(h, r))
+			    replayed || !replayable(rq))
 				break;
 			/*
 			 * A kept connection died after the request went out
@@ -347,17 +454,18 @@ run(struct fjob *j, const struct fastcgi_target *tg)
 			 * tried on a fresh connection.
 			 */
 			replayed = 1;
-			log_msg(h->reqid, "pool %s: the connection died "
+			log_msg(rq->reqid, "pool %s: the connection died "
 			    "unanswered (%s); %s is idempotent: trying again",
-			    h->t.route, r->fail, h->t.method);
+			    rq->route, j->fail, rq->method);
 			pool_release(&j->pc, j->pc.pid > 0 ? POOL_FAIL :
-			    POOL_CLOSE, r->fail);
-			r->fail = NULL;
-			if ((st = acquire(h, conf, tg, &j->pc, &j->id,
+			    POOL_CLOSE, j->fail);
+			j->fail = NULL;
+			if ((st = acquire(rq, tg, res, &j->pc, &j->id,
 			    &why)) != 0) {
 				free(envp);
-				return http_error(h, st, why,
-				    "Retry-After: 1\r\n");
+				fail(res, st, why);
+				res->retry_after = 1;
+				return;
 			}
 			continue;
 		}
@@ -378,9 +486,9 @@ run(struct fjob *j, const struct fastcgi_target *tg)
 		 */
 		if (sent > 0 || err == ETIMEDOUT || attempt >= MAX_ATTEMPTS)
 			break;
-		log_msg(h->reqid, "pool %s: a %s connection was closed before "
+		log_msg(rq->reqid, "pool %s: a %s connection was closed before "
 		    "it took any of the request (%s); trying again",
-		    h->t.route, j->pc.reused ? "kept" : "new", strerror(err));
+		    rq->route, j->pc.reused ? "kept" : "new", strerror(err));
 		/*
 		 * A backend may close a kept connection (its worker was
 		 * recycled): the next acquire dials it anew.  A local worker
@@ -390,146 +498,57 @@ run(struct fjob *j, const struct fastcgi_target *tg)
 		pool_release(&j->pc, j->pc.reused && j->pc.pid == 0 ?
 		    POOL_CLOSE : POOL_FAIL, "closed the connection before "
 		    "taking a request");
-		if ((st = acquire(h, conf, tg, &j->pc, &j->id,
-		    &why)) != 0) {
+		if ((st = acquire(rq, tg, res, &j->pc, &j->id, &why)) != 0) {
 			free(envp);
-			return http_error(h, st, why, "Retry-After: 1\r\n");
+			fail(res, st, why);
+			res->retry_after = 1;
+			return;
 		}
 	}
 	free(envp);
 	if (st == -1) {
 		pool_release(&j->pc, POOL_FAIL, "cannot send the request");
-		return http_error(h, 502, "FastCGI application refused the "
-		    "request", NULL);
+		fail(res, 502, "FastCGI application refused the request");
+		return;
 	}
-	relay_err_end(r);
-
-	switch (oc) {
-	case DONE:
-		if (j->fp.proto_status != FCGI_REQUEST_COMPLETE &&
-		    !r->headers_done) {
-			pool_release(&j->pc, POOL_CLOSE, NULL);
-			return http_error(h, 503, "FastCGI application "
-			    "overloaded or refused the role",
-			    "Retry-After: 1\r\n");
-		}
-		if (j->fp.error != NULL)
-			log_msg(h->reqid, "%s", j->fp.error);
-		/*
-		 * An answer before the whole body was sent leaves the rest
-		 * of it, maybe half a record, on the connection: the next
-		 * request would be read as part of this one's STDIN.
-		 */
-		pool_release(&j->pc, j->fp.error == NULL && j->stdin_done &&
-		    j->outlen == 0 ? POOL_KEEP : POOL_CLOSE, NULL);
-		return relay_end(r, 0);
-	case TIMEOUT:
-		/*
-		 * Out of time with all the body so far sent on and more to
-		 * come: the client is slow, not the application.
-		 */
-		if (!j->stdin_done && j->outlen == 0 && !j->got_bytes) {
-			pool_release(&j->pc, POOL_CLOSE, NULL);
-			h->keep_alive = 0;
-			return http_error(h, 408, "client too slow sending the "
-			    "request body", NULL);
-		}
-		if (http_draining() && clk_now_us() >= http_drain_deadline()) {
-			pool_release(&j->pc, j->pc.pid > 0 ? POOL_KILL :
-			    POOL_CLOSE, "shutting down");
-			return http_error(h, 503, "shutting down: drain_timeout "
-			    "passed", "Retry-After: 1\r\n");
-		}
-		if (backend_ahead(j)) {
-			/*
-			 * The application has output we have not taken: it
-			 * was the client, reading slowly, that ran the clock
-			 * out.  Not the backend's fault; a local worker is
-			 * still mid-request, so it goes all the same.
-			 */
-			pool_release(&j->pc, j->pc.pid > 0 ? POOL_KILL :
-			    POOL_CLOSE, "client too slow reading the answer");
-			return http_error(h, 504, "request timed out: client "
-			    "too slow reading the answer", NULL);
-		}
-		pool_release(&j->pc, POOL_KILL, "request timed out");
-		if (!j->got_bytes && j->pc.nreq == 1 && first < deadline)
-			return http_error(h, 503, "FastCGI worker did not "
-			    "answer within start_timeout", "Retry-After: 1\r\n");
-		return http_error(h, 504, "FastCGI request timed out", NULL);
-	case CLIENT_GONE:
-		/* A local worker may go on with an abandoned request. */
-		pool_release(&j->pc, j->pc.pid > 0 ? POOL_KILL : POOL_CLOSE,
-		    "client went away");
-		return relay_client_gone(r);
-	case APP_GONE:
-		/* A backend dropping one connection is not a dead backend. */
-		pool_release(&j->pc, j->pc.pid > 0 ? POOL_FAIL : POOL_CLOSE,
-		    r->fail);
-		/* A request sent again killed its worker too: not start-up. */
-		if (!j->got_bytes && j->pc.nreq == 1 && j->pc.pid > 0 &&
-		    !replayed)
-			return http_error(h, 503, "FastCGI worker failed at "
-			    "start-up", "Retry-After: 1\r\n");
-		return http_error(h, 502, r->fail, NULL);
-	case APP_BAD:
-		pool_release(&j->pc, j->pc.pid > 0 ? POOL_KILL : POOL_CLOSE,
-		    r->fail);
-		return http_error(h, r->fail_status ? r->fail_status : 502,
-		    r->fail, NULL);
-	case FAILED:
-	default:
-		pool_release(&j->pc, POOL_CLOSE, NULL);
-		if (r->fail_status == 413)
-			h->keep_alive = 0;
-		return http_error(h, r->fail_status ? r->fail_status : 502,
-		    r->fail ? r->fail : "FastCGI exchange failed", NULL);
-	}
+	conclude(j, oc, deadline, first, replayed);
 }
 
-int
-fastcgi_serve(struct http_ctx *h, const struct route_conf *conf,
-    const struct fastcgi_target *tg, int nph)
+void
+fastcgi_run(const struct xreq *rq, const struct xtarget *tg,
+    struct xresult *res)
 {
-	const struct mg_request_info *ri = mg_get_request_info(h->conn);
 	struct pool_conn pc;
-	struct cgiresp *p;
 	struct fjob *j;
 	const char *why;
 	unsigned id;
 	int st;
 
-	if (h->hops == 0 && ri->content_length > conf->max_body) {
-		h->keep_alive = 0;
-		return http_error(h, 413, "declared body over max_body", NULL);
+	if ((st = acquire(rq, tg, res, &pc, &id, &why)) != 0) {
+		fail(res, st, why);
+		res->retry_after = 1;
+		return;
 	}
-	if (tg->pool == NULL)
-		return http_error(h, 503, "no FastCGI pool for this route",
-		    "Retry-After: 1\r\n");
-	if ((st = acquire(h, conf, tg, &pc, &id, &why)) != 0)
-		return http_error(h, st, why, "Retry-After: 1\r\n");
 	/*
 	 * The request's state (civetweb's worker stacks are small) is lent
 	 * only once it has a connection: a request waiting for a worker
 	 * holds none, so what is lent is bounded by the pools' workers and
 	 * connections.
 	 */
-	p = bufpool_get(BUF_CGIRESP);
-	if ((j = bufpool_get(BUF_FCGI_JOB)) == NULL || p == NULL) {
-		bufpool_put(BUF_FCGI_JOB, j);
-		bufpool_put(BUF_CGIRESP, p);
+	if ((j = bufpool_get(BUF_FCGI_JOB)) == NULL) {
 		pool_release(&pc, POOL_CLOSE, NULL);
-		return http_error(h, 503, "out of memory", "Retry-After: 1\r\n");
+		fail(res, 503, "out of memory");
+		return;
 	}
+	j->rq = rq;
+	j->x = rq->x;
+	j->res = res;
+	j->fail = NULL;
 	j->pc = pc;
 	j->id = id;
 	j->outlen = j->outoff = 0;
 	j->stdin_done = 0;
 	j->got_bytes = 0;
-	cgiresp_init(p);
-	relay_init(&j->r, h, conf, p, nph);
-	st = run(j, tg);
+	run(j, tg);
 	bufpool_put(BUF_FCGI_JOB, j);
-	bufpool_put(BUF_CGIRESP, p);
-	return st;
 }

@@ -1,46 +1,50 @@
 /*
- * http.c: the civetweb glue.
+ * http.c: the civetweb glue, and the one owner of every answer.
  *
  * One request handler sees every request.  It vets the raw path (civetweb
- * runs with decode_url=no so that %2f and %00 are still visible), answers
- * /_gateway/ itself, hands handler routes to cgi.c, and returns anything
- * else to civetweb, which serves it from the www directory with its own
- * ETag and Last-Modified handling.  end_request writes the timing row of
- * requests civetweb answered on its own.
+ * runs with decode_url=no so that %2f and %00 are still visible), decides
+ * once what answers it (route_pick: a CGI handler, a FastCGI pool, remote
+ * backends, /_gateway/ or a static file), makes the checks that need no
+ * process (declared body over max_body, the handler file may run, the
+ * script under document_root), and hands the request to a transport
+ * (cgi_run, fastcgi_run) as a struct xreq.  The transport moves bytes
+ * through the exch_ calls below and says how it ended in a struct
+ * xresult; only here is that turned into a status, a log line and the
+ * timing row.  Anything that is no route goes back to civetweb, which
+ * serves it from the www directory; end_request writes its row.
  *
- * Responses from handlers are framed here: the CGI header block becomes a
- * status line plus headers, the body goes out with Content-Length when the
- * handler gave one, chunked otherwise (HTTP/1.1), or delimited by close.
- * Output is gathered in a buffer and written when it fills or when the
- * pump is about to wait, so a small response is one send().  The buffer
- * and the request's struct http_ctx are lent by bufpool.c for the
- * request only: the context from the start of handle() to its end, the
- * buffer from the first byte of output (a request waiting for a slot
- * holds none) to the end.  Without a buffer, output goes straight out.
+ * A handler's output goes through relay.c (the CGI header block, nph-,
+ * local redirects, stderr lines) into httpout.c (the HTTP framing), whose
+ * bytes are gathered in a buffer and written when it fills or when the
+ * transport is about to wait, so a small response is one send().  The
+ * buffer, the request's state and the relay are lent by bufpool.c for
+ * the request only: the state from the start of handle() to its end, the
+ * relay and buffer from the handler's first byte (a request waiting for
+ * a slot holds none).  Without a buffer, output goes straight out.
  */
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
-#include <fcntl.h>
 
 #include <civetweb.h>
 
-#include "cgigate.h"
+#include "http_int.h"
 
 #define OUTBUF		HTTP_OUTBUF
+#define RETRY		"Retry-After: 1\r\n"
+/* A failed body read that took this long waited on the client. */
+#define SLOW_READ_US	1000000
+#define MAX_HOPS	5	/* internal redirects a request may take */
+
+const size_t http_ctx_size = sizeof(struct exchange);
 
 static struct mg_context *ctx;
 static atomic_int inflight;		/* between begin and end_request */
@@ -48,6 +52,10 @@ static _Atomic(const struct config *) cfg;	/* for new requests */
 static atomic_int draining;
 static atomic_ullong drain_deadline;
 static atomic_ullong reqseq;
+
+static pthread_mutex_t www_lock = PTHREAD_MUTEX_INITIALIZER;
+static char www_real[PATH_MAX];
+static atomic_int www_done;
 
 static _Thread_local struct {
 	uint64_t	 start;
@@ -66,6 +74,19 @@ http_draining(void)
 	return atomic_load(&draining);
 }
 
+uint64_t
+http_drain_deadline(void)
+{
+	return atomic_load(&drain_deadline);
+}
+
+void
+http_reqid(char *buf, size_t len)
+{
+	snprintf(buf, len, "r%llu",
+	    (unsigned long long)atomic_fetch_add(&reqseq, 1) + 1);
+}
+
 static const char *
 date_now(void)
 {
@@ -81,63 +102,70 @@ date_now(void)
 	return tls.date;
 }
 
+/*
+ * The www directory as DOCUMENT_ROOT: resolved by the first request, it
+ * does not move (www is bound at start).
+ */
+static const char *
+www_root(const struct config *c)
+{
+	if (atomic_load(&www_done))
+		return www_real;
+	pthread_mutex_lock(&www_lock);
+	if (!atomic_load(&www_done)) {
+		if (realpath(c->www, www_real) == NULL)
+			snprintf(www_real, sizeof(www_real), "%s", c->www);
+		atomic_store(&www_done, 1);
+	}
+	pthread_mutex_unlock(&www_lock);
+	return www_real;
+}
+
+/* Output */
+
 /* Write n bytes to the client now. */
 static int
-send_now(struct http_ctx *h, const char *buf, size_t n)
+send_now(struct exchange *x, const char *buf, size_t n)
 {
-	if (h->t.ttfb_us == 0)
-		h->t.ttfb_us = (long long)(clk_now_us() - h->start_us);
-	if (mg_write(h->conn, buf, n) != (int)n) {
-		h->client_gone = 1;
+	if (x->t.ttfb_us == 0)
+		x->t.ttfb_us = (long long)(clk_now_us() - x->start_us);
+	if (mg_write(x->conn, buf, n) != (int)n) {
+		x->client_gone = 1;
 		return -1;
 	}
-	h->t.bytes_out += (long long)n;
+	x->t.bytes_out += (long long)n;
 	return 0;
 }
 
 int
-http_flush(struct http_ctx *h)
+exch_flush(struct exchange *x)
 {
 	size_t n = tls.outlen;
 
+	if (x->client_gone)
+		return -1;
 	if (n == 0)
 		return 0;
 	tls.outlen = 0;
-	return send_now(h, tls.out, n);
-}
-
-int
-http_continue(struct http_ctx *h)
-{
-	static const char line[] = "HTTP/1.1 100 Continue\r\n\r\n";
-
-	if (!h->expect_continue)
-		return 0;
-	h->expect_continue = 0;
-	if (h->sent_header || tls.outlen > 0)
-		return 0;	/* the final answer is on its way */
-	if (mg_write(h->conn, line, sizeof(line) - 1) != (int)sizeof(line) - 1) {
-		h->client_gone = 1;
-		return -1;
-	}
-	return 0;
+	return send_now(x, tls.out, n);
 }
 
 /*
- * Append to the output buffer, sending it each time it fills: a large
- * body leaves in full OUTBUF sends, whatever the framing around it.
+ * httpout.c's writer: append to the output buffer, sending it each time
+ * it fills, so that a large body leaves in full OUTBUF sends.
  */
 static int
-out(struct http_ctx *h, const char *buf, size_t n)
+gather(void *arg, const char *buf, size_t n)
 {
+	struct exchange *x = arg;
 	size_t k;
 
-	if (h->client_gone)
+	if (x->client_gone)
 		return -1;
 	if (tls.out == NULL && (tls.out = bufpool_get(BUF_HTTP_OUT)) == NULL)
-		return send_now(h, buf, n);	/* ENOMEM: unbuffered */
+		return send_now(x, buf, n);	/* ENOMEM: unbuffered */
 	while (n > 0) {
-		if (tls.outlen == OUTBUF && http_flush(h) == -1)
+		if (tls.outlen == OUTBUF && exch_flush(x) == -1)
 			return -1;
 		k = OUTBUF - tls.outlen < n ? OUTBUF - tls.outlen : n;
 		memcpy(tls.out + tls.outlen, buf, k);
@@ -148,177 +176,586 @@ out(struct http_ctx *h, const char *buf, size_t n)
 	return 0;
 }
 
-static int
-outf(struct http_ctx *h, const char *fmt, ...)
+/* What httpout.c noticed about the handler's framing: log and row. */
+static void
+noted(struct exchange *x)
 {
-	char buf[1024];
-	va_list ap;
-	int n;
+	const char *n = x->o.note;
 
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (n < 0 || n >= (int)sizeof(buf))
-		return -1;
-	return out(h, buf, (size_t)n);
+	if (n == NULL)
+		return;
+	x->o.note = NULL;
+	if (strncmp(n, "truncated: ", 11) == 0)
+		log_msg(x->reqid, "output ended %lld bytes short of its "
+		    "Content-Length: connection closed", x->o.left);
+	else
+		log_msg(x->reqid, "%s: the rest dropped", n);
+	if (x->t.error[0] == '\0')
+		snprintf(x->t.error, sizeof(x->t.error), "%s", n);
 }
 
 static int
-body_allowed(const struct http_ctx *h, int status)
-{
-	return !h->head && status != 204 && status != 304 && status >= 200;
-}
-
-/* Status line, Date, the given fields, framing and Connection. */
-static int
-head_block(struct http_ctx *h, int status, const char *reason,
+head(struct exchange *x, int status, const char *reason,
     const struct cgi_header *f, int nf, const char *extra, long long length)
 {
-	const struct mg_request_info *ri = mg_get_request_info(h->conn);
-	int i;
+	x->t.status = status;
+	return httpout_head(&x->o, status, reason, f, nf, extra, length,
+	    date_now());
+}
 
-	if (reason == NULL || *reason == '\0')
-		reason = mg_get_response_code_text(h->conn, status);
-	h->t.status = status;
-	h->sent_header = 1;
-	if (length < 0 && body_allowed(h, status)) {
-		if (strcmp(ri->http_version, "1.1") == 0)
-			h->chunked = 1;
-		else
-			h->keep_alive = 0;	/* the close ends the body */
-	}
-	if (!h->keep_alive)
-		mg_disable_connection_keep_alive(h->conn);
-	outf(h, "HTTP/%s %d %s\r\nDate: %s\r\nServer: " CGIGATE_NAME
-	    "\r\n", ri->http_version, status, reason, date_now());
-	for (i = 0; i < nf; i++) {
-		/* Not through outf: a name may be longer than its buffer. */
-		out(h, f[i].name, strlen(f[i].name));
-		out(h, ": ", 2);
-		out(h, f[i].value, strlen(f[i].value));
-		out(h, "\r\n", 2);
-	}
-	if (extra != NULL)
-		out(h, extra, strlen(extra));
-	if (length >= 0 && status != 204)	/* RFC 9110 8.6 */
-		outf(h, "Content-Length: %lld\r\n", length);
-	else if (h->chunked)
-		out(h, "Transfer-Encoding: chunked\r\n", 28);
-	return outf(h, "Connection: %s\r\n\r\n",
-	    h->keep_alive ? "keep-alive" : "close");
+/* The body is over: the last chunk, or the close of a cut one. */
+static void
+end_body(struct exchange *x, int truncated)
+{
+	httpout_end(&x->o, truncated);
+	noted(x);
+	exch_flush(x);
 }
 
 int
-http_send_header(struct http_ctx *h, const struct cgiresp *p, long long len)
+http_answer(struct exchange *x, int status, const char *ctype,
+    const char *body, size_t len, const char *extra)
 {
-	int rc = head_block(h, p->status, p->reason, p->fields, p->nfields,
-	    NULL, len);
+	struct cgi_header f = { "Content-Type", ctype };
 
-	h->sized = len >= 0 && body_allowed(h, h->t.status);
-	h->left = len;
-	return rc;
+	tls.outlen = 0;
+	head(x, status, NULL, &f, 1, extra, (long long)len);
+	httpout_body(&x->o, body, len);
+	end_body(x, 0);
+	return status;
 }
 
 int
-http_send_body(struct http_ctx *h, const char *buf, size_t n)
+http_error(struct exchange *x, int status, const char *why, const char *extra)
 {
-	char size[24];
-	int k;
-
-	if (n == 0 || !body_allowed(h, h->t.status))
-		return h->client_gone ? -1 : 0;
-	/*
-	 * What a Content-Length did not announce is not sent: on a kept-alive
-	 * connection it would be read as the start of the next response.
-	 */
-	if (h->sized && (long long)n > h->left) {
-		if (h->left >= 0) {
-			log_msg(h->reqid, "output longer than its "
-			    "Content-Length: the rest dropped");
-			if (h->t.error[0] == '\0')
-				snprintf(h->t.error, sizeof(h->t.error),
-				    "output longer than its Content-Length");
-		}
-		n = h->left > 0 ? (size_t)h->left : 0;
-		h->left = -1;		/* owes nothing, and it has been said */
-		if (n == 0)
-			return h->client_gone ? -1 : 0;
-	} else if (h->sized)
-		h->left -= (long long)n;
-	if (!h->chunked)
-		return out(h, buf, n);
-	k = snprintf(size, sizeof(size), "%zx\r\n", n);
-	if (out(h, size, (size_t)k) == -1 || out(h, buf, n) == -1)
-		return -1;
-	return out(h, "\r\n", 2);
-}
-
-void
-http_finish(struct http_ctx *h, int truncated)
-{
-	if (!truncated && h->sized && h->left > 0) {
-		log_msg(h->reqid, "output ended %lld bytes short of its "
-		    "Content-Length: connection closed", h->left);
-		if (h->t.error[0] == '\0')
-			snprintf(h->t.error, sizeof(h->t.error),
-			    "truncated: output shorter than Content-Length");
-		truncated = 1;
-	}
-	if (truncated) {
-		/* No last chunk: the client sees the body was cut short. */
-		h->keep_alive = 0;
-		mg_disable_connection_keep_alive(h->conn);
-	} else if (h->chunked && body_allowed(h, h->t.status))
-		out(h, "0\r\n\r\n", 5);
-	http_flush(h);
-}
-
-int
-http_send_raw(struct http_ctx *h, const char *buf, size_t n)
-{
-	h->sent_header = 1;
-	h->keep_alive = 0;
-	mg_disable_connection_keep_alive(h->conn);
-	return out(h, buf, n);
-}
-
-int
-http_error(struct http_ctx *h, int status, const char *why,
-    const char *extra)
-{
-	const char *text = mg_get_response_code_text(h->conn, status);
-	static const struct cgi_header ctype = {
-		"Content-Type", "text/plain; charset=utf-8"
-	};
 	char body[256];
 	int n;
 
-	if (h->sent_header) {
+	if (x->o.status != 0) {
 		/*
 		 * The client has a status line already and gets a cut body:
 		 * the log and the row tell that, with the status it got.
 		 */
-		log_msg(h->reqid, "%s %s -> %d sent, then %s (%d): response "
-		    "truncated", h->t.method, h->t.path, h->t.status, why,
+		log_msg(x->reqid, "%s %s -> %d sent, then %s (%d): response "
+		    "truncated", x->t.method, x->t.path, x->t.status, why,
 		    status);
-		snprintf(h->t.error, sizeof(h->t.error), "truncated: %s",
+		snprintf(x->t.error, sizeof(x->t.error), "truncated: %s",
 		    status == 504 ? "timeout after headers" : why);
-		http_finish(h, 1);
-		return h->t.status;
+		end_body(x, 1);
+		return x->t.status;
 	}
-	log_msg(h->reqid, "%s %s -> %d: %s", h->t.method, h->t.path, status,
+	log_msg(x->reqid, "%s %s -> %d: %s", x->t.method, x->t.path, status,
 	    why);
-	if (why != h->t.error)
-		snprintf(h->t.error, sizeof(h->t.error), "%s", why);
-	tls.outlen = 0;
-	n = snprintf(body, sizeof(body), "%d %s\n", status, text);
-	head_block(h, status, text, &ctype, 1, extra, n);
-	if (!h->head)
-		out(h, body, (size_t)n);
-	http_flush(h);
-	return status;
+	if (why != x->t.error)
+		snprintf(x->t.error, sizeof(x->t.error), "%s", why);
+	n = snprintf(body, sizeof(body), "%d %s\n", status,
+	    httpout_reason(status));
+	return http_answer(x, status, "text/plain; charset=utf-8", body,
+	    (size_t)n, extra);
 }
 
+const char *
+http_query(struct exchange *x)
+{
+	return mg_get_request_info(x->conn)->query_string;
+}
+
+/* The relay's sink: httpout.c behind it, the log for stderr. */
+
+static int
+sink_head(void *arg, const struct cgiresp *p)
+{
+	return head(arg, p->status, p->reason, p->fields, p->nfields, NULL,
+	    p->content_length);
+}
+
+static int
+sink_body(void *arg, const char *buf, size_t n)
+{
+	struct exchange *x = arg;
+	int rc = httpout_body(&x->o, buf, n);
+
+	noted(x);
+	return rc;
+}
+
+static int
+sink_raw(void *arg, const char *buf, size_t n)
+{
+	struct exchange *x = arg;
+
+	return httpout_raw(&x->o, buf, n);
+}
+
+static void
+sink_errline(void *arg, const char *line, size_t n)
+{
+	struct exchange *x = arg;
+
+	if (line != NULL)
+		log_msg(x->reqid, "stderr: %.*s", (int)n, line);
+	else
+		log_msg(x->reqid, "stderr: (more output dropped, limit %lld "
+		    "bytes)", (long long)x->cfg->stderr_cap);
+}
+
+static const struct relay_sink sink = {
+	sink_head, sink_body, sink_raw, sink_errline, NULL
+};
+
+/*
+ * The relay and its parser, lent from the handler's first byte: -1 on
+ * ENOMEM.
+ */
+static int
+relay_setup(struct exchange *x)
+{
+	if (x->relay != NULL)
+		return 0;
+	if ((x->resp = bufpool_get(BUF_CGIRESP)) == NULL ||
+	    (x->relay = bufpool_get(BUF_RELAY)) == NULL) {
+		bufpool_put(BUF_CGIRESP, x->resp);
+		x->resp = NULL;
+		return -1;
+	}
+	x->sink = sink;
+	x->sink.arg = x;
+	cgiresp_init(x->resp);
+	relay_init(x->relay, &x->sink, x->resp, x->nph, x->redirect_ok,
+	    x->cfg->stderr_cap);
+	return 0;
+}
+
+static void
+relay_return(struct exchange *x)
+{
+	bufpool_put(BUF_RELAY, x->relay);
+	bufpool_put(BUF_CGIRESP, x->resp);
+	x->relay = NULL;
+	x->resp = NULL;
+}
+
+/* What a transport calls */
+
+int
+exch_out(struct exchange *x, const char *buf, size_t n)
+{
+	if (relay_setup(x) == -1)
+		return -1;
+	return relay_out(x->relay, buf, n);
+}
+
+void
+exch_err(struct exchange *x, const char *buf, size_t n)
+{
+	if (relay_setup(x) == 0)
+		relay_err(x->relay, buf, n);
+}
+
+int
+exch_answered(struct exchange *x)
+{
+	return x->relay != NULL && x->relay->phase != RELAY_HEAD;
+}
+
+int
+exch_client_fd(struct exchange *x)
+{
+	return conn_fd(x->conn, &x->body);
+}
+
+int
+exch_client_closed(struct exchange *x)
+{
+	if (!conn_closed(x->conn, &x->body))
+		return 0;
+	x->client_gone = 1;
+	return 1;
+}
+
+/*
+ * The interim 100 Continue that an "Expect: 100-continue" asked for, once,
+ * as the body is about to be read, unless the answer has already begun
+ * (RFC 9110 10.1.1).  0, or -1 when the client is gone.
+ */
+static int
+send_continue(struct exchange *x)
+{
+	static const char line[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+	if (!x->expect_continue)
+		return 0;
+	x->expect_continue = 0;
+	if (x->o.status != 0 || tls.outlen > 0)
+		return 0;	/* the final answer is on its way */
+	if (mg_write(x->conn, line, sizeof(line) - 1) !=
+	    (int)sizeof(line) - 1) {
+		x->client_gone = 1;
+		return -1;
+	}
+	return 0;
+}
+
+static ssize_t
+body_fail(struct exchange *x, const char *why, int status)
+{
+	x->body_fail = why;
+	x->body_status = status;
+	errno = EPROTO;		/* not EAGAIN: this is final */
+	if (status != 0)
+		x->o.keep_alive = 0;	/* what follows cannot be trusted */
+	return -1;
+}
+
+ssize_t
+exch_body(struct exchange *x, char *buf, size_t len, enum exch_wait w)
+{
+	const struct mg_request_info *ri = mg_get_request_info(x->conn);
+	uint64_t t0;
+	int n;
+
+	if (x->body_left == 0)
+		return 0;
+	if (x->body_left > 0 && (long long)len > x->body_left)
+		len = (size_t)x->body_left;
+	if (send_continue(x) == -1)
+		return body_fail(x, "client went away before sending the "
+		    "body", 0);
+	t0 = clk_now_us();
+	n = conn_read_body(x->conn, &x->body, buf, len, (int)w);
+	if (n == -2) {
+		errno = EAGAIN;
+		return -1;
+	}
+	if (n <= 0 && door_stalled(ri->remote_port))
+		/* the door saw the client stop sending (body_timeout) */
+		return body_fail(x, "request body stalled past body_timeout",
+		    408);
+	if (n < 0 && x->body_left < 0 && !exch_client_closed(x)) {
+		/*
+		 * civetweb gave up on the chunked framing with the client
+		 * still there: at once, it was a bad chunk size or a chunk
+		 * extension (which it does not parse); after a wait, its
+		 * request_timeout on a client that stopped sending.
+		 */
+		if (clk_now_us() - t0 >= SLOW_READ_US)
+			return body_fail(x, "client too slow sending the "
+			    "request body", 408);
+		return body_fail(x, "malformed chunked request body", 400);
+	}
+	if (n < 0) {
+		x->client_gone = 1;
+		return body_fail(x, "client went away while sending the body",
+		    0);
+	}
+	if (n == 0 && x->body_left > 0) {
+		/*
+		 * mg_read's "no more data" short of the Content-Length (its
+		 * contract allows it at EOF or past request_timeout; 1.15
+		 * says -1 at EOF and, as measured, waits on a stalled client
+		 * for good): an incomplete message (RFC 9112 8), never to
+		 * reach the handler as if it were whole.
+		 */
+		x->o.keep_alive = 0;
+		return body_fail(x, "request body shorter than its "
+		    "Content-Length", exch_client_closed(x) ? 0 : 408);
+	}
+	if (n == 0) {
+		x->body_left = 0;
+		return 0;
+	}
+	x->t.bytes_in += n;
+	if (x->body_left > 0)
+		x->body_left -= n;
+	if (x->t.bytes_in > x->conf->max_body)
+		return body_fail(x, "request body over max_body", 413);
+	return n;
+}
+
+/* Answering what a transport reports */
+
+/* The client went away: log, 499 if nothing was sent, close. */
+static int
+client_gone(struct exchange *x, const char *why)
+{
+	snprintf(x->t.error, sizeof(x->t.error), "%s", why);
+	log_msg(x->reqid, "%s; handler stopped", x->t.error);
+	if (x->o.status == 0)
+		x->t.status = 499;
+	httpout_end(&x->o, 1);
+	x->o.keep_alive = 0;
+	return x->t.status;
+}
+
+static int
+finish(struct exchange *x, const struct xresult *res)
+{
+	struct timing *t = &x->t;
+	enum relay_phase ph;
+	int truncated = 0;
+
+	t->queue_us = res->queue_us;
+	t->spawn_us = res->spawn_us;
+	t->connect_us = res->connect_us;
+	t->worker_requests = res->worker_requests;
+	t->pid = res->pid;
+	t->exit_status = res->exit_status;
+	t->signal = res->signal;
+	t->user_cpu_us = res->user_cpu_us;
+	t->sys_cpu_us = res->sys_cpu_us;
+	t->max_rss_kb = res->max_rss_kb;
+	if (x->relay != NULL)
+		relay_err_end(x->relay);	/* a last line without a newline */
+	switch (res->end) {
+	case X_FAIL:
+		if (res->close)
+			x->o.keep_alive = 0;
+		return http_error(x, res->status, res->why,
+		    res->retry_after ? RETRY : NULL);
+	case X_BODY:
+		if (x->client_gone || x->body_status == 0)
+			return client_gone(x, x->body_fail);
+		return http_error(x, x->body_status, x->body_fail, NULL);
+	case X_OUT:
+		if (x->client_gone || x->relay == NULL ||
+		    x->relay->fail == NULL)
+			return client_gone(x, "client went away");
+		return http_error(x, 502, x->relay->fail, NULL);
+	case X_DONE:
+		break;
+	}
+	if (t->signal > 0) {
+		snprintf(t->error, sizeof(t->error), "%skilled by signal %d",
+		    x->o.status ? "truncated: " : "", t->signal);
+		if (x->o.status) {
+			log_msg(x->reqid, "%s %s -> %d sent, then handler "
+			    "killed by signal %d: response truncated",
+			    t->method, t->path, t->status, t->signal);
+			truncated = 1;
+		}
+	}
+	if (relay_setup(x) == -1)
+		return http_error(x, 503, "out of memory", RETRY);
+	ph = relay_end(x->relay);
+	if (ph == RELAY_REDIRECT) {
+		snprintf(x->redirect, sizeof(x->redirect), "%s",
+		    x->resp->location);
+		return 0;
+	}
+	if (ph == RELAY_HEAD)
+		return http_error(x, 502, t->signal > 0 ? t->error :
+		    x->relay->fail, NULL);
+	if (ph == RELAY_RAW)
+		t->status = x->relay->nph_status ? x->relay->nph_status : 200;
+	end_body(x, truncated);
+	return t->status;
+}
+
+/* The request as the handler is told it (RFC 3875 4.1) */
+
+static void
+describe(struct exchange *x, const char *script_name,
+    const char *script_filename, const char *document_root,
+    const char *path_info)
+{
+	const struct mg_request_info *ri = mg_get_request_info(x->conn);
+	struct cgi_request *req = &x->rq.cgi;
+	const char *hv, *q;
+	char *p;
+	int i;
+
+	memset(req, 0, sizeof(*req));
+	req->method = x->hops > 0 ? "GET" : ri->request_method;
+	if (x->hops == 0 && ri->query_string != NULL)
+		snprintf(x->cgi_uri, sizeof(x->cgi_uri), "%s?%s",
+		    ri->local_uri_raw, ri->query_string);
+	else
+		snprintf(x->cgi_uri, sizeof(x->cgi_uri), "%s", x->hops > 0 ?
+		    x->uri : ri->local_uri_raw);
+	req->request_uri = x->cgi_uri;
+	req->query = ri->query_string;
+	if (x->hops > 0)
+		req->query = (q = strchr(x->uri, '?')) != NULL ? q + 1 : NULL;
+	req->script_name = script_name;
+	req->path_info = path_info;
+	req->script_filename = script_filename;
+	req->document_root = document_root != NULL ? document_root :
+	    www_root(x->cfg);
+	snprintf(x->host, sizeof(x->host), "%s", (hv = mg_get_header(x->conn,
+	    "Host")) != NULL ? hv : "localhost");
+	if (x->host[0] != '[' && (p = strchr(x->host, ':')) != NULL)
+		*p = '\0';
+	else if (x->host[0] == '[' && (p = strstr(x->host, "]:")) != NULL)
+		p[1] = '\0';
+	req->server_name = x->host;
+	snprintf(x->proto, sizeof(x->proto), "HTTP/%s", ri->http_version);
+	req->server_protocol = x->proto;
+	req->remote_addr = x->peer;	/* the client, not the door */
+	req->remote_port = x->peer_port;
+	req->server_port = x->server_port;
+	req->remote_user = ri->remote_user;
+	req->https = ri->is_ssl;
+	req->content_length = x->hops > 0 ? -1 : ri->content_length;
+	req->content_type = mg_get_header(x->conn, "Content-Type");
+	for (i = 0; i < ri->num_headers && i < RELAY_MAX_HEADERS; i++) {
+		x->hdr[i].name = ri->http_headers[i].name;
+		x->hdr[i].value = ri->http_headers[i].value;
+	}
+	req->headers = x->hdr;
+	req->nheaders = i;
+	req->path_env = x->cfg->path_env;
+	req->extra_env = x->conf->env;
+	req->nextra = x->conf->nenv;
+}
+
+/* Hand the request to a transport and answer what it reports. */
+static int
+run(struct exchange *x, transport_fn *fn, const struct xtarget *tg)
+{
+	struct xresult res;
+	int st;
+
+	x->rq.cfg = x->cfg;
+	x->rq.conf = x->conf;
+	x->rq.reqid = x->reqid;
+	x->rq.route = x->t.route;
+	x->rq.method = x->rq.cgi.method;
+	x->rq.start_us = x->start_us;
+	x->rq.body = x->body_left;
+	x->rq.x = x;
+	x->redirect_ok = x->conf->internal_redirect && x->hops < MAX_HOPS;
+	memset(&res, 0, sizeof(res));
+	res.exit_status = -1;
+	res.connect_us = -1;
+	fn(&x->rq, tg, &res);
+	st = finish(x, &res);
+	relay_return(x);
+	return st;
+}
+
+/*
+ * A route with document_root serves a tree of scripts (split.c): the
+ * path below the route, rest, gives SCRIPT_FILENAME under the root,
+ * SCRIPT_NAME and PATH_INFO, as php-fpm, php-cgi and fcgiwrap expect:
+ * /php/app.php/extra -> <root>/app.php, /php/app.php, /extra.  For a
+ * local pool the script must be a regular file here, or the request is
+ * a 404 that never reaches the program (nor php-cgi's cgi.fix_pathinfo
+ * search for another file); a remote backend's files are its own.
+ * Without document_root the route's program is the script: the route
+ * is SCRIPT_NAME, rest PATH_INFO.  Returns 0, or the status answered.
+ */
+static int
+script(struct exchange *x, const struct route_pick *pk, const char *program)
+{
+	const struct pool_conf *f = &x->conf->fcgi;
+	struct stat sb;
+	const char *why;
+	size_t n;
+	int st;
+
+	if (f->document_root == NULL) {
+		describe(x, strcmp(pk->name, "/") == 0 &&
+		    pk->kind == PICK_REMOTE ? "" : pk->name, program, NULL,
+		    pk->rest);
+		return 0;
+	}
+	if ((st = split_path(f->document_root, pk->rest, f->suffixes,
+	    f->nsuffixes, x->fname, sizeof(x->fname), &n, &why)) != 0)
+		return http_error(x, st, why, NULL);
+	if (program != NULL && (stat(x->fname, &sb) == -1 ||
+	    !S_ISREG(sb.st_mode)))
+		return http_error(x, 404, "no such script under "
+		    "document_root", NULL);
+	if (snprintf(x->sname, sizeof(x->sname), "%s%.*s",
+	    strcmp(pk->name, "/") == 0 ? "" : pk->name, (int)n, pk->rest) >=
+	    (int)sizeof(x->sname))
+		return http_error(x, 414, "path too long", NULL);
+	describe(x, x->sname, x->fname, f->document_root, pk->rest + n);
+	return 0;
+}
+
+/* A static path with escapes: civetweb would look up the raw name. */
+static int
+static_escaped(struct exchange *x)
+{
+	char joined[PATH_MAX], real[PATH_MAX], root[PATH_MAX];
+	size_t n;
+
+	if (realpath(x->cfg->www, root) == NULL ||
+	    snprintf(joined, sizeof(joined), "%s%s", root, x->path) >=
+	    (int)sizeof(joined) || realpath(joined, real) == NULL)
+		return http_error(x, 404, "no such file", NULL);
+	n = strlen(root);
+	if (strncmp(real, root, n) != 0 || real[n] != '/')
+		return http_error(x, 403, "resolves outside www", NULL);
+	mg_send_file(x->conn, real);
+	return 200;
+}
+
+/*
+ * What answers the path, and the checks that need no process; then the
+ * transport.  0 hands the request back to civetweb (a static file), or
+ * to handle() after an internal redirect (x->redirect).
+ */
+static int
+dispatch(struct exchange *x, const char *raw)
+{
+	char name[ROUTE_NAME_MAX], file[PATH_MAX];
+	const char *why, *path_info;
+	struct route_pick pk;
+	struct route rt;
+	struct xtarget tg;
+	int st, found;
+
+	if (route_clean_path(raw, x->path, sizeof(x->path), &why) == -1)
+		return http_error(x, strstr(why, "malformed") ? 400 : 403,
+		    why, NULL);
+	if (strcmp(x->path, "/_gateway") == 0 ||
+	    strncmp(x->path, "/_gateway/", 10) == 0)
+		return admin_serve(x);
+	found = scan_lookup(x->path, &rt, name, file, &path_info) == 0;
+	route_pick(x->cfg, x->path, found ? &rt : NULL, path_info, &pk);
+	if (pk.kind == PICK_NONE) {
+		if (x->hops > 0)
+			return http_error(x, 500, "internal redirect to a "
+			    "path that is not a handler", NULL);
+		if (strchr(raw, '%') != NULL &&
+		    strcspn(raw, "%") < strcspn(raw, "?"))
+			return static_escaped(x);
+		return 0;
+	}
+	x->conf = pk.conf;
+	snprintf(x->t.route, sizeof(x->t.route), "%s", pk.name);
+	snprintf(x->t.mode, sizeof(x->t.mode), "%s", pk.kind == PICK_CGI ?
+	    "cgi" : "fastcgi");
+	if (x->stats < 0)
+		x->stats = stats_enter(pk.name, x->t.mode);
+	if (x->hops == 0 && mg_get_request_info(x->conn)->content_length >
+	    pk.conf->max_body) {
+		x->o.keep_alive = 0;
+		return http_error(x, 413, "declared body over max_body", NULL);
+	}
+	memset(&tg, 0, sizeof(tg));
+	if (pk.kind != PICK_REMOTE) {
+		if ((st = scan_resolve(rt.file, x->program, &why)) != 0)
+			return http_error(x, st, why, NULL);
+		tg.program = x->program;
+	}
+	x->nph = pk.kind != PICK_REMOTE && rt.nph;
+	if (pk.kind == PICK_CGI) {
+		describe(x, pk.name, x->program, NULL, pk.rest);
+		return run(x, cgi_run, &tg);
+	}
+	if ((st = script(x, &pk, tg.program)) != 0)
+		return st;
+	tg.pool = pool_get(pk.name, tg.program, pk.conf);
+	if (tg.pool == NULL)
+		return http_error(x, 503, "no FastCGI pool for this route",
+		    RETRY);
+	return run(x, fastcgi_run, &tg);
+}
+
+/* Does the client want the connection kept (RFC 9112 9.3)? */
 static int
 want_keep_alive(const struct mg_connection *conn)
 {
@@ -330,273 +767,17 @@ want_keep_alive(const struct mg_connection *conn)
 	return c != NULL && strcasecmp(c, "keep-alive") == 0;
 }
 
-/* The client's address, as the door saw it. */
-static const char *
-client_addr(struct http_ctx *h, char *buf, size_t len)
-{
-	const struct mg_request_info *ri = mg_get_request_info(h->conn);
-	int port, sport, stalled;
-
-	if (door_peer(ri->remote_port, buf, len, &port, &sport,
-	    &stalled) == 0)
-		return buf;
-	return ri->remote_addr;
-}
-
-/* Send buf (from an open_memstream, closed) as the whole body. */
-static int
-send_buf(struct http_ctx *h, const char *ctype, char *buf, size_t len)
-{
-	struct cgi_header hdr = { "Content-Type", ctype };
-
-	head_block(h, 200, NULL, &hdr, 1, "Cache-Control: no-store\r\n",
-	    (long long)len);
-	if (!h->head)
-		out(h, buf, len);
-	free(buf);
-	http_flush(h);
-	return h->t.status;
-}
-
-/*
- * /_gateway/: health for load balancers (503 while draining), status
- * (JSON) and metrics (Prometheus text), to admin_allow addresses only.
- */
-static int
-admin(struct http_ctx *h)
-{
-	static const struct cgi_header ctype = {
-		"Content-Type", "text/plain; charset=utf-8"
-	};
-	char addr[64], *buf = NULL;
-	const char *body;
-	size_t len = 0;
-	FILE *f;
-
-	snprintf(h->t.mode, sizeof(h->t.mode), "admin");
-	snprintf(h->t.route, sizeof(h->t.route), "/_gateway");
-	if (!config_cidr_match(h->cfg->admin_allow, h->cfg->nadmin_allow,
-	    client_addr(h, addr, sizeof(addr))))
-		return http_error(h, 403, "admin endpoint: address not in "
-		    "admin_allow", NULL);
-	if (strcmp(h->path, "/_gateway/timeseries") == 0) {
-		const char *q = mg_get_request_info(h->conn)->query_string;
-		int win = q != NULL && strncmp(q, "window=", 7) == 0 ?
-		    atoi(q + 7) : 900;
-
-		if (win < 10 || win > 86400 * 7)
-			win = 900;
-		if ((f = open_memstream(&buf, &len)) == NULL)
-			return http_error(h, 503, "out of memory",
-			    "Retry-After: 1\r\n");
-		if (timelog_dashboard(f, win) == -1) {
-			fclose(f);
-			free(buf);
-			return http_error(h, 503, "timing database unreadable",
-			    "Retry-After: 1\r\n");
-		}
-		fclose(f);
-		return send_buf(h, "application/json", buf, len);
-	}
-	if (strcmp(h->path, "/_gateway/status") == 0 ||
-	    strcmp(h->path, "/_gateway/metrics") == 0) {
-		if ((f = open_memstream(&buf, &len)) == NULL)
-			return http_error(h, 503, "out of memory",
-			    "Retry-After: 1\r\n");
-		if (h->path[10] == 's')
-			stats_json(f);
-		else
-			stats_prometheus(f);
-		fclose(f);	/* sets buf and len */
-		return send_buf(h, h->path[10] == 's' ? "application/json" :
-		    "text/plain; version=0.0.4", buf, len);
-	}
-	if (strcmp(h->path, "/_gateway/health") != 0)
-		return http_error(h, 404, "no such admin endpoint", NULL);
-	if (http_draining()) {
-		body = "draining\n";
-		head_block(h, 503, NULL, &ctype, 1, NULL, strlen(body));
-	} else {
-		body = "ok\n";
-		head_block(h, 200, NULL, &ctype, 1, NULL, strlen(body));
-	}
-	if (!h->head)
-		out(h, body, strlen(body));
-	http_flush(h);
-	return h->t.status;
-}
-
-/* A static path with escapes: civetweb would look up the raw name. */
-static int
-static_escaped(struct http_ctx *h)
-{
-	char joined[PATH_MAX], real[PATH_MAX], root[PATH_MAX];
-	size_t n;
-
-	if (realpath(h->cfg->www, root) == NULL ||
-	    snprintf(joined, sizeof(joined), "%s%s", root, h->path) >=
-	    (int)sizeof(joined) || realpath(joined, real) == NULL)
-		return http_error(h, 404, "no such file", NULL);
-	n = strlen(root);
-	if (strncmp(real, root, n) != 0 || real[n] != '/')
-		return http_error(h, 403, "resolves outside www", NULL);
-	mg_send_file(h->conn, real);
-	return 200;
-}
-
-/*
- * A route with document_root serves a tree of scripts (split.c): the
- * path below the route, rest, gives SCRIPT_FILENAME under the root,
- * SCRIPT_NAME and PATH_INFO, as php-fpm, php-cgi and fcgiwrap expect:
- * /php/app.php/extra -> <root>/app.php, /php/app.php, /extra.  For a
- * local pool the script must be a regular file here, or the request is
- * a 404 that never reaches the program (nor php-cgi's cgi.fix_pathinfo
- * search for another file); a remote backend's files are its own.
- * Returns 0 with tg filled, or the status already answered.
- */
-static int
-script_target(struct http_ctx *h, const char *route, const char *rest,
-    const struct pool_conf *f, int local, struct fastcgi_target *tg)
-{
-	static _Thread_local char fname[PATH_MAX], sname[PATH_MAX];
-	struct stat sb;
-	const char *why;
-	size_t n;
-	int st;
-
-	if ((st = split_path(f->document_root, rest, f->suffixes,
-	    f->nsuffixes, fname, sizeof(fname), &n, &why)) != 0)
-		return http_error(h, st, why, NULL);
-	if (local && (stat(fname, &sb) == -1 || !S_ISREG(sb.st_mode)))
-		return http_error(h, 404, "no such script under "
-		    "document_root", NULL);
-	if (snprintf(sname, sizeof(sname), "%s%.*s",
-	    strcmp(route, "/") == 0 ? "" : route, (int)n, rest) >=
-	    (int)sizeof(sname))
-		return http_error(h, 414, "path too long", NULL);
-	tg->script_name = sname;
-	tg->script_filename = fname;
-	tg->document_root = f->document_root;
-	tg->path_info = rest + n;
-	return 0;
-}
-
-/*
- * A handler run as a FastCGI worker pool: handlers/foo.fcgi -> /foo.
- * Without document_root the program is the script.
- */
-static int
-serve_local_fcgi(struct http_ctx *h, const struct route *rt,
-    const struct route_conf *conf, const char *path_info)
-{
-	static _Thread_local char abs[PATH_MAX];
-	struct fastcgi_target tg;
-	const char *why;
-	int st;
-
-	snprintf(h->t.mode, sizeof(h->t.mode), "fastcgi");
-	if ((st = scan_resolve(rt->file, abs, &why)) != 0)
-		return http_error(h, st, why, NULL);
-	memset(&tg, 0, sizeof(tg));
-	if (conf->fcgi.document_root != NULL) {
-		if ((st = script_target(h, rt->name, path_info, &conf->fcgi,
-		    1, &tg)) != 0)
-			return st;
-	} else {
-		tg.script_name = rt->name;
-		tg.script_filename = abs;
-		tg.path_info = path_info;
-	}
-	tg.pool = pool_get(rt->name, abs, conf);
-	return fastcgi_serve(h, conf, &tg, rt->nph);
-}
-
-/*
- * A route served by remote FastCGI backends: with document_root, the
- * script its path names; without, the prefix is SCRIPT_NAME and the
- * rest PATH_INFO.
- */
-static int
-serve_remote(struct http_ctx *h, const struct route_conf *conf)
-{
-	const char *rest = h->path;
-	struct fastcgi_target tg;
-	int st;
-
-	snprintf(h->t.route, sizeof(h->t.route), "%s", conf->prefix);
-	snprintf(h->t.mode, sizeof(h->t.mode), "fastcgi");
-	if (strcmp(conf->prefix, "/") != 0)
-		rest += strlen(conf->prefix);
-	memset(&tg, 0, sizeof(tg));
-	if (conf->fcgi.document_root != NULL) {
-		if ((st = script_target(h, conf->prefix, rest, &conf->fcgi,
-		    0, &tg)) != 0)
-			return st;
-	} else {
-		tg.script_name = strcmp(conf->prefix, "/") == 0 ? "" :
-		    conf->prefix;
-		tg.path_info = rest;
-	}
-	tg.pool = pool_get(conf->prefix, NULL, conf);
-	return fastcgi_serve(h, conf, &tg, 0);
-}
-
-static int
-dispatch(struct http_ctx *h, const char *raw)
-{
-	char name[ROUTE_NAME_MAX], file[PATH_MAX];
-	const char *why, *path_info;
-	const struct route_conf *remote;
-	struct route rt;
-	int found;
-
-	if (route_clean_path(raw, h->path, sizeof(h->path), &why) == -1)
-		return http_error(h, strstr(why, "malformed") ? 400 : 403,
-		    why, NULL);
-	if (strcmp(h->path, "/_gateway") == 0 ||
-	    strncmp(h->path, "/_gateway/", 10) == 0)
-		return admin(h);
-	found = scan_lookup(h->path, &rt, name, file, &path_info) == 0;
-	remote = config_remote(h->cfg, h->path);
-	if (remote != NULL && (!found ||
-	    strlen(remote->prefix) >= strlen(rt.name))) {
-		if (h->stats < 0)
-			h->stats = stats_enter(remote->prefix, "fastcgi");
-		return serve_remote(h, remote);
-	}
-	if (found) {
-		const struct route_conf *conf = config_route(h->cfg, rt.name);
-		int fcgi = conf->mode == MODE_FASTCGI ||
-		    (conf->mode == MODE_AUTO && rt.kind == ROUTE_FCGI);
-
-		snprintf(h->t.route, sizeof(h->t.route), "%s", rt.name);
-		if (h->stats < 0)
-			h->stats = stats_enter(rt.name, fcgi ? "fastcgi" :
-			    "cgi");
-		if (fcgi)
-			return serve_local_fcgi(h, &rt, conf, path_info);
-		snprintf(h->t.mode, sizeof(h->t.mode), "cgi");
-		return cgi_serve(h, &rt, path_info);
-	}
-	if (h->hops > 0)
-		return http_error(h, 500, "internal redirect to a path that "
-		    "is not a handler", NULL);
-	if (strchr(raw, '%') != NULL && strcspn(raw, "%") < strcspn(raw, "?"))
-		return static_escaped(h);
-	return 0;
-}
-
 static int
 handle(struct mg_connection *conn, void *cbdata)
 {
 	const struct mg_request_info *ri = mg_get_request_info(conn);
-	struct reqhead_info rh;
-	struct http_ctx *hp;
-	int status;
+	const char *ex, *te;
+	struct exchange *x;
+	int status, v11, stalled;
 
 	(void)cbdata;
 	/* civetweb's worker stacks are small: request state is lent. */
-	if ((hp = bufpool_get(BUF_HTTP_CTX)) == NULL) {
+	if ((x = bufpool_get(BUF_HTTP_CTX)) == NULL) {
 		log_msg(tls.reqid, "%s %s -> 503: out of memory",
 		    ri->request_method, ri->local_uri_raw);
 		mg_printf(conn, "HTTP/1.1 503 Service Unavailable\r\n"
@@ -605,68 +786,62 @@ handle(struct mg_connection *conn, void *cbdata)
 		mg_disable_connection_keep_alive(conn);
 		return 503;	/* end_request writes its row */
 	}
-#define h (*hp)
-	memset(&h, 0, sizeof(h));
-	h.conn = conn;
-	h.cfg = atomic_load(&cfg);
-	h.start_us = tls.start ? tls.start : clk_now_us();
-	snprintf(h.reqid, sizeof(h.reqid), "%s", tls.reqid);
-	h.head = strcmp(ri->request_method, "HEAD") == 0;
-	h.keep_alive = want_keep_alive(conn) && !http_draining();
-	h.t.ts = clk_wall();
-	h.t.exit_status = -1;
-	h.t.connect_us = -1;
-	h.stats = -1;
-	snprintf(h.t.request_id, sizeof(h.t.request_id), "%s", h.reqid);
-	snprintf(h.t.method, sizeof(h.t.method), "%s", ri->request_method);
-	snprintf(h.t.path, sizeof(h.t.path), "%s", ri->local_uri_raw);
-	snprintf(h.t.mode, sizeof(h.t.mode), "static");
+	memset(x, 0, offsetof(struct exchange, hdr));
+	x->conn = conn;
+	x->cfg = atomic_load(&cfg);
+	x->start_us = tls.start ? tls.start : clk_now_us();
+	snprintf(x->reqid, sizeof(x->reqid), "%s", tls.reqid);
+	v11 = strcmp(ri->http_version, "1.1") == 0;
+	httpout_init(&x->o, v11, strcmp(ri->request_method, "HEAD") == 0,
+	    want_keep_alive(conn) && !http_draining(), gather, x);
+	ex = mg_get_header(conn, "Expect");
+	x->expect_continue = v11 && ex != NULL &&
+	    strcasecmp(ex, "100-continue") == 0;
+	x->t.ts = clk_wall();
+	x->t.exit_status = -1;
+	x->t.connect_us = -1;
+	x->stats = -1;
+	snprintf(x->t.request_id, sizeof(x->t.request_id), "%s", x->reqid);
+	snprintf(x->t.method, sizeof(x->t.method), "%s", ri->request_method);
+	snprintf(x->t.path, sizeof(x->t.path), "%s", ri->local_uri_raw);
+	snprintf(x->t.mode, sizeof(x->t.mode), "static");
+	if (door_peer(ri->remote_port, x->peer, sizeof(x->peer),
+	    &x->peer_port, &x->server_port, &stalled) == -1) {
+		snprintf(x->peer, sizeof(x->peer), "%s", ri->remote_addr);
+		x->peer_port = ri->remote_port;
+		x->server_port = ri->server_port;
+	}
+	te = mg_get_header(conn, "Transfer-Encoding");
+	x->body_left = ri->content_length >= 0 ? ri->content_length :
+	    te != NULL ? -1 : 0;
+	conn_body_init(&x->body, x->body_left < 0);
 	tls.outlen = 0;
 
-	if ((status = conn_vet_head(ri, &rh)) != 0) {
-		/* Nothing after this head can be trusted: close. */
-		snprintf(h.t.mode, sizeof(h.t.mode), "http");
-		h.keep_alive = 0;
-		status = http_error(&h, status, rh.why, NULL);
-	} else {
-		h.expect_continue = rh.expect_continue;
-		status = dispatch(&h, ri->local_uri_raw);
-	}
-	while (status == 0 && h.redirect[0] != '\0') {
+	status = dispatch(x, ri->local_uri_raw);
+	while (status == 0 && x->redirect[0] != '\0') {
 		/* RFC 3875 6.2.2: serve the new path as a fresh GET. */
-		memcpy(h.uri, h.redirect, sizeof(h.uri));
-		h.redirect[0] = '\0';
-		h.hops++;
-		status = dispatch(&h, h.uri);
+		memcpy(x->uri, x->redirect, sizeof(x->uri));
+		x->redirect[0] = '\0';
+		x->hops++;
+		x->body_left = 0;
+		status = dispatch(x, x->uri);
 	}
 	if (status != 0) {
 		tls.answered = 1;
-		if (h.t.status == 0)	/* answered through civetweb */
-			h.t.status = status;
-		h.t.total_us = (long long)(clk_now_us() - h.start_us);
-		timelog_push(&h.t);
-		stats_leave(&h.t, h.stats);
+		if (x->t.status == 0)	/* answered through civetweb */
+			x->t.status = status;
+		if (!x->o.keep_alive)
+			mg_disable_connection_keep_alive(conn);
+		x->t.total_us = (long long)(clk_now_us() - x->start_us);
+		timelog_push(&x->t);
+		stats_leave(&x->t, x->stats);
 	}
 	/* 0: civetweb serves it, end_request logs it. */
 	bufpool_put(BUF_HTTP_OUT, tls.out);
 	tls.out = NULL;
 	tls.outlen = 0;
-	bufpool_put(BUF_HTTP_CTX, hp);
+	bufpool_put(BUF_HTTP_CTX, x);
 	return status;
-#undef h
-}
-
-void
-http_reqid(char *buf, size_t len)
-{
-	snprintf(buf, len, "r%llu",
-	    (unsigned long long)atomic_fetch_add(&reqseq, 1) + 1);
-}
-
-const char *
-http_status_text(int status)
-{
-	return mg_get_response_code_text(NULL, status);
 }
 
 /*
@@ -857,12 +1032,6 @@ http_start(const struct config *c)
 		return -1;
 	}
 	return 0;
-}
-
-uint64_t
-http_drain_deadline(void)
-{
-	return atomic_load(&drain_deadline);
 }
 
 void

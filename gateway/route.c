@@ -5,7 +5,11 @@
  * matched against request paths that route_clean_path has already vetted.
  * A handler answers its name and everything below it on segment
  * boundaries; the longest name wins.  The table is immutable once built,
- * so readers share it under scan.c's lock without copying.
+ * so readers share it under scan.c's lock without copying.  route_pick
+ * then weighs the handler file found against the configuration's remote
+ * FastCGI sections and modes: the one decision of what runs a request,
+ * made alike by the dispatcher and by the door (which must know whether
+ * to read the body first).
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -243,4 +247,32 @@ route_clean_path(const char *raw, char *out, size_t len, const char **why)
 			break;
 	}
 	return 0;
+}
+
+void
+route_pick(const struct config *c, const char *path, const struct route *found,
+    const char *path_info, struct route_pick *out)
+{
+	const struct route_conf *remote = config_remote(c, path);
+
+	memset(out, 0, sizeof(*out));
+	if (remote != NULL && (found == NULL ||
+	    strlen(remote->prefix) >= strlen(found->name))) {
+		out->kind = PICK_REMOTE;
+		out->conf = remote;
+		out->name = remote->prefix;
+		out->rest = strcmp(remote->prefix, "/") == 0 ? path :
+		    path + strlen(remote->prefix);
+		return;
+	}
+	if (found == NULL) {
+		out->kind = PICK_NONE;
+		return;
+	}
+	out->conf = config_route(c, found->name);
+	out->name = found->name;
+	out->rest = path_info;
+	out->kind = out->conf->mode == MODE_FASTCGI ||
+	    (out->conf->mode == MODE_AUTO && found->kind == ROUTE_FCGI) ?
+	    PICK_FASTCGI : PICK_CGI;
 }

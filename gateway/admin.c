@@ -1,0 +1,82 @@
+/*
+ * admin.c: the /_gateway/ endpoints, for admin_allow addresses only.
+ *
+ * health answers load balancers (503 while draining), status the live
+ * state as JSON, metrics the same as Prometheus text, timeseries the
+ * dashboard's JSON from the timing database.  Each body is built whole
+ * in memory (they are small) and answered through http.c.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http_int.h"
+
+#define RETRY		"Retry-After: 1\r\n"
+#define NO_STORE	"Cache-Control: no-store\r\n"
+
+/* Answer with what f gathered into buf (closed here), or a 503. */
+static int
+send_stream(struct exchange *x, FILE *f, char **buf, size_t *len,
+    const char *ctype)
+{
+	int st;
+
+	fclose(f);	/* sets buf and len */
+	st = http_answer(x, 200, ctype, *buf, *len, NO_STORE);
+	free(*buf);
+	return st;
+}
+
+int
+admin_serve(struct exchange *x)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	snprintf(x->t.mode, sizeof(x->t.mode), "admin");
+	snprintf(x->t.route, sizeof(x->t.route), "/_gateway");
+	if (!config_cidr_match(x->cfg->admin_allow, x->cfg->nadmin_allow,
+	    x->peer))
+		return http_error(x, 403, "admin endpoint: address not in "
+		    "admin_allow", NULL);
+	if (strcmp(x->path, "/_gateway/health") == 0) {
+		if (http_draining())
+			return http_answer(x, 503, "text/plain; charset=utf-8",
+			    "draining\n", 9, NULL);
+		return http_answer(x, 200, "text/plain; charset=utf-8", "ok\n",
+		    3, NULL);
+	}
+	if (strcmp(x->path, "/_gateway/timeseries") == 0) {
+		const char *q = http_query(x);
+		int win = q != NULL && strncmp(q, "window=", 7) == 0 ?
+		    atoi(q + 7) : 900;
+
+		if (win < 10 || win > 86400 * 7)
+			win = 900;
+		if ((f = open_memstream(&buf, &len)) == NULL)
+			return http_error(x, 503, "out of memory", RETRY);
+		if (timelog_dashboard(f, win) == -1) {
+			fclose(f);
+			free(buf);
+			return http_error(x, 503, "timing database unreadable",
+			    RETRY);
+		}
+		return send_stream(x, f, &buf, &len, "application/json");
+	}
+	if (strcmp(x->path, "/_gateway/status") == 0) {
+		if ((f = open_memstream(&buf, &len)) == NULL)
+			return http_error(x, 503, "out of memory", RETRY);
+		stats_json(f);
+		return send_stream(x, f, &buf, &len, "application/json");
+	}
+	if (strcmp(x->path, "/_gateway/metrics") == 0) {
+		if ((f = open_memstream(&buf, &len)) == NULL)
+			return http_error(x, 503, "out of memory", RETRY);
+		stats_prometheus(f);
+		return send_stream(x, f, &buf, &len,
+		    "text/plain; version=0.0.4");
+	}
+	return http_error(x, 404, "no such admin endpoint", NULL);
+}
