@@ -1,0 +1,31 @@
+/*
+ * timelog_int.h: what timelog.c and timelog_sql.c share; private to
+ * those two.
+ *
+ * timelog_sql.c holds the SQL text of the timings database (its schema,
+ * the views, the dashboard's query, retention's deletes) and timelog.c
+ * the writer thread that runs it.  No other module includes this: they
+ * see the timings only through timelog_* in cgigate.h.
+ */
+#ifndef TIMELOG_INT_H
+#define TIMELOG_INT_H
+
+/* The tables and their index, with the pragmas of the connection. */
+extern const char *const timelog_sql_schema;
+/* The views of cgigate-timings(7), dropped and made again. */
+extern const char *const timelog_sql_views;
+/* Columns that databases from before FastCGI support lack, one each. */
+extern const char *const timelog_sql_add_connect_us;
+extern const char *const timelog_sql_add_worker_requests;
+/*
+ * Retention's deletes, formats for snprintf: the age ones take the
+ * cutoff (%.6f, seconds since the epoch) then the step (%d), the count
+ * one the rows to keep (%lld) then the step (%d).
+ */
+extern const char *const timelog_sql_retain_requests_age;
+extern const char *const timelog_sql_retain_events_age;
+extern const char *const timelog_sql_retain_requests_rows;
+/* The dashboard's JSON, its window in seconds bound to ?1. */
+extern const char *const timelog_sql_dashboard;
+
+#endif /* TIMELOG_INT_H */

@@ -1,0 +1,183 @@
+/*
+ * timelog_sql.c: the SQL text of the timings database, apart from the
+ * thread that runs it (timelog.c).
+ *
+ * The tables and views below are what admins query with sqlite3, as
+ * cgigate-timings(7) documents them, and what the dashboard reads: an
+ * interface, not a detail of the writer.  Kept here in one place, they
+ * can be read and changed as such, and the page checked against them,
+ * without the queue, the batching and the writer thread in the way.
+ * A change here is a change of that interface: the page goes with it,
+ * and a database that an earlier version created must still open (IF
+ * NOT EXISTS throughout, and ALTER TABLE for a column added since).
+ *
+ * The INSERTs stay in timelog.c beside bind_req: their column list is
+ * the order it binds in, and REQ_COLS counts it.
+ */
+#include "timelog_int.h"
+
+const char *const timelog_sql_schema =
+	"PRAGMA journal_mode=WAL;"
+	"PRAGMA synchronous=NORMAL;"
+	"PRAGMA journal_size_limit=67108864;"
+	"CREATE TABLE IF NOT EXISTS requests ("
+	" id INTEGER PRIMARY KEY,"
+	" ts REAL NOT NULL,"
+	" request_id TEXT,"
+	" route TEXT,"
+	" mode TEXT NOT NULL,"
+	" method TEXT,"
+	" path TEXT,"
+	" status INTEGER,"
+	" bytes_in INTEGER,"
+	" bytes_out INTEGER,"
+	" queue_us INTEGER,"
+	" spawn_us INTEGER,"
+	" ttfb_us INTEGER,"
+	" total_us INTEGER,"
+	" pid INTEGER,"
+	" exit_status INTEGER,"
+	" signal INTEGER,"
+	" user_cpu_us INTEGER,"
+	" sys_cpu_us INTEGER,"
+	" max_rss_kb INTEGER,"
+	" error TEXT,"
+	" connect_us INTEGER,"
+	" worker_requests INTEGER);"
+	"CREATE INDEX IF NOT EXISTS requests_ts ON requests(ts);"
+	/*
+	 * No (route, ts) index: it made a good part of the writer's cost
+	 * per row, and route_stats scans every row anyway.  Dropped from
+	 * databases that an earlier version created.
+	 */
+	"DROP INDEX IF EXISTS requests_route;"
+	"CREATE TABLE IF NOT EXISTS events ("
+	" id INTEGER PRIMARY KEY,"
+	" ts REAL NOT NULL,"
+	" kind TEXT NOT NULL,"
+	" pid INTEGER,"
+	" detail TEXT);";
+
+/* Databases from before FastCGI support lack two columns. */
+const char *const timelog_sql_add_connect_us =
+	"ALTER TABLE requests ADD COLUMN connect_us INTEGER";
+const char *const timelog_sql_add_worker_requests =
+	"ALTER TABLE requests ADD COLUMN worker_requests INTEGER";
+
+/*
+ * Views for the questions an admin asks (cgigate-timings(7)); replaced at
+ * every start so that they follow the schema.  Percentiles are nearest
+ * rank: the value at rank ceil(n * p / 100).
+ */
+const char *const timelog_sql_views =
+	"DROP VIEW IF EXISTS route_stats; "
+	"DROP VIEW IF EXISTS slowest_recent; "
+	"DROP VIEW IF EXISTS recent_errors; "
+	"DROP VIEW IF EXISTS startup_cost; "
+	"CREATE VIEW route_stats AS "
+	"WITH t AS ( "
+	"  SELECT route, mode, total_us, "
+	"    ROW_NUMBER() OVER w AS r, COUNT(*) OVER (PARTITION BY route, mode) AS n "
+	"  FROM requests WINDOW w AS (PARTITION BY route, mode ORDER BY total_us)), "
+	"f AS ( "
+	"  SELECT route, mode, ttfb_us, "
+	"    ROW_NUMBER() OVER w AS r, COUNT(*) OVER (PARTITION BY route, mode) AS n "
+	"  FROM requests WHERE ttfb_us IS NOT NULL "
+	"  WINDOW w AS (PARTITION BY route, mode ORDER BY ttfb_us)), "
+	"tp AS ( "
+	"  SELECT route, mode, MAX(n) AS requests, "
+	"    MAX(CASE WHEN r = (n * 50 + 99) / 100 THEN total_us END) AS p50_total_us, "
+	"    MAX(CASE WHEN r = (n * 95 + 99) / 100 THEN total_us END) AS p95_total_us, "
+	"    MAX(CASE WHEN r = (n * 99 + 99) / 100 THEN total_us END) AS p99_total_us "
+	"  FROM t GROUP BY route, mode), "
+	"fp AS ( "
+	"  SELECT route, mode, "
+	"    MAX(CASE WHEN r = (n * 50 + 99) / 100 THEN ttfb_us END) AS p50_ttfb_us, "
+	"    MAX(CASE WHEN r = (n * 95 + 99) / 100 THEN ttfb_us END) AS p95_ttfb_us, "
+	"    MAX(CASE WHEN r = (n * 99 + 99) / 100 THEN ttfb_us END) AS p99_ttfb_us "
+	"  FROM f GROUP BY route, mode), "
+	"e AS ( "
+	"  SELECT route, mode, SUM(status >= 500) AS errors "
+	"  FROM requests GROUP BY route, mode) "
+	"SELECT tp.route, tp.mode, tp.requests, e.errors, "
+	"  tp.p50_total_us, tp.p95_total_us, tp.p99_total_us, "
+	"  fp.p50_ttfb_us, fp.p95_ttfb_us, fp.p99_ttfb_us "
+	"FROM tp JOIN e USING (route, mode) LEFT JOIN fp USING (route, mode); "
+	"CREATE VIEW slowest_recent AS "
+	"SELECT datetime(ts, 'unixepoch') AS time, request_id, route, mode, method, "
+	"  path, status, total_us, ttfb_us, queue_us, spawn_us, connect_us, pid, error "
+	"FROM requests WHERE ts >= unixepoch() - 3600 "
+	"ORDER BY total_us DESC LIMIT 50; "
+	"CREATE VIEW recent_errors AS "
+	"SELECT datetime(ts, 'unixepoch') AS time, request_id, route, mode, method, "
+	"  path, status, error, exit_status, signal, pid "
+	"FROM requests WHERE ts >= unixepoch() - 3600 AND status >= 500 "
+	"ORDER BY ts DESC; "
+	"CREATE VIEW startup_cost AS "
+	"SELECT route, mode, COUNT(*) AS requests, "
+	"  CAST(AVG(queue_us) AS INTEGER) AS avg_queue_us, "
+	"  CAST(AVG(spawn_us) AS INTEGER) AS avg_spawn_us, "
+	"  CAST(AVG(connect_us) AS INTEGER) AS avg_connect_us, "
+	"  CAST(AVG(ttfb_us) AS INTEGER) AS avg_ttfb_us, "
+	"  CAST(AVG(user_cpu_us + sys_cpu_us) AS INTEGER) AS avg_cpu_us, "
+	"  MAX(max_rss_kb) AS max_rss_kb "
+	"FROM requests WHERE mode IN ('cgi', 'fastcgi') GROUP BY route, mode; ";
+
+/*
+ * Retention's deletes, formats that retain() in timelog.c fills in: the
+ * oldest rows past the age kept, in either table, and the requests past
+ * the count kept, at most a step's worth each time.
+ */
+const char *const timelog_sql_retain_requests_age =
+	"DELETE FROM requests WHERE id IN "
+	"(SELECT id FROM requests WHERE ts < %.6f ORDER BY id "
+	"LIMIT %d)";
+const char *const timelog_sql_retain_events_age =
+	"DELETE FROM events WHERE id IN "
+	"(SELECT id FROM events WHERE ts < %.6f ORDER BY id "
+	"LIMIT %d)";
+const char *const timelog_sql_retain_requests_rows =
+	"DELETE FROM requests WHERE id < "
+	"min((SELECT max(id) FROM requests) - %lld + 1, "
+	"(SELECT min(id) FROM requests) + %d)";
+
+/*
+ * The dashboard's data for the last window_s seconds, as one JSON object
+ * that SQLite builds: request count, 5xx and p50/p95 per 10 s, per route
+ * and mode, the CGI and FastCGI averages, and the latest errors.
+ */
+const char *const timelog_sql_dashboard =
+	"WITH w AS (SELECT * FROM requests WHERE ts > unixepoch() - ?1), "
+	"b AS (SELECT CAST(ts / 10 AS INTEGER) * 10 AS t, status, total_us, "
+	"    ROW_NUMBER() OVER (PARTITION BY CAST(ts / 10 AS INTEGER) ORDER BY total_us) AS r, "
+	"    COUNT(*) OVER (PARTITION BY CAST(ts / 10 AS INTEGER)) AS c FROM w), "
+	"s AS (SELECT t, count(*) AS n, sum(status >= 500) AS e, "
+	"    max(CASE WHEN r = (c * 50 + 99) / 100 THEN total_us END) AS p50, "
+	"    max(CASE WHEN r = (c * 95 + 99) / 100 THEN total_us END) AS p95 "
+	"    FROM b GROUP BY t), "
+	"rr AS (SELECT route, mode, total_us, "
+	"    ROW_NUMBER() OVER (PARTITION BY route, mode ORDER BY total_us) AS r, "
+	"    COUNT(*) OVER (PARTITION BY route, mode) AS c FROM w "
+	"    WHERE route IS NOT NULL AND mode != 'admin'), "
+	"ro AS (SELECT route, mode, max(c) AS n, "
+	"    max(CASE WHEN r = (c * 50 + 99) / 100 THEN total_us END) AS p50, "
+	"    max(CASE WHEN r = (c * 95 + 99) / 100 THEN total_us END) AS p95 "
+	"    FROM rr GROUP BY route, mode) "
+	"SELECT json_object( "
+	" 'window_s', ?1, 'now', unixepoch(), "
+	" 'series', (SELECT json_group_array(json_object('t', t, 'requests', n, "
+	"    'errors', e, 'p50_ms', p50 / 1000.0, 'p95_ms', p95 / 1000.0)) "
+	"    FROM (SELECT * FROM s ORDER BY t)), "
+	" 'routes', (SELECT json_group_array(json_object('route', route, 'mode', mode, "
+	"    'requests', n, 'rate', round(n * 1.0 / ?1, 3), 'p50_ms', p50 / 1000.0, "
+	"    'p95_ms', p95 / 1000.0)) FROM (SELECT * FROM ro ORDER BY n DESC)), "
+	" 'modes', (SELECT json_group_array(json_object('mode', mode, 'requests', n, "
+	"    'avg_queue_us', q, 'avg_spawn_us', sp, 'avg_connect_us', co, "
+	"    'avg_ttfb_us', tt, 'avg_total_us', tot)) "
+	"    FROM (SELECT mode, count(*) AS n, CAST(avg(queue_us) AS INTEGER) AS q, "
+	"      CAST(avg(spawn_us) AS INTEGER) AS sp, CAST(avg(connect_us) AS INTEGER) AS co, "
+	"      CAST(avg(ttfb_us) AS INTEGER) AS tt, CAST(avg(total_us) AS INTEGER) AS tot "
+	"      FROM w WHERE mode IN ('cgi', 'fastcgi') GROUP BY mode)), "
+	" 'errors', (SELECT json_group_array(json_object('time', datetime(ts, 'unixepoch'), "
+	"    'route', route, 'status', status, 'error', error)) "
+	"    FROM (SELECT * FROM w WHERE status >= 500 ORDER BY ts DESC LIMIT 20))); ";
