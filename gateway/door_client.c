@@ -1,0 +1,519 @@
+/*
+ * door_client.c: the front door's side toward the client (door.c says
+ * what the door is and why): a request head read and vetted, rewritten
+ * for civetweb, a request body read before its request goes on where
+ * the route asks for it, and the door's own answers, each followed by a
+ * lingering close.
+ *
+ * A head is looked for in what has come at every read, up to
+ * DOOR_HEAD_MAX.  Once whole, it is split and vetted by reqhead.c and
+ * civetweb gets the door's reading of it, written out afresh
+ * (rewrite_head), so that the two cannot frame one request two ways.
+ * Where the request's route has request_buffering, its body is read
+ * here, its end found by framing.c, into memory while head and body fit
+ * in DOOR_HEAD_MAX, then into an unlinked temporary file, and only then
+ * is the request queued (door_relay.c): a slow upload holds none of
+ * civetweb's threads and no route slot.  The door then answers an
+ * Expect: 100-continue itself and refuses a body over max_body with
+ * 413.  Otherwise the request is queued as soon as its head is whole
+ * and the body streams through the relay, which reads it with
+ * door_read_in and door_body_in_memory.
+ *
+ * Each refusal, expiry and early close is logged and written to the
+ * timings database as a row of mode "http" (door_row).  Everything here
+ * runs on the door's one thread: no locks, and the static buffers of
+ * wants_spool, rewrite_head and head_done are that thread's.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include "cgigate.h"
+#include "door_int.h"
+
+/* Input */
+
+/*
+ * Room for need more input bytes at inlen, moving what is left of the
+ * input to the front first.  -1 past DOOR_IN_MAX or on ENOMEM.
+ */
+static int
+in_room(struct dconn *c, size_t need)
+{
+	size_t cap;
+	char *p;
+
+	if (c->ioff > 0 && c->inlen + need > c->incap) {
+		memmove(c->in, c->in + c->ioff, c->inlen - c->ioff);
+		c->inlen -= c->ioff;
+		c->reqend -= c->reqend >= c->ioff ? c->ioff : c->reqend;
+		c->ioff = 0;
+	}
+	if (c->inlen + need <= c->incap)
+		return 0;
+	if (c->inlen + need > DOOR_IN_MAX)
+		return -1;
+	for (cap = c->incap ? c->incap : 1024; cap < c->inlen + need; cap *= 2)
+		;
+	if (cap > DOOR_IN_MAX)
+		cap = DOOR_IN_MAX;
+	if ((p = realloc(c->in, cap)) == NULL)
+		return -1;
+	c->in = p;
+	c->incap = cap;
+	return 0;
+}
+
+void
+door_in_free(struct dconn *c)
+{
+	free(c->in);
+	c->in = NULL;
+	c->inlen = c->incap = c->ioff = c->reqend = 0;
+}
+
+/* Rows, answers and lines */
+
+void
+door_row(struct dconn *c, int status, const char *why)
+{
+	struct timing t;
+	char id[24];
+
+	http_reqid(id, sizeof(id));
+	log_msg(id, "%s port %d%s%s%s%s -> %d: %s", c->addr, c->port,
+	    c->method[0] ? ": " : "", c->method, c->method[0] ? " " : "",
+	    c->path, status, why);
+	memset(&t, 0, sizeof(t));
+	t.ts = clk_wall();
+	t.exit_status = -1;
+	t.connect_us = -1;
+	t.status = status;
+	t.total_us = c->t0 ? (long long)(clk_now_us() - c->t0) : 0;
+	t.bytes_in = (long long)(c->inlen - c->ioff) + c->slen;
+	snprintf(t.request_id, sizeof(t.request_id), "%s", id);
+	snprintf(t.mode, sizeof(t.mode), "http");
+	snprintf(t.route, sizeof(t.route), "%s", c->route);
+	snprintf(t.method, sizeof(t.method), "%s", c->method);
+	snprintf(t.path, sizeof(t.path), "%s", c->path);
+	snprintf(t.error, sizeof(t.error), "%s", why);
+	timelog_push(&t);
+	if (status != 0)
+		stats_leave(&t, -1);	/* 0: nothing was asked */
+}
+
+/* Close after what was written, reading what still comes until EOF. */
+void
+door_linger(struct dconn *c)
+{
+	door_detach(c);
+	door_set_state(c, D_LINGER);
+	shutdown(c->fd, SHUT_WR);
+	door_in_free(c);
+	c->deadline = clk_now_us() + DOOR_LINGER_US;
+	door_ep_set(c, c->fd, EPOLLIN | EPOLLRDHUP);
+}
+
+/* Answer with status and close. */
+void
+door_answer(struct dconn *c, int status, const char *why, const char *extra)
+{
+	const char *text = httpout_reason(status);
+	char buf[512];
+	int n;
+
+	door_row(c, status, why);
+	n = snprintf(buf, sizeof(buf), "HTTP/1.1 %d %s\r\nServer: "
+	    CGIGATE_NAME "\r\nContent-Type: text/plain; charset=utf-8\r\n"
+	    "%sContent-Length: %zu\r\nConnection: close\r\n\r\n%d %s\n",
+	    status, text, extra ? extra : "", strlen(text) + 5, status, text);
+	/*
+	 * Only ever before any response byte went out on this connection
+	 * for this request, so the socket's buffer has room: one write.
+	 */
+	if (write(c->fd, buf, (size_t)n) != n) {
+		door_drop(c);
+		return;
+	}
+	door_linger(c);
+}
+
+/* Request heads */
+
+/* The path of a request target, for the route, into out. */
+static void
+target_path(const char *t, char *out, size_t len)
+{
+	const char *s = t, *e;
+
+	if (strncasecmp(s, "http://", 7) == 0 ||
+	    strncasecmp(s, "https://", 8) == 0) {
+		s = strchr(s + 8, '/');
+		if (s == NULL)
+			s = "/";
+	}
+	e = s + strcspn(s, "?#");
+	snprintf(out, len, "%.*s", (int)(e - s), s);
+}
+
+/*
+ * Does the request's route want its body read before it goes on?  Sets
+ * c->max_body.  Paths that are no handler route stream: civetweb answers
+ * them without reading much.
+ */
+static int
+wants_spool(struct dconn *c, const char *target, const struct config *cfg)
+{
+	static char raw[4096], clean[4096], name[ROUTE_NAME_MAX],
+	    file[4096];
+	const struct route_conf *rc, *remote;
+	const char *why, *pi;
+	struct route rt;
+	int found;
+
+	c->max_body = -1;
+	if (target[0] != '/' && strncasecmp(target, "http", 4) != 0)
+		return 0;
+	target_path(target, raw, sizeof(raw));
+	if (route_clean_path(raw, clean, sizeof(clean), &why) == -1)
+		return 0;
+	found = scan_lookup(clean, &rt, name, file, &pi) == 0;
+	remote = config_remote(cfg, clean);
+	if (remote != NULL && (!found ||
+	    strlen(remote->prefix) >= strlen(rt.name)))
+		rc = remote;
+	else if (found)
+		rc = config_route(cfg, rt.name);
+	else
+		return 0;
+	snprintf(c->route, sizeof(c->route), "%s", rc == remote ?
+	    remote->prefix : rt.name);
+	c->max_body = rc->max_body;
+	return rc->request_buffering;
+}
+
+/*
+ * Put the head civetweb gets in place of the one the client sent: the
+ * fields as the door read them, one per line with CRLF, so that the two
+ * cannot read it differently; an absolute-form target in origin form with
+ * its authority as the Host (RFC 9112 3.2.2); without the Expect the door
+ * answered itself.  0, or -1 when it does not fit.
+ */
+static int
+rewrite_head(struct dconn *c, const struct reqline *rl,
+    const struct cgi_header *f, int nf, int no_expect)
+{
+	static char h[DOOR_HEAD_MAX + 1024];
+	const char *target = rl->target, *auth = NULL;
+	size_t n, alen = 0, k;
+	int i;
+
+	if (strncasecmp(target, "http://", 7) == 0 ||
+	    strncasecmp(target, "https://", 8) == 0) {
+		auth = strchr(target, '/') + 2;
+		alen = strcspn(auth, "/?#");
+		target = auth + alen;
+		if (*target != '/') {
+			target = "/";	/* "http://host" or "http://host?q" */
+		}
+	}
+	n = (size_t)snprintf(h, sizeof(h), "%s %s HTTP/%s\r\n", rl->method,
+	    target, rl->version);
+	if (auth != NULL && n < sizeof(h))
+		n += (size_t)snprintf(h + n, sizeof(h) - n, "Host: %.*s\r\n",
+		    (int)alen, auth);
+	for (i = 0; i < nf && n < sizeof(h); i++) {
+		if ((auth != NULL && strcasecmp(f[i].name, "Host") == 0) ||
+		    (no_expect && strcasecmp(f[i].name, "Expect") == 0))
+			continue;
+		n += (size_t)snprintf(h + n, sizeof(h) - n, "%s: %s\r\n",
+		    f[i].name, f[i].value);
+	}
+	if (n + 2 >= sizeof(h) || n + 2 >= DOOR_HEAD_MAX)
+		return -1;
+	memcpy(h + n, "\r\n", 2);
+	n += 2;
+	if (n > c->headlen && in_room(c, n - c->headlen) == -1)
+		return -1;
+	k = c->inlen - c->ioff - c->headlen;	/* what follows the head */
+	memmove(c->in + c->ioff + n, c->in + c->ioff + c->headlen, k);
+	memcpy(c->in + c->ioff, h, n);
+	c->inlen = c->ioff + n + k;
+	c->headlen = n;
+	return 0;
+}
+
+/*
+ * The head at ioff (headlen bytes) is whole: vet it and decide what
+ * happens to the body.  0 to go on, -1 when answered.
+ */
+static int
+head_done(struct dconn *c, const struct config *cfg)
+{
+	static char copy[DOOR_HEAD_MAX];
+	struct cgi_header f[DOOR_FIELDS];
+	unsigned char spaced[DOOR_FIELDS];
+	struct reqhead_info ri;
+	struct reqline rl;
+	enum reqhead_end end;
+	int nf, st;
+
+	memcpy(copy, c->in + c->ioff, c->headlen);
+	framing_init(&c->body, FRAMING_NONE, 0);
+	c->head_req = c->spooled = 0;
+	c->max_body = -1;
+	if (reqhead_split(copy, c->headlen, &rl, f, DOOR_FIELDS, &nf, spaced,
+	    &end) != 0)
+		return 0;	/* no request line: civetweb answers it */
+	snprintf(c->method, sizeof(c->method), "%s", rl.method);
+	target_path(rl.target, c->path, sizeof(c->path));
+	c->head_req = strcmp(rl.method, "HEAD") == 0;
+	if ((st = reqhead_vet(rl.version, f, nf, spaced, end, &ri)) != 0) {
+		atomic_fetch_add(&door.n_bad, 1);
+		door_answer(c, st, ri.why, NULL);
+		return -1;
+	}
+	if (ri.chunked)
+		framing_init(&c->body, FRAMING_CHUNKED, 0);
+	else if (ri.content_length > 0)
+		framing_init(&c->body, FRAMING_SIZED, ri.content_length);
+	c->spooled = !c->body.done && wants_spool(c, rl.target, cfg);
+	if (c->spooled && c->max_body >= 0 &&
+	    ri.content_length > c->max_body) {
+		door_answer(c, 413, "request body over max_body", NULL);
+		return -1;
+	}
+	if (rewrite_head(c, &rl, f, nf, c->spooled && ri.expect_continue) ==
+	    -1) {
+		door_answer(c, 431, "request head too large", NULL);
+		return -1;
+	}
+	/* The door reads the body, so it answers the expectation. */
+	if (c->spooled && ri.expect_continue) {
+		static const char line[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+		if (write(c->fd, line, sizeof(line) - 1) !=
+		    (ssize_t)sizeof(line) - 1) {
+			door_drop(c);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The body's chunked framing is malformed. */
+static void
+bad_body(struct dconn *c)
+{
+	char why[128];
+
+	atomic_fetch_add(&door.n_bad, 1);
+	snprintf(why, sizeof(why), "malformed chunked request body (%s)",
+	    c->body.error);
+	door_answer(c, 400, why, NULL);
+}
+
+/* Body bytes in c->in after reqend: take what belongs to the body. */
+void
+door_body_in_memory(struct dconn *c)
+{
+	if (c->body.done || c->body.error != NULL)
+		return;
+	c->reqend += framing_feed(&c->body, c->in + c->reqend,
+	    c->inlen - c->reqend);
+}
+
+/* Is there a whole head at ioff?  Go on with it if so. */
+void
+door_try_head(struct dconn *c)
+{
+	const struct config *cfg = atomic_load(&door.cfg);
+	char *s, *e = NULL, *p;
+	size_t n;
+
+	/* RFC 9112 2.2: empty lines before a request line are ignored. */
+	while (c->ioff < c->inlen && (c->in[c->ioff] == '\r' ||
+	    c->in[c->ioff] == '\n'))
+		c->ioff++;
+	s = c->in + c->ioff;
+	n = c->inlen - c->ioff;
+	for (p = s; n > 0 && (p = memchr(p, '\n', (size_t)(s + n - p))) !=
+	    NULL; p++) {
+		if (p + 1 < s + n && p[1] == '\n') {
+			e = p + 2;
+			break;
+		}
+		if (p + 2 < s + n && p[1] == '\r' && p[2] == '\n') {
+			e = p + 3;
+			break;
+		}
+	}
+	if ((e == NULL && n >= DOOR_HEAD_MAX) ||
+	    (e != NULL && (size_t)(e - s) >= DOOR_HEAD_MAX)) {
+		atomic_fetch_add(&door.n_bad, 1);
+		door_answer(c, 431, "request head larger than 16 KB", NULL);
+		return;
+	}
+	if (e == NULL) {
+		if (c->client_eof) {
+			door_row(c, 400, "client closed in the middle of a "
+			    "request head");
+			door_drop(c);
+		}
+		return;
+	}
+	c->headlen = (size_t)(e - s);
+	if (head_done(c, cfg) == -1)
+		return;
+	c->reqend = c->ioff + c->headlen;
+	door_body_in_memory(c);
+	if (c->body.error != NULL) {
+		bad_body(c);
+		return;
+	}
+	if (c->spooled && !c->body.done) {
+		if (c->client_eof) {
+			door_row(c, 499, "client went away while sending the "
+			    "body");
+			door_drop(c);
+			return;
+		}
+		door_unpark_close(c);	/* no thread held while it comes */
+		door_set_state(c, D_SPOOL);
+		atomic_fetch_add(&door.n_spooled, 1);
+		c->deadline = clk_now_us() + (uint64_t)cfg->body_timeout_us;
+		return;
+	}
+	door_enqueue(c);
+}
+
+/* Read what the client sent, up to want bytes.  0, or -1: it is gone. */
+int
+door_read_in(struct dconn *c, size_t want)
+{
+	ssize_t n;
+
+	if (c->inlen - c->ioff + want > DOOR_IN_MAX)
+		want = DOOR_IN_MAX - (c->inlen - c->ioff);
+	if (want == 0)
+		return 0;	/* full: read later */
+	if (in_room(c, want) == -1)
+		return -1;
+	n = read(c->fd, c->in + c->inlen, want);
+	if (n > 0)
+		c->inlen += (size_t)n;
+	else if (n == 0)
+		c->client_eof = 1;
+	else if (errno != EAGAIN && errno != EINTR)
+		return -1;
+	return 0;
+}
+
+void
+door_on_head(struct dconn *c)
+{
+	const struct config *cfg = atomic_load(&door.cfg);
+	size_t before = c->inlen - c->ioff;
+
+	if (door_read_in(c, 4096) == -1) {
+		door_drop(c);
+		return;
+	}
+	if (before == 0 && c->inlen > c->ioff) {
+		door_set_idle(c, 0);
+		c->t0 = clk_now_us();
+		c->deadline = c->t0 + (uint64_t)cfg->header_timeout_us;
+	}
+	if (c->inlen > c->ioff)
+		door_try_head(c);
+	else if (c->client_eof)
+		door_drop(c);	/* closed between requests: all is well */
+}
+
+/* Request bodies */
+
+/* A spool file, unlinked from the start. */
+static int
+spool_open(void)
+{
+	const char *dir = getenv("TMPDIR");
+	int fd;
+
+	if (dir == NULL || *dir == '\0')
+		dir = "/tmp";
+	if ((fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)) == -1)
+		log_msg(NULL, "door: spool file in %s: %s", dir,
+		    strerror(errno));
+	return fd;
+}
+
+/* Body bytes into memory while they fit beside the head, then a file. */
+void
+door_on_spool(struct dconn *c)
+{
+	const struct config *cfg = atomic_load(&door.cfg);
+	size_t room = DOOR_IN_MAX - (c->inlen - c->ioff), k;
+	ssize_t n;
+
+	if (room > sizeof(door.scratch))
+		room = sizeof(door.scratch);
+	n = room == 0 ? 0 : read(c->fd, door.scratch, room);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		door_row(c, 499, "client went away while sending the body");
+		door_drop(c);
+		return;
+	}
+	c->deadline = clk_now_us() + (uint64_t)cfg->body_timeout_us;
+	k = framing_feed(&c->body, door.scratch, (size_t)n);
+	if (c->body.error != NULL) {
+		bad_body(c);
+		return;
+	}
+	if (c->max_body >= 0 && c->body.data > c->max_body) {
+		door_answer(c, 413, "request body over max_body", NULL);
+		return;
+	}
+	if (c->sfd < 0 && c->inlen + k <= c->ioff + DOOR_HEAD_MAX) {
+		if (in_room(c, k) == -1) {
+			door_answer(c, 503, "out of memory", "Retry-After: 1\r\n");
+			return;
+		}
+		memcpy(c->in + c->inlen, door.scratch, k);
+		c->inlen += k;
+		c->reqend += k;
+	} else if (k > 0) {
+		if (c->sfd < 0 && (c->sfd = spool_open()) == -1) {
+			door_answer(c, 503, "cannot spool the request body",
+			    "Retry-After: 1\r\n");
+			return;
+		}
+		if (write(c->sfd, door.scratch, k) != (ssize_t)k) {
+			log_msg(NULL, "door: spool file: %s", strerror(errno));
+			door_answer(c, 503, "cannot spool the request body",
+			    "Retry-After: 1\r\n");
+			return;
+		}
+		c->slen += (long long)k;
+	}
+	if ((size_t)n > k) {
+		/* the next request, sent early: room was kept for it */
+		if (in_room(c, (size_t)n - k) == -1) {
+			door_drop(c);
+			return;
+		}
+		memcpy(c->in + c->inlen, door.scratch + k, (size_t)n - k);
+		c->inlen += (size_t)n - k;
+	}
+	if (c->body.done)
+		door_enqueue(c);
+}
