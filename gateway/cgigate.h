@@ -50,6 +50,7 @@ enum rlim_kind { RL_CPU, RL_AS, RL_NPROC, RL_NOFILE, RL_COUNT };
 #define RC_DOCROOT	0x20000
 #define RC_SUFFIX	0x40000
 #define RC_BUFFER	0x80000
+#define RC_ENV		0x100000	/* merged with the inherited lines */
 
 #define MAX_BACKENDS	16
 #define MAX_SUFFIXES	8
@@ -170,6 +171,57 @@ void	 config_free(struct config *c);
 int64_t	 config_duration(const char *s);
 /* "10M", "512K", "1G", "100" -> bytes; -1 if malformed. */
 int64_t	 config_size(const char *s);
+
+/*
+ * The directive table: every key a section takes, its type, where its
+ * field is, its bounds and, for route keys, the RC_* bit that stops
+ * inheritance.  The parser and config_finish work from it alone.
+ */
+enum config_scope { CS_SERVER, CS_ROUTE };
+
+/* The value a key takes, and so its field and how a section inherits it. */
+enum config_type {
+	CT_STRING,	/* char * */
+	CT_ABSPATH,	/* char *, starting with '/' */
+	CT_INT,		/* int, long long or unsigned long: min..max */
+	CT_DURATION,	/* int64_t microseconds: min..max */
+	CT_SIZE,	/* int64_t bytes: min..max */
+	CT_BOOL,	/* int, 0 or 1 */
+	CT_ENUM,	/* an enum: one of choices */
+	CT_RLIMIT,	/* rlim_t: "unlimited", or min..max written as unit */
+	CT_LIST,	/* char *[size / sizeof(char *)], the count at noff */
+	CT_CIDRS,	/* struct cidr[] (admin_allow) */
+	CT_ENV		/* route_conf.env: inherited lines merge with its own */
+};
+
+struct config_choice {
+	const char	*name;
+	int		 value;
+};
+
+struct config_key {
+	const char	*name;		/* once per scope */
+	enum config_type type;
+	enum config_scope scope;
+	size_t		 off;		/* in struct config or route_conf */
+	size_t		 size;		/* of that field */
+	long long	 min, max;	/* numbers: the range taken */
+	enum config_type unit;		/* CT_RLIMIT: how the number is written */
+	unsigned	 bit;		/* route keys: RC_* */
+	const char	*why;		/* the refusal, for generic types */
+	const struct config_choice *choices;	/* CT_ENUM, NULL name last */
+	size_t		 noff;		/* CT_LIST: its int count */
+	size_t		 lineoff;	/* route int keeping the line, or 0 */
+	/* Lists, cidrs, env: a dedicated setter; NULL or the reason. */
+	const char	*(*set)(const struct config_key *k, struct config *c,
+			    struct route_conf *r, const char *v);
+};
+
+/* The i-th entry of the table, NULL past its end. */
+const struct config_key *config_key_at(size_t i);
+/* "route" or "server"; "string", "duration", ... as --directives says. */
+const char *config_scope_name(enum config_scope s);
+const char *config_type_name(enum config_type t);
 
 /* route.c */
 

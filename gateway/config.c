@@ -8,10 +8,22 @@
  * "file:line: reason"; nothing is half-applied that the caller keeps, since
  * a failed parse means cgigate refuses to start.
  *
+ * Every directive is one entry of keys[], the only place that names it:
+ * its section, the type of its value, its field (an offset into struct
+ * config or struct route_conf), its bounds with the message that refuses
+ * a value past them and, for route keys, the RC_* bit saying a section
+ * set it.  The parser looks a key up there and the setter of its type
+ * writes the field; lists, address blocks and env lines have small
+ * setters of their own, named by their entries.  cgigate --directives
+ * prints the table, and the manual page test holds cgigate.conf(5) to it.
+ *
  * Route sections inherit field by field: [route /api/users] takes what it
  * does not set from [route /api], then [route /], then the built-ins.
- * config_check then refuses what parses but cannot apply once inherited
- * (document_root on a CGI route), naming the line that set it.
+ * config_finish walks the same table, copying each route field whose bit
+ * is clear by its type; env lines merge instead, the section's own
+ * overriding inherited ones of the same name.  config_check then refuses
+ * what parses but cannot apply once inherited (document_root on a CGI
+ * route), naming the line that set it.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -19,6 +31,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,10 +82,6 @@ builtin(void)
 	pthread_once(&builtin_once, builtin_init);
 	return &builtin_route;
 }
-
-static const char *rlim_keys[RL_COUNT] = {
-	"rlimit_cpu", "rlimit_as", "rlimit_nproc", "rlimit_nofile"
-};
 
 int
 config_set(char **field, const char *value)
@@ -229,15 +238,15 @@ trim(char *s)
 }
 
 static int
-parse_int(const char *v, long min, long max, long *out)
+parse_int(const char *v, long long min, long long max, long long *out)
 {
 	char *end;
-	long n;
+	long long n;
 
 	if (!isdigit((unsigned char)*v) && *v != '-')
 		return -1;
 	errno = 0;
-	n = strtol(v, &end, 10);
+	n = strtoll(v, &end, 10);
 	if (errno != 0 || *end != '\0' || n < min || n > max)
 		return -1;
 	*out = n;
@@ -302,99 +311,122 @@ route_section(struct config *c, const char *prefix, int line)
 	return r;
 }
 
-static const char *
-server_key(struct config *c, const char *k, const char *v)
+static void *
+ptr_at(void *base, size_t off)
 {
-	long n;
-	int64_t d;
+	return (char *)base + off;
+}
 
-	if (strcmp(k, "listen") == 0) {
-		if (*v == '\0' || strchr(v, ':') == NULL)
-			return "listen wants ADDR:PORT";
-		if (config_add_listen(c, v) == -1)
-			return "too many listen lines";
-	} else if (strcmp(k, "handlers") == 0) {
-		if (config_set(&c->handlers, v) == -1)
-			return "out of memory";
-	} else if (strcmp(k, "www") == 0) {
-		if (config_set(&c->www, v) == -1)
-			return "out of memory";
-	} else if (strcmp(k, "timings") == 0) {
-		if (config_set(&c->timings, v) == -1)
-			return "out of memory";
-	} else if (strcmp(k, "path") == 0) {
-		if (config_set(&c->path_env, v) == -1)
-			return "out of memory";
-	} else if (strcmp(k, "threads") == 0) {
-		if (parse_int(v, 2, 1024, &n) == -1)
-			return "threads wants a number from 2 to 1024";
-		c->threads = (int)n;
-	} else if (strcmp(k, "header_timeout") == 0 ||
-	    strcmp(k, "keepalive_timeout") == 0 ||
-	    strcmp(k, "body_timeout") == 0) {
-		if ((d = config_duration(v)) <= 0)
-			return "bad duration (use ms, s, m, h or d)";
-		*(k[0] == 'h' ? &c->header_timeout_us : k[0] == 'k' ?
-		    &c->keepalive_timeout_us : &c->body_timeout_us) = d;
-	} else if (strcmp(k, "max_connections") == 0) {
-		if (parse_int(v, 16, 1 << 20, &n) == -1)
-			return "max_connections wants a number from 16 to "
-			    "1048576";
-		c->max_connections = (int)n;
-	} else if (strcmp(k, "max_client_connections") == 0) {
-		if (parse_int(v, 0, 1 << 20, &n) == -1)
-			return "max_client_connections wants a number "
-			    "(0: no limit)";
-		c->max_client_connections = (int)n;
-	} else if (strcmp(k, "drain_timeout") == 0) {
-		if ((d = config_duration(v)) < 0)
-			return "bad duration (use ms, s, m, h or d)";
-		c->drain_us = d;
-	} else if (strcmp(k, "stderr_limit") == 0) {
-		if ((d = config_size(v)) < 0)
-			return "bad size (use K, M or G)";
-		c->stderr_cap = d;
-	} else if (strcmp(k, "timings_max_age") == 0) {
-		if ((d = config_duration(v)) < 0)
-			return "bad duration (use ms, s, m, h or d; 0: forever)";
-		c->timings_max_age_us = d;
-	} else if (strcmp(k, "timings_max_rows") == 0) {
-		if (parse_int(v, 0, LONG_MAX, &n) == -1)
-			return "timings_max_rows wants a number (0: no limit)";
-		c->timings_max_rows = n;
-	} else if (strcmp(k, "user") == 0) {
-		if (*v == '\0' || config_set(&c->user, v) == -1)
-			return "user wants a user name";
-	} else if (strcmp(k, "allow_root") == 0) {
-		if ((c->allow_root = parse_bool(v)) == -1)
-			return "allow_root wants yes or no";
-	} else if (strcmp(k, "admin_allow") == 0) {
-		char *list, *item, *save = NULL;
+static const void *
+cptr_at(const void *base, size_t off)
+{
+	return (const char *)base + off;
+}
 
-		if (!c->admin_allow_set)
-			c->nadmin_allow = 0;	/* the file's list replaces */
-		c->admin_allow_set = 1;
-		if ((list = strdup(v)) == NULL)
-			return "out of memory";
-		for (item = strtok_r(list, ",", &save); item != NULL;
-		    item = strtok_r(NULL, ",", &save)) {
-			item = trim(item);
-			if (c->nadmin_allow == MAX_ALLOW ||
-			    config_cidr(item,
-			    &c->admin_allow[c->nadmin_allow]) == -1) {
-				free(list);
-				return "admin_allow wants addresses or "
-				    "ADDR/BITS blocks, separated by commas";
-			}
-			c->nadmin_allow++;
-		}
-		free(list);
-	} else if (strcmp(k, "timings_queue") == 0) {
-		if (parse_int(v, 16, 1 << 20, &n) == -1)
-			return "timings_queue wants a number from 16 to 1048576";
-		c->timings_queue = (int)n;
-	} else
-		return "unknown directive in [server]";
+/* Store n in an integer field of size bytes: an int or a 64-bit one. */
+static void
+put_int(void *p, size_t size, long long n)
+{
+	int i = (int)n;
+	int64_t l = n;
+
+	if (size == sizeof(i))
+		memcpy(p, &i, sizeof(i));
+	else
+		memcpy(p, &l, sizeof(l));
+}
+
+/* A number written as unit (CT_INT, CT_DURATION, CT_SIZE), in min..max. */
+static int
+parse_number(enum config_type unit, const char *v, long long min,
+    long long max, long long *out)
+{
+	int64_t n;
+
+	if (unit == CT_INT)
+		return parse_int(v, min, max, out);
+	n = unit == CT_DURATION ? config_duration(v) : config_size(v);
+	if (n < 0 || n < min || n > max)
+		return -1;
+	*out = n;
+	return 0;
+}
+
+/*
+ * Hand each item of a comma-separated value, trimmed, to add; the first
+ * reason it returns stops the walk.
+ */
+static const char *
+each_item(const struct config_key *k, struct config *c, struct route_conf *r,
+    const char *v, const char *(*add)(const struct config_key *,
+    struct config *, struct route_conf *, const char *))
+{
+	char *list, *item, *save = NULL;
+	const char *why = NULL;
+
+	if ((list = strdup(v)) == NULL)
+		return "out of memory";
+	for (item = strtok_r(list, ",", &save); item != NULL && why == NULL;
+	    item = strtok_r(NULL, ",", &save))
+		why = add(k, c, r, trim(item));
+	free(list);
+	return why;
+}
+
+static const char *
+set_listen(const struct config_key *k, struct config *c,
+    struct route_conf *r, const char *v)
+{
+	(void)k;
+	(void)r;
+	if (*v == '\0' || strchr(v, ':') == NULL)
+		return "listen wants ADDR:PORT";
+	if (config_add_listen(c, v) == -1)
+		return "too many listen lines";
+	return NULL;
+}
+
+static const char *
+admin_item(const struct config_key *k, struct config *c,
+    struct route_conf *r, const char *item)
+{
+	(void)r;
+	if (c->nadmin_allow == MAX_ALLOW ||
+	    config_cidr(item, &c->admin_allow[c->nadmin_allow]) == -1)
+		return k->why;
+	c->nadmin_allow++;
+	return NULL;
+}
+
+static const char *
+set_admin_allow(const struct config_key *k, struct config *c,
+    struct route_conf *r, const char *v)
+{
+	if (!c->admin_allow_set)
+		c->nadmin_allow = 0;	/* the file's list replaces */
+	c->admin_allow_set = 1;
+	return each_item(k, c, r, v, admin_item);
+}
+
+static const char *
+set_env(const struct config_key *k, struct config *c, struct route_conf *r,
+    const char *v)
+{
+	const char *eq = strchr(v, '=');
+	int i;
+
+	(void)k;
+	(void)c;
+	if (eq == NULL || eq == v)
+		return "env wants NAME=value";
+	for (i = 0; v + i < eq; i++)
+		if (!isalnum((unsigned char)v[i]) && v[i] != '_')
+			return "env name must be letters, digits and _";
+	if (r->nenv == MAX_ROUTE_ENV)
+		return "too many env lines in one route";
+	if ((r->env[r->nenv] = strdup(v)) == NULL)
+		return "out of memory";
+	r->nenv++;
 	return NULL;
 }
 
@@ -403,7 +435,7 @@ static int
 valid_backend(const char *b)
 {
 	const char *colon;
-	long port;
+	long long port;
 
 	if (strncmp(b, "unix:", 5) == 0)
 		return b[5] == '/' && strlen(b + 5) < 108;
@@ -413,226 +445,313 @@ valid_backend(const char *b)
 	return parse_int(colon + 1, 1, 65535, &port) == 0;
 }
 
-/*
- * One script_suffix: a dot and a name part, nothing that could not end a
- * path segment that route_clean_path lets through (no "/", blanks,
- * controls).  Returns NULL or the reason.
- */
 static const char *
-valid_suffix(const char *x)
+backend_item(const struct config_key *k, struct config *c,
+    struct route_conf *r, const char *item)
 {
-	const char *s;
+	struct pool_conf *f = &r->fcgi;
 
-	if (x[0] != '.' || x[1] == '\0')
-		return "script_suffix: a suffix is a dot and a name, "
-		    "like .php";
-	for (s = x; *s != '\0'; s++)
-		if ((unsigned char)*s <= ' ' || (unsigned char)*s == 0x7f ||
-		    strchr("/\\%?#", *s) != NULL)
-			return "script_suffix: a suffix cannot hold /, \\, %, "
-			    "?, #, blanks or control characters";
+	(void)k;
+	(void)c;
+	if (!valid_backend(item))
+		return "fastcgi wants tcp:HOST:PORT or unix:/path, separated "
+		    "by commas";
+	if (f->nbackends == MAX_BACKENDS)
+		return "too many FastCGI backends";
+	if ((f->backends[f->nbackends] = strdup(item)) == NULL)
+		return "out of memory";
+	f->nbackends++;
 	return NULL;
 }
 
 static const char *
-suffix_key(struct pool_conf *f, const char *v)
+set_backends(const struct config_key *k, struct config *c,
+    struct route_conf *r, const char *v)
 {
-	char *list, *item, *save = NULL;
-	const char *why = NULL;
+	const char *why;
 
-	if ((list = strdup(v)) == NULL)
-		return "out of memory";
-	for (item = strtok_r(list, ",", &save); item != NULL && why == NULL;
-	    item = strtok_r(NULL, ",", &save)) {
-		item = trim(item);
-		if ((why = valid_suffix(item)) != NULL)
-			break;
-		if (f->nsuffixes == MAX_SUFFIXES)
-			why = "script_suffix: at most 8 suffixes";
-		else if ((f->suffixes[f->nsuffixes] = strdup(item)) == NULL)
-			why = "out of memory";
-		else
-			f->nsuffixes++;
-	}
-	free(list);
-	if (why == NULL && f->nsuffixes == 0)
-		why = "script_suffix: wants suffixes like .php, separated by "
-		    "commas";
-	return why;
+	if (r->set & k->bit)
+		return "fastcgi given twice in one route";
+	if ((why = each_item(k, c, r, v, backend_item)) != NULL)
+		return why;
+	if (r->fcgi.nbackends == 0)
+		return "fastcgi wants at least one backend";
+	return NULL;
 }
 
 /*
- * FastCGI keys of a route.  Returns NULL when k is not one of them, ""
- * when it was applied, or the reason it was refused.
+ * One script_suffix: a dot and a name part, nothing that could not end a
+ * path segment that route_clean_path lets through (no "/", blanks,
+ * controls).
  */
 static const char *
-fcgi_key(struct route_conf *r, const char *k, const char *v)
+suffix_item(const struct config_key *k, struct config *c,
+    struct route_conf *r, const char *item)
 {
 	struct pool_conf *f = &r->fcgi;
-	char *list, *item, *save = NULL;
-	const char *why;
-	int64_t d;
-	long n;
+	const char *s;
 
-	if (strcmp(k, "min_workers") == 0) {
-		if (parse_int(v, 0, 1024, &n) == -1)
-			return "min_workers wants a number from 0 to 1024";
-		f->min_workers = (int)n;
-		r->set |= RC_MINWORKERS;
-	} else if (strcmp(k, "max_workers") == 0) {
-		if (parse_int(v, 1, 1024, &n) == -1)
-			return "max_workers wants a number from 1 to 1024";
-		f->max_workers = (int)n;
-		r->set |= RC_MAXWORKERS;
-	} else if (strcmp(k, "idle_timeout") == 0) {
-		if ((d = config_duration(v)) <= 0)
-			return "bad duration (use ms, s, m, h or d)";
-		f->idle_us = d;
-		r->set |= RC_IDLE;
-	} else if (strcmp(k, "start_timeout") == 0) {
-		if ((d = config_duration(v)) <= 0)
-			return "bad duration (use ms, s, m, h or d)";
-		f->start_us = d;
-		r->set |= RC_START;
-	} else if (strcmp(k, "max_requests") == 0) {
-		if (parse_int(v, 0, INT_MAX, &n) == -1)
-			return "max_requests wants a number (0: never recycle)";
-		f->max_requests = (unsigned long)n;
-		r->set |= RC_MAXREQ;
-	} else if (strcmp(k, "max_connections") == 0) {
-		if (parse_int(v, 1, 4096, &n) == -1)
-			return "max_connections wants a number from 1 to 4096";
-		f->max_connections = (int)n;
-		r->set |= RC_MAXCONN;
-	} else if (strcmp(k, "document_root") == 0) {
-		if (v[0] != '/')
-			return "document_root wants an absolute path";
-		if (config_set(&f->document_root, v) == -1)
-			return "out of memory";
-		r->set |= RC_DOCROOT;
-	} else if (strcmp(k, "script_suffix") == 0) {
-		if (r->set & RC_SUFFIX)
-			return "script_suffix: given twice in one route";
-		if ((why = suffix_key(f, v)) != NULL)
-			return why;
-		r->set |= RC_SUFFIX;
-	} else if (strcmp(k, "fastcgi") == 0) {
-		if (r->set & RC_BACKENDS)
-			return "fastcgi given twice in one route";
-		if ((list = strdup(v)) == NULL)
-			return "out of memory";
-		for (item = strtok_r(list, ",", &save); item != NULL;
-		    item = strtok_r(NULL, ",", &save)) {
-			item = trim(item);
-			if (!valid_backend(item)) {
-				free(list);
-				return "fastcgi wants tcp:HOST:PORT or "
-				    "unix:/path, separated by commas";
-			}
-			if (f->nbackends == MAX_BACKENDS) {
-				free(list);
-				return "too many FastCGI backends";
-			}
-			if ((f->backends[f->nbackends] = strdup(item)) ==
-			    NULL) {
-				free(list);
-				return "out of memory";
-			}
-			f->nbackends++;
-		}
-		free(list);
-		if (f->nbackends == 0)
-			return "fastcgi wants at least one backend";
-		r->set |= RC_BACKENDS;
-	} else
-		return NULL;
-	return "";
+	(void)k;
+	(void)c;
+	if (item[0] != '.' || item[1] == '\0')
+		return "script_suffix: a suffix is a dot and a name, "
+		    "like .php";
+	for (s = item; *s != '\0'; s++)
+		if ((unsigned char)*s <= ' ' || (unsigned char)*s == 0x7f ||
+		    strchr("/\\%?#", *s) != NULL)
+			return "script_suffix: a suffix cannot hold /, \\, %, "
+			    "?, #, blanks or control characters";
+	if (f->nsuffixes == MAX_SUFFIXES)
+		return "script_suffix: at most 8 suffixes";
+	if ((f->suffixes[f->nsuffixes] = strdup(item)) == NULL)
+		return "out of memory";
+	f->nsuffixes++;
+	return NULL;
 }
 
 static const char *
-route_key(struct route_conf *r, const char *k, const char *v)
+set_suffixes(const struct config_key *k, struct config *c,
+    struct route_conf *r, const char *v)
 {
 	const char *why;
-	int64_t d;
-	long n;
-	int i, b;
 
-	if (strcmp(k, "mode") == 0) {
-		if (strcmp(v, "cgi") == 0)
-			r->mode = MODE_CGI;
-		else if (strcmp(v, "fastcgi") == 0)
-			r->mode = MODE_FASTCGI;
-		else
-			return "mode wants cgi or fastcgi";
-		r->set |= RC_MODE;
-	} else if (strcmp(k, "timeout") == 0) {
-		if ((d = config_duration(v)) <= 0)
-			return "bad duration (use ms, s, m, h or d)";
-		r->timeout_us = d;
-		r->set |= RC_TIMEOUT;
-	} else if (strcmp(k, "max_concurrency") == 0) {
-		if (parse_int(v, 1, 100000, &n) == -1)
-			return "max_concurrency wants a number from 1 to 100000";
-		r->max_concurrency = (int)n;
-		r->set |= RC_MAXCONC;
-	} else if (strcmp(k, "max_queue_wait") == 0) {
-		if ((d = config_duration(v)) < 0)
-			return "bad duration (use ms, s, m, h or d)";
-		r->max_queue_wait_us = d;
-		r->set |= RC_QUEUEWAIT;
-	} else if (strcmp(k, "max_body") == 0) {
-		if ((d = config_size(v)) < 0)
-			return "bad size (use K, M or G)";
-		r->max_body = d;
-		r->set |= RC_MAXBODY;
-	} else if (strcmp(k, "internal_redirect") == 0) {
-		if ((b = parse_bool(v)) == -1)
-			return "internal_redirect wants yes or no";
-		r->internal_redirect = b;
-		r->set |= RC_REDIRECT;
-	} else if (strcmp(k, "request_buffering") == 0) {
-		if ((b = parse_bool(v)) == -1)
-			return "request_buffering wants yes or no";
-		r->request_buffering = b;
-		r->set |= RC_BUFFER;
-	} else if (strcmp(k, "env") == 0) {
-		const char *eq = strchr(v, '=');
+	if (r->set & k->bit)
+		return "script_suffix: given twice in one route";
+	if ((why = each_item(k, c, r, v, suffix_item)) != NULL)
+		return why;
+	if (r->fcgi.nsuffixes == 0)
+		return "script_suffix: wants suffixes like .php, separated by "
+		    "commas";
+	return NULL;
+}
 
-		if (eq == NULL || eq == v)
-			return "env wants NAME=value";
-		for (i = 0; v + i < eq; i++)
-			if (!isalnum((unsigned char)v[i]) && v[i] != '_')
-				return "env name must be letters, digits and _";
-		if (r->nenv == MAX_ROUTE_ENV)
-			return "too many env lines in one route";
-		if ((r->env[r->nenv] = strdup(v)) == NULL)
-			return "out of memory";
-		r->nenv++;
-	} else if ((why = fcgi_key(r, k, v)) != NULL) {
-		return *why == '\0' ? NULL : why;
-	} else {
-		for (i = 0; i < RL_COUNT; i++)
-			if (strcmp(k, rlim_keys[i]) == 0)
-				break;
-		if (i == RL_COUNT)
-			return "unknown directive in [route]";
+static const struct config_choice modes[] = {
+	{ "cgi", MODE_CGI },
+	{ "fastcgi", MODE_FASTCGI },
+	{ NULL, 0 }
+};
+
+#define SRV(f)	.scope = CS_SERVER, .off = offsetof(struct config, f), \
+		.size = sizeof(((struct config *)0)->f)
+#define RT(f, b) .scope = CS_ROUTE, .off = offsetof(struct route_conf, f), \
+		.size = sizeof(((struct route_conf *)0)->f), .bit = (b)
+#define DURATION	"bad duration (use ms, s, m, h or d)"
+#define SIZE		"bad size (use K, M or G)"
+
+/*
+ * Every directive, in cgigate.conf(5)'s order.  A bound is refused with
+ * why; min is 0 or more for durations and sizes (in microseconds and
+ * bytes), 1 for "more than 0".
+ */
+static const struct config_key keys[] = {
+	{ "admin_allow", CT_CIDRS, SRV(admin_allow), .set = set_admin_allow,
+	    .why = "admin_allow wants addresses or ADDR/BITS blocks, "
+	    "separated by commas" },
+	{ "allow_root", CT_BOOL, SRV(allow_root),
+	    .why = "allow_root wants yes or no" },
+	{ "body_timeout", CT_DURATION, SRV(body_timeout_us), .min = 1,
+	    .max = LLONG_MAX, .why = DURATION },
+	{ "drain_timeout", CT_DURATION, SRV(drain_us), .min = 0,
+	    .max = LLONG_MAX, .why = DURATION },
+	{ "handlers", CT_STRING, SRV(handlers) },
+	{ "header_timeout", CT_DURATION, SRV(header_timeout_us), .min = 1,
+	    .max = LLONG_MAX, .why = DURATION },
+	{ "keepalive_timeout", CT_DURATION, SRV(keepalive_timeout_us),
+	    .min = 1, .max = LLONG_MAX, .why = DURATION },
+	{ "listen", CT_LIST, SRV(listen), .noff = offsetof(struct config,
+	    nlisten), .set = set_listen },
+	{ "max_client_connections", CT_INT, SRV(max_client_connections),
+	    .min = 0, .max = 1 << 20,
+	    .why = "max_client_connections wants a number (0: no limit)" },
+	{ "max_connections", CT_INT, SRV(max_connections), .min = 16,
+	    .max = 1 << 20,
+	    .why = "max_connections wants a number from 16 to 1048576" },
+	{ "path", CT_STRING, SRV(path_env) },
+	{ "stderr_limit", CT_SIZE, SRV(stderr_cap), .min = 0,
+	    .max = LLONG_MAX, .why = SIZE },
+	{ "threads", CT_INT, SRV(threads), .min = 2, .max = 1024,
+	    .why = "threads wants a number from 2 to 1024" },
+	{ "timings", CT_STRING, SRV(timings) },
+	{ "timings_max_age", CT_DURATION, SRV(timings_max_age_us), .min = 0,
+	    .max = LLONG_MAX,
+	    .why = "bad duration (use ms, s, m, h or d; 0: forever)" },
+	{ "timings_max_rows", CT_INT, SRV(timings_max_rows), .min = 0,
+	    .max = LONG_MAX,
+	    .why = "timings_max_rows wants a number (0: no limit)" },
+	{ "timings_queue", CT_INT, SRV(timings_queue), .min = 16,
+	    .max = 1 << 20,
+	    .why = "timings_queue wants a number from 16 to 1048576" },
+	{ "user", CT_STRING, SRV(user) },
+	{ "www", CT_STRING, SRV(www) },
+
+	/* Every route. */
+	{ "env", CT_ENV, RT(env, RC_ENV), .noff = offsetof(struct route_conf,
+	    nenv), .set = set_env },
+	{ "internal_redirect", CT_BOOL, RT(internal_redirect, RC_REDIRECT),
+	    .why = "internal_redirect wants yes or no" },
+	{ "max_body", CT_SIZE, RT(max_body, RC_MAXBODY), .min = 0,
+	    .max = LLONG_MAX, .why = SIZE },
+	{ "max_concurrency", CT_INT, RT(max_concurrency, RC_MAXCONC),
+	    .min = 1, .max = 100000,
+	    .why = "max_concurrency wants a number from 1 to 100000" },
+	{ "max_queue_wait", CT_DURATION, RT(max_queue_wait_us, RC_QUEUEWAIT),
+	    .min = 0, .max = LLONG_MAX, .why = DURATION },
+	{ "mode", CT_ENUM, RT(mode, RC_MODE), .choices = modes,
+	    .why = "mode wants cgi or fastcgi" },
+	{ "request_buffering", CT_BOOL, RT(request_buffering, RC_BUFFER),
+	    .why = "request_buffering wants yes or no" },
+	{ "rlimit_as", CT_RLIMIT, RT(rlim[RL_AS], RC_RLIM << RL_AS),
+	    .unit = CT_SIZE, .min = 1, .max = LLONG_MAX, .why = SIZE },
+	{ "rlimit_cpu", CT_RLIMIT, RT(rlim[RL_CPU], RC_RLIM << RL_CPU),
+	    .unit = CT_DURATION, .min = 1, .max = LLONG_MAX,
+	    .why = DURATION },
+	{ "rlimit_nofile", CT_RLIMIT, RT(rlim[RL_NOFILE],
+	    RC_RLIM << RL_NOFILE), .unit = CT_INT, .min = 1, .max = INT_MAX,
+	    .why = "wants a positive number or unlimited" },
+	{ "rlimit_nproc", CT_RLIMIT, RT(rlim[RL_NPROC], RC_RLIM << RL_NPROC),
+	    .unit = CT_INT, .min = 1, .max = INT_MAX,
+	    .why = "wants a positive number or unlimited" },
+	{ "timeout", CT_DURATION, RT(timeout_us, RC_TIMEOUT), .min = 1,
+	    .max = LLONG_MAX, .why = DURATION },
+
+	/* FastCGI pools. */
+	{ "idle_timeout", CT_DURATION, RT(fcgi.idle_us, RC_IDLE), .min = 1,
+	    .max = LLONG_MAX, .why = DURATION },
+	{ "max_requests", CT_INT, RT(fcgi.max_requests, RC_MAXREQ), .min = 0,
+	    .max = INT_MAX,
+	    .why = "max_requests wants a number (0: never recycle)" },
+	{ "max_workers", CT_INT, RT(fcgi.max_workers, RC_MAXWORKERS),
+	    .min = 1, .max = 1024,
+	    .why = "max_workers wants a number from 1 to 1024" },
+	{ "min_workers", CT_INT, RT(fcgi.min_workers, RC_MINWORKERS),
+	    .min = 0, .max = 1024,
+	    .why = "min_workers wants a number from 0 to 1024" },
+	{ "start_timeout", CT_DURATION, RT(fcgi.start_us, RC_START), .min = 1,
+	    .max = LLONG_MAX, .why = DURATION },
+
+	/* FastCGI trees of scripts. */
+	{ "document_root", CT_ABSPATH, RT(fcgi.document_root, RC_DOCROOT),
+	    .lineoff = offsetof(struct route_conf, fcgi.docroot_line),
+	    .why = "document_root wants an absolute path" },
+	{ "script_suffix", CT_LIST, RT(fcgi.suffixes, RC_SUFFIX),
+	    .noff = offsetof(struct route_conf, fcgi.nsuffixes),
+	    .lineoff = offsetof(struct route_conf, fcgi.suffix_line),
+	    .set = set_suffixes },
+
+	/* Remote FastCGI servers. */
+	{ "fastcgi", CT_LIST, RT(fcgi.backends, RC_BACKENDS),
+	    .noff = offsetof(struct route_conf, fcgi.nbackends),
+	    .set = set_backends },
+	{ "max_connections", CT_INT, RT(fcgi.max_connections, RC_MAXCONN),
+	    .min = 1, .max = 4096,
+	    .why = "max_connections wants a number from 1 to 4096" },
+};
+
+#define NKEYS	(sizeof(keys) / sizeof(keys[0]))
+
+const struct config_key *
+config_key_at(size_t i)
+{
+	return i < NKEYS ? &keys[i] : NULL;
+}
+
+const char *
+config_scope_name(enum config_scope s)
+{
+	return s == CS_SERVER ? "server" : "route";
+}
+
+const char *
+config_type_name(enum config_type t)
+{
+	static const char *names[] = {
+		[CT_STRING] = "string", [CT_ABSPATH] = "absolute-path",
+		[CT_INT] = "int", [CT_DURATION] = "duration",
+		[CT_SIZE] = "size", [CT_BOOL] = "bool", [CT_ENUM] = "enum",
+		[CT_RLIMIT] = "rlimit", [CT_LIST] = "string-list",
+		[CT_CIDRS] = "cidr-list", [CT_ENV] = "env"
+	};
+
+	if ((size_t)t >= sizeof(names) / sizeof(names[0]) || names[t] == NULL)
+		return "?";
+	return names[t];
+}
+
+/* The generic setters: p is the field. */
+static const char *
+set_value(const struct config_key *k, void *p, const char *v)
+{
+	const struct config_choice *ch;
+	long long n;
+	int b;
+
+	switch (k->type) {
+	case CT_STRING:
+	case CT_ABSPATH:
+		if (k->type == CT_ABSPATH && v[0] != '/')
+			return k->why;
+		return config_set(p, v) == -1 ? "out of memory" : NULL;
+	case CT_INT:
+	case CT_DURATION:
+	case CT_SIZE:
+		if (parse_number(k->type, v, k->min, k->max, &n) == -1)
+			return k->why;
+		put_int(p, k->size, n);
+		return NULL;
+	case CT_BOOL:
+		if ((b = parse_bool(v)) == -1)
+			return k->why;
+		put_int(p, k->size, b);
+		return NULL;
+	case CT_ENUM:
+		for (ch = k->choices; ch->name != NULL; ch++)
+			if (strcmp(v, ch->name) == 0) {
+				put_int(p, k->size, ch->value);
+				return NULL;
+			}
+		return k->why;
+	case CT_RLIMIT:
 		if (strcmp(v, "unlimited") == 0)
-			r->rlim[i] = RLIM_INFINITY;
-		else if (i == RL_CPU) {
-			if ((d = config_duration(v)) <= 0)
-				return "bad duration (use ms, s, m, h or d)";
-			r->rlim[i] = (rlim_t)((d + 999999) / 1000000);
-		} else if (i == RL_AS) {
-			if ((d = config_size(v)) <= 0)
-				return "bad size (use K, M or G)";
-			r->rlim[i] = (rlim_t)d;
-		} else {
-			if (parse_int(v, 1, INT_MAX, &n) == -1)
-				return "wants a positive number or unlimited";
-			r->rlim[i] = (rlim_t)n;
-		}
-		r->set |= RC_RLIM << i;
+			*(rlim_t *)p = RLIM_INFINITY;
+		else if (parse_number(k->unit, v, k->min, k->max, &n) == -1)
+			return k->why;
+		else if (k->unit == CT_DURATION)	/* whole seconds */
+			*(rlim_t *)p = (rlim_t)((n + 999999) / 1000000);
+		else
+			*(rlim_t *)p = (rlim_t)n;
+		return NULL;
+	default:
+		return "directive has no setter";	/* see keys[] */
 	}
+}
+
+/* Apply "name = v" to c's [server] (r NULL) or to the route r. */
+static const char *
+set_key(struct config *c, struct route_conf *r, const char *name,
+    const char *v, int line)
+{
+	enum config_scope scope = r == NULL ? CS_SERVER : CS_ROUTE;
+	const struct config_key *k;
+	const char *why;
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (keys[i].scope == scope && strcmp(keys[i].name, name) == 0)
+			break;
+	if (i == NKEYS)
+		return scope == CS_SERVER ? "unknown directive in [server]" :
+		    "unknown directive in [route]";
+	k = &keys[i];
+	if (k->set != NULL)
+		why = k->set(k, c, r, v);
+	else
+		why = set_value(k, ptr_at(r == NULL ? (void *)c : (void *)r,
+		    k->off), v);
+	if (why != NULL || r == NULL)
+		return why;
+	r->set |= k->bit;
+	if (k->lineoff != 0)
+		*(int *)ptr_at(r, k->lineoff) = line;
 	return NULL;
 }
 
@@ -643,7 +762,7 @@ config_parse(struct config *c, const char *text, const char *fname,
 	struct route_conf *route = NULL;
 	char *copy, *line, *next, *k, *v, *eq;
 	const char *why = NULL;
-	int lineno = 0, in_server = 0, in_section = 0;
+	int lineno = 0, in_section = 0;
 
 	if ((copy = strdup(text)) == NULL) {
 		snprintf(err, errlen, "%s: out of memory", fname);
@@ -666,10 +785,9 @@ config_parse(struct config *c, const char *text, const char *fname,
 			line[n - 1] = '\0';
 			k = trim(line + 1);
 			in_section = 1;
-			if (strcmp(k, "server") == 0) {
-				in_server = 1;
+			if (strcmp(k, "server") == 0)
 				route = NULL;
-			} else if (strncmp(k, "route", 5) == 0 &&
+			else if (strncmp(k, "route", 5) == 0 &&
 			    isspace((unsigned char)k[5])) {
 				v = trim(k + 5);
 				if (!valid_prefix(v)) {
@@ -677,7 +795,6 @@ config_parse(struct config *c, const char *text, const char *fname,
 					    "(no trailing /, no . or ..)";
 					break;
 				}
-				in_server = 0;
 				if ((route = route_section(c, v, lineno)) ==
 				    NULL) {
 					why = "out of memory";
@@ -709,16 +826,8 @@ config_parse(struct config *c, const char *text, const char *fname,
 			why = "missing value";
 			break;
 		}
-		if (in_server)
-			why = server_key(c, k, v);
-		else
-			why = route_key(route, k, v);
-		if (why != NULL)
+		if ((why = set_key(c, route, k, v, lineno)) != NULL)
 			break;
-		if (route != NULL && strcmp(k, "document_root") == 0)
-			route->fcgi.docroot_line = lineno;
-		if (route != NULL && strcmp(k, "script_suffix") == 0)
-			route->fcgi.suffix_line = lineno;
 	}
 	free(copy);
 	if (why != NULL) {
@@ -801,54 +910,13 @@ longest_first(const void *a, const void *b)
 	return strcmp(x->prefix, y->prefix);
 }
 
+/* Inherited env lines come first; the section's own override them. */
 static void
-inherit(struct route_conf *r, const struct route_conf *from)
+inherit_env(struct route_conf *r, const struct route_conf *from)
 {
 	char *env[MAX_ROUTE_ENV] = { NULL };
 	int i, j, nenv = 0;
 
-	if (!(r->set & RC_MODE))
-		r->mode = from->mode;
-	if (!(r->set & RC_TIMEOUT))
-		r->timeout_us = from->timeout_us;
-	if (!(r->set & RC_MAXCONC))
-		r->max_concurrency = from->max_concurrency;
-	if (!(r->set & RC_QUEUEWAIT))
-		r->max_queue_wait_us = from->max_queue_wait_us;
-	if (!(r->set & RC_MAXBODY))
-		r->max_body = from->max_body;
-	if (!(r->set & RC_REDIRECT))
-		r->internal_redirect = from->internal_redirect;
-	if (!(r->set & RC_BUFFER))
-		r->request_buffering = from->request_buffering;
-	for (i = 0; i < RL_COUNT; i++)
-		if (!(r->set & (RC_RLIM << i)))
-			r->rlim[i] = from->rlim[i];
-	if (!(r->set & RC_MINWORKERS))
-		r->fcgi.min_workers = from->fcgi.min_workers;
-	if (!(r->set & RC_MAXWORKERS))
-		r->fcgi.max_workers = from->fcgi.max_workers;
-	if (!(r->set & RC_IDLE))
-		r->fcgi.idle_us = from->fcgi.idle_us;
-	if (!(r->set & RC_START))
-		r->fcgi.start_us = from->fcgi.start_us;
-	if (!(r->set & RC_MAXREQ))
-		r->fcgi.max_requests = from->fcgi.max_requests;
-	if (!(r->set & RC_MAXCONN))
-		r->fcgi.max_connections = from->fcgi.max_connections;
-	if (!(r->set & RC_DOCROOT) && from->fcgi.document_root != NULL)
-		r->fcgi.document_root = strdup(from->fcgi.document_root);
-	if (!(r->set & RC_SUFFIX))
-		for (i = 0; i < from->fcgi.nsuffixes; i++)
-			if ((r->fcgi.suffixes[r->fcgi.nsuffixes] =
-			    strdup(from->fcgi.suffixes[i])) != NULL)
-				r->fcgi.nsuffixes++;
-	if (!(r->set & RC_BACKENDS))
-		for (i = 0; i < from->fcgi.nbackends; i++)
-			if ((r->fcgi.backends[r->fcgi.nbackends] =
-			    strdup(from->fcgi.backends[i])) != NULL)
-				r->fcgi.nbackends++;
-	/* Inherited env comes first; the section's own lines override it. */
 	for (i = 0; i < from->nenv; i++) {
 		size_t n = strcspn(from->env[i], "=") + 1;
 
@@ -864,6 +932,49 @@ inherit(struct route_conf *r, const struct route_conf *from)
 		env[nenv++] = r->env[j];
 	memcpy(r->env, env, sizeof(env));
 	r->nenv = nenv;
+}
+
+/* Copy into r every route field of the table that r did not set. */
+static void
+inherit(struct route_conf *r, const struct route_conf *from)
+{
+	const struct config_key *k;
+	char *const *src;
+	char **dst;
+	int i, n, *dn;
+
+	for (k = keys; k < keys + NKEYS; k++) {
+		if (k->scope != CS_ROUTE)
+			continue;
+		if (k->type == CT_ENV) {
+			inherit_env(r, from);
+			continue;
+		}
+		if (r->set & k->bit)
+			continue;
+		switch (k->type) {
+		case CT_STRING:
+		case CT_ABSPATH:
+			src = cptr_at(from, k->off);
+			dst = ptr_at(r, k->off);
+			if (*src != NULL && *dst == NULL)
+				*dst = strdup(*src);
+			break;
+		case CT_LIST:
+			src = cptr_at(from, k->off);
+			dst = ptr_at(r, k->off);
+			memcpy(&n, cptr_at(from, k->noff), sizeof(n));
+			dn = ptr_at(r, k->noff);
+			for (i = 0; i < n; i++)
+				if ((dst[*dn] = strdup(src[i])) != NULL)
+					(*dn)++;
+			break;
+		default:
+			memcpy(ptr_at(r, k->off), cptr_at(from, k->off),
+			    k->size);
+			break;
+		}
+	}
 }
 
 void
@@ -956,7 +1067,7 @@ int
 config_cidr(const char *s, struct cidr *out)
 {
 	char addr[64], *slash;
-	long bits = -1;
+	long long bits = -1;
 
 	if (snprintf(addr, sizeof(addr), "%s", s) >= (int)sizeof(addr))
 		return -1;

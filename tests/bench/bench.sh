@@ -770,9 +770,10 @@ run_slow() {
 		mkdir "$tmp/src"
 		(cd "$top" && tar cf - --exclude=.git --exclude=var .) |
 		    (cd "$tmp/src" && tar xf -)
-		sed -i 's/parse_int(v, 2, 1024, &n)/parse_int(v, 2, 65536, \&n)/' \
+		sed -i '/{ "threads", CT_INT,/s/\.max = 1024,/.max = 65536,/' \
 		    "$tmp/src/gateway/config.c"
-		grep -q 'parse_int(v, 2, 65536, &n)' "$tmp/src/gateway/config.c" || {
+		grep -q '{ "threads", CT_INT, .*\.max = 65536,' \
+		    "$tmp/src/gateway/config.c" || {
 			echo "bench: cannot lift the threads bound" >&2
 			exit 1
 		}

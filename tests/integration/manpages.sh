@@ -16,11 +16,8 @@ page=$(sed -n 's/.*Fl -\([a-z-]*\).*/--\1/p' "$M/cgigate.8" | sort -u)
 expect_eq "cgigate(8) documents exactly the options of --help" \
     "$(echo $help)" "$(echo $page)"
 
-# Directives: config.c's keys (less the [server] section name, compared
-# the same way) and cgigate.conf(5)'s entries are one set.
-code=$( (grep -o 'strcmp(k, "[a-z_]*")' "$TS/gateway/config.c" |
-    sed 's/.*"\(.*\)")/\1/' | grep -vx server; grep -o '"rlimit_[a-z]*"' "$TS/gateway/config.c" |
-    tr -d '"') | sort -u)
+# Directives: config.c's table and cgigate.conf(5)'s entries are one set.
+code=$(sed -n 's/^	{ "\([a-z_]*\)", CT_.*/\1/p' "$TS/gateway/config.c" | sort -u)
 doc=$(sed -n 's/^\.It Ic \([a-z_]*\) = .*/\1/p' "$M/cgigate.conf.5" | sort -u)
 expect_eq "cgigate.conf(5) documents exactly the directives config.c takes" \
     "$(echo $code)" "$(echo $doc)"
