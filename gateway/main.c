@@ -31,7 +31,8 @@ usage(FILE *f)
 	    "usage: cgigate [--config FILE] [--listen ADDR:PORT]... "
 	    "[--handlers DIR]\n"
 	    "               [--www DIR] [--timings FILE] [--check] "
-	    "[--version] [--help]\n"
+	    "[--directives]\n"
+	    "               [--version] [--help]\n"
 	    "\n"
 	    "  -c, --config FILE     read FILE (INI; see cgigate.conf(5))\n"
 	    "  -l, --listen ADDR:PORT  listen here (repeatable; default "
@@ -42,6 +43,8 @@ usage(FILE *f)
 	    "  -t, --timings FILE    timing database (default "
 	    DEFAULT_TIMINGS ")\n"
 	    "  -n, --check           validate config and handlers, then exit\n"
+	    "      --directives      list the config file's directives: "
+	    "name section type\n"
 	    "  -u, --user NAME       started as root: run as NAME after binding\n"
 	    "      --allow-root      run handlers as root (when root, no user)\n"
 	    "  -V, --version         print the version\n"
@@ -242,11 +245,13 @@ main(int argc, char *argv[])
 		{ "check",	no_argument,		NULL, 'n' },
 		{ "user",	required_argument,	NULL, 'u' },
 		{ "allow-root",	no_argument,		NULL, 'R' },
+		{ "directives",	no_argument,		NULL, 'D' },
 		{ "version",	no_argument,		NULL, 'V' },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ NULL,		0,			NULL, 0 }
 	};
 	struct opts o;
+	const struct config_key *k;
 	struct passwd *pw;
 	struct config *cfg, *prev, *old[MAX_RELOADS];
 	char err[512];
@@ -291,6 +296,12 @@ main(int argc, char *argv[])
 		case 'R':
 			o.allow_root = 1;
 			break;
+		case 'D':
+			for (i = 0; (k = config_key_at((size_t)i)) != NULL; i++)
+				printf("%s %s %s\n", k->name,
+				    config_scope_name(k->scope),
+				    config_type_name(k->type));
+			return 0;
 		case 'V':
 			printf("cgigate " PACKAGE_VERSION "\n");
 			return 0;

@@ -16,11 +16,29 @@ page=$(sed -n 's/.*Fl -\([a-z-]*\).*/--\1/p' "$M/cgigate.8" | sort -u)
 expect_eq "cgigate(8) documents exactly the options of --help" \
     "$(echo $help)" "$(echo $page)"
 
-# Directives: config.c's table and cgigate.conf(5)'s entries are one set.
-code=$(sed -n 's/^	{ "\([a-z_]*\)", CT_.*/\1/p' "$TS/gateway/config.c" | sort -u)
-doc=$(sed -n 's/^\.It Ic \([a-z_]*\) = .*/\1/p' "$M/cgigate.conf.5" | sort -u)
-expect_eq "cgigate.conf(5) documents exactly the directives config.c takes" \
-    "$(echo $code)" "$(echo $doc)"
+# Directives: the parser's table, as --directives prints it, and the
+# entries of cgigate.conf(5), each under its section (Server or Routes),
+# are one set of "name/section" pairs.
+table=$("$GATEWAY" --directives)
+expect_eq "--directives exits 0" 0 "$?"
+odd=$(echo "$table" | awk 'NF != 3 || ($2 != "server" && $2 != "route") ||
+    $3 == "?"')
+expect_eq "every line of --directives is name, section, a known type" "" \
+    "$odd"
+echo "$table" | awk '{ print $1 "/" $2 }' | sort >"$W/table"
+awk '/^\.Sh / { s = "" }
+    /^\.Ss / { s = $2 == "Server" ? "server" : $2 == "Routes" ? "route" : "" }
+    s != "" && /^\.It Ic [a-z_]* = / { print $3 "/" s }' \
+    "$M/cgigate.conf.5" | sort >"$W/documented"
+expect_ge "--directives lists the table" 30 "$(wc -l <"$W/table")"
+expect_ge "cgigate.conf(5) has its directives" 30 \
+    "$(wc -l <"$W/documented")"
+expect_eq "no directive twice in one section of the table" "" \
+    "$(uniq -d "$W/table")"
+expect_eq "every directive of the table is in cgigate.conf(5)" "" \
+    "$(comm -23 "$W/table" "$W/documented")"
+expect_eq "every directive of cgigate.conf(5) is in the table" "" \
+    "$(comm -13 "$W/table" "$W/documented")"
 
 # The example configuration of cgigate.conf(5) is accepted.
 awk '/^\.Sh EXAMPLES/ { e = 1 } e && /^\.Bd/ { b = 1; next } b && /^\.Ed/ { exit } b' \
