@@ -1,12 +1,16 @@
 /*
  * test_config.c: the configuration file: values and units, every error
  * reported as file:line: reason, and inheritance between route sections.
+ * The directive table is walked whole: names, bits, every route key
+ * inherited and kept, every bound refused.
  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -381,6 +385,392 @@ test_check(void **state)
 	good_check("[route /c]\nmode = fastcgi\ndocument_root = /srv\n");
 }
 
+/* The table's own shape: what the parser and config_finish rely on. */
+static void
+test_table(void **state)
+{
+	const struct config_key *k, *o;
+	unsigned bits = 0;
+	size_t i, j, n = 0;
+	const char *s;
+
+	(void)state;
+	for (i = 0; (k = config_key_at(i)) != NULL; i++, n++) {
+		assert_non_null(k->name);
+		assert_true(k->name[0] != '\0');
+		for (s = k->name; *s != '\0'; s++)
+			if ((*s < 'a' || *s > 'z') && *s != '_')
+				fail_msg("%s: not a lower-case name", k->name);
+		assert_true(k->scope == CS_SERVER || k->scope == CS_ROUTE);
+		if (strcmp(config_type_name(k->type), "?") == 0)
+			fail_msg("%s: type %d has no name", k->name, k->type);
+		/* A name once per section. */
+		for (j = 0; j < i; j++) {
+			o = config_key_at(j);
+			if (o->scope == k->scope && strcmp(o->name, k->name) == 0)
+				fail_msg("%s: twice in [%s]", k->name,
+				    config_scope_name(k->scope));
+		}
+		assert_true(k->size > 0);
+		if (k->scope == CS_SERVER) {
+			if (k->bit != 0 || k->lineoff != 0)
+				fail_msg("%s: a [server] key with a route bit",
+				    k->name);
+			assert_true(k->off + k->size <= sizeof(struct config));
+		} else {
+			/* One bit of its own, or inheritance cannot tell. */
+			if (k->bit == 0 || (k->bit & (k->bit - 1)) != 0 ||
+			    (bits & k->bit) != 0)
+				fail_msg("%s: bit %#x not one bit of its own",
+				    k->name, k->bit);
+			bits |= k->bit;
+			assert_true(k->off + k->size <=
+			    sizeof(struct route_conf));
+		}
+		switch (k->type) {
+		case CT_INT:
+		case CT_DURATION:
+		case CT_SIZE:
+		case CT_BOOL:
+		case CT_ENUM:
+			if (k->size != sizeof(int) &&
+			    k->size != sizeof(int64_t))
+				fail_msg("%s: size %zu", k->name, k->size);
+			/* FALLTHROUGH */
+		case CT_RLIMIT:
+		case CT_ABSPATH:
+			if (k->why == NULL)
+				fail_msg("%s: no refusal message", k->name);
+			assert_true(k->min <= k->max);
+			break;
+		case CT_LIST:
+		case CT_CIDRS:
+		case CT_ENV:
+			if (k->set == NULL)
+				fail_msg("%s: no setter", k->name);
+			break;
+		default:
+			break;
+		}
+		if (k->type == CT_ENUM)
+			assert_non_null(k->choices);
+		if (k->type == CT_RLIMIT)
+			assert_true(k->unit == CT_INT ||
+			    k->unit == CT_DURATION || k->unit == CT_SIZE);
+		if ((k->type == CT_DURATION || k->type == CT_SIZE ||
+		    k->type == CT_RLIMIT) && k->min < 0)
+			fail_msg("%s: min below 0", k->name);
+	}
+	assert_true(n >= 40);
+	assert_string_equal(config_scope_name(CS_SERVER), "server");
+	assert_string_equal(config_scope_name(CS_ROUTE), "route");
+}
+
+/*
+ * Two values for every route key: a differs from the built-in and b
+ * from a.  A route key missing here fails test_inherit_each.
+ */
+static const struct {
+	const char	*name, *a, *b;
+} samples[] = {
+	{ "env", "X=1", "X=2" },
+	{ "internal_redirect", "yes", "no" },
+	{ "max_body", "1K", "2K" },
+	{ "max_concurrency", "2", "3" },
+	{ "max_queue_wait", "1s", "2s" },
+	{ "mode", "cgi", "fastcgi" },
+	{ "request_buffering", "no", "yes" },
+	{ "rlimit_as", "1M", "2M" },
+	{ "rlimit_cpu", "5", "7" },
+	{ "rlimit_nofile", "100", "200" },
+	{ "rlimit_nproc", "10", "20" },
+	{ "timeout", "1s", "2s" },
+	{ "idle_timeout", "1s", "2s" },
+	{ "max_requests", "10", "20" },
+	{ "max_workers", "2", "3" },
+	{ "min_workers", "0", "2" },
+	{ "start_timeout", "3s", "4s" },
+	{ "document_root", "/a", "/b" },
+	{ "script_suffix", ".php", ".cgi, .pl" },
+	{ "fastcgi", "tcp:h:1", "unix:/x, tcp:h:2" },
+	{ "max_connections", "2", "3" },
+};
+
+/* Do routes x and y hold the same value for k? */
+static int
+same(const struct config_key *k, const struct route_conf *x,
+    const struct route_conf *y)
+{
+	const char *px = (const char *)x + k->off;
+	const char *py = (const char *)y + k->off;
+	char *const *lx = (char *const *)(const void *)px;
+	char *const *ly = (char *const *)(const void *)py;
+	int i, nx, ny;
+
+	switch (k->type) {
+	case CT_STRING:
+	case CT_ABSPATH:
+		if (*lx == NULL || *ly == NULL)
+			return *lx == *ly;
+		return strcmp(*lx, *ly) == 0;
+	case CT_LIST:
+	case CT_ENV:
+		memcpy(&nx, (const char *)x + k->noff, sizeof(nx));
+		memcpy(&ny, (const char *)y + k->noff, sizeof(ny));
+		if (nx != ny)
+			return 0;
+		for (i = 0; i < nx; i++)
+			if (strcmp(lx[i], ly[i]) != 0)
+				return 0;
+		return 1;
+	default:
+		return memcmp(px, py, k->size) == 0;
+	}
+}
+
+/* Parse and resolve text, which must be good. */
+static void
+load(struct config *c, const char *text)
+{
+	char err[256] = "";
+
+	assert_int_equal(config_init(c), 0);
+	if (config_parse(c, text, "f.conf", err, sizeof(err)) != 0)
+		fail_msg("'%s': %s", text, err);
+	config_finish(c);
+}
+
+/* The section of c at prefix (not merely one covering it). */
+static const struct route_conf *
+section(const struct config *c, const char *prefix)
+{
+	const struct route_conf *r = config_route(c, prefix);
+
+	assert_string_equal(r->prefix, prefix);
+	return r;
+}
+
+/*
+ * Every route key of the table: set in [route /], a subsection takes it;
+ * set in the subsection too, the subsection keeps its own.
+ */
+static void
+test_inherit_each(void **state)
+{
+	const struct config_key *k;
+	struct config c, ref, none;
+	const struct route_conf *top, *sub;
+	char text[512];
+	size_t i, j, nroute = 0;
+
+	(void)state;
+	for (i = 0; (k = config_key_at(i)) != NULL; i++) {
+		if (k->scope != CS_ROUTE)
+			continue;
+		nroute++;
+		for (j = 0; j < sizeof(samples) / sizeof(samples[0]); j++)
+			if (strcmp(samples[j].name, k->name) == 0)
+				break;
+		if (j == sizeof(samples) / sizeof(samples[0]))
+			fail_msg("%s: no sample values in test_config.c",
+			    k->name);
+
+		/* Nothing set: the built-ins, which a must change. */
+		load(&none, "[route /s]\n");
+
+		snprintf(text, sizeof(text), "[route /]\n%s = %s\n"
+		    "[route /s]\n", k->name, samples[j].a);
+		load(&c, text);
+		top = section(&c, "/");
+		sub = section(&c, "/s");
+		if (!(top->set & k->bit) || (sub->set & k->bit))
+			fail_msg("%s: set bits %#x, %#x", k->name, top->set,
+			    sub->set);
+		if (same(k, top, section(&none, "/s")))
+			fail_msg("%s = %s: the built-in value", k->name,
+			    samples[j].a);
+		if (!same(k, sub, top))
+			fail_msg("%s: [route /s] did not inherit it",
+			    k->name);
+		config_free(&c);
+
+		snprintf(text, sizeof(text), "[route /]\n%s = %s\n"
+		    "[route /s]\n%s = %s\n", k->name, samples[j].a, k->name,
+		    samples[j].b);
+		load(&c, text);
+		snprintf(text, sizeof(text), "[route /s]\n%s = %s\n",
+		    k->name, samples[j].b);
+		load(&ref, text);
+		top = section(&c, "/");
+		sub = section(&c, "/s");
+		if (!(sub->set & k->bit))
+			fail_msg("%s: [route /s] set it, no bit", k->name);
+		if (same(k, sub, top))
+			fail_msg("%s: [route /s] took / over its own",
+			    k->name);
+		if (!same(k, sub, section(&ref, "/s")))
+			fail_msg("%s: [route /s] did not keep its own",
+			    k->name);
+		config_free(&ref);
+		config_free(&c);
+		config_free(&none);
+	}
+	assert_int_equal(nroute, sizeof(samples) / sizeof(samples[0]));
+}
+
+/* Parse text; it must fail with exactly "f.conf:LINE: why". */
+static void
+refused(const char *text, int line, const char *why)
+{
+	struct config c;
+	char err[256] = "", want[256];
+
+	assert_int_equal(config_init(&c), 0);
+	if (config_parse(&c, text, "f.conf", err, sizeof(err)) != -1)
+		fail_msg("'%s': accepted, want '%s'", text, why);
+	snprintf(want, sizeof(want), "f.conf:%d: %s", line, why);
+	if (strcmp(err, want) != 0)
+		fail_msg("'%s': got '%s', want '%s'", text, err, want);
+	config_free(&c);
+}
+
+/* v as unit writes it: a count, microseconds as seconds, bytes. */
+static void
+spell(enum config_type unit, long long v, char *buf, size_t len)
+{
+	if (v < 0)
+		snprintf(buf, len, "%lld", v);
+	else if (unit == CT_DURATION)
+		snprintf(buf, len, "%lld.%06lld", v / 1000000, v % 1000000);
+	else
+		snprintf(buf, len, "%lld", v);
+}
+
+/*
+ * Every bounded key takes its bounds and refuses one past them with
+ * "file:line: " and its message; the other typed keys refuse a value
+ * that is not one.
+ */
+static void
+test_bounds_each(void **state)
+{
+	const struct config_key *k;
+	enum config_type unit;
+	struct config c;
+	const char *head, *s;
+	char text[512], v[64];
+	long long got, want;
+	rlim_t rl;
+	int32_t i32;
+	int64_t i64;
+	size_t i, nbound = 0;
+
+	(void)state;
+	for (i = 0; (k = config_key_at(i)) != NULL; i++) {
+		head = k->scope == CS_SERVER ? "# bounds\n[server]\n" :
+		    "# bounds\n[route /a]\n";
+		switch (k->type) {
+		case CT_BOOL:
+		case CT_ENUM:
+		case CT_ABSPATH:
+			snprintf(text, sizeof(text), "%s%s = maybe\n", head,
+			    k->name);
+			refused(text, 3, k->why);
+			continue;
+		case CT_INT:
+		case CT_DURATION:
+		case CT_SIZE:
+		case CT_RLIMIT:
+			break;
+		default:
+			continue;
+		}
+		nbound++;
+		unit = k->type == CT_RLIMIT ? k->unit : k->type;
+		/* A message that states the bounds states these. */
+		if ((s = strstr(k->why, " from ")) != NULL &&
+		    (sscanf(s, " from %lld to %lld", &got, &want) != 2 ||
+		    got != k->min || want != k->max))
+			fail_msg("%s: '%s' against %lld..%lld", k->name,
+			    k->why, k->min, k->max);
+		if (k->min > LLONG_MIN) {
+			spell(unit, k->min - 1, v, sizeof(v));
+			snprintf(text, sizeof(text), "%s%s = %s\n", head,
+			    k->name, v);
+			refused(text, 3, k->why);
+		}
+		if (k->max < LLONG_MAX) {
+			spell(unit, k->max + 1, v, sizeof(v));
+			snprintf(text, sizeof(text), "%s%s = %s\n", head,
+			    k->name, v);
+			refused(text, 3, k->why);
+		}
+		/* The bounds themselves are taken, as written. */
+		spell(unit, k->min, v, sizeof(v));
+		snprintf(text, sizeof(text), "%s%s = %s\n", head, k->name, v);
+		load(&c, text);
+		if (k->scope == CS_SERVER)
+			memcpy(k->size == 4 ? (void *)&i32 : (void *)&i64,
+			    (const char *)&c + k->off, k->size);
+		else
+			memcpy(k->type == CT_RLIMIT ? (void *)&rl :
+			    k->size == 4 ? (void *)&i32 : (void *)&i64,
+			    (const char *)section(&c, "/a") + k->off, k->size);
+		if (k->type == CT_RLIMIT) {
+			got = (long long)rl;
+			want = unit == CT_DURATION ?
+			    (k->min + 999999) / 1000000 : k->min;
+		} else {
+			got = k->size == 4 ? i32 : i64;
+			want = k->min;
+		}
+		if (got != want)
+			fail_msg("%s = %s: got %lld", k->name, v, got);
+		config_free(&c);
+		if (k->type == CT_INT && k->max < LLONG_MAX) {
+			snprintf(text, sizeof(text), "%s%s = %lld\n", head,
+			    k->name, k->max);
+			load(&c, text);
+			config_free(&c);
+		}
+		if (k->type == CT_RLIMIT) {
+			snprintf(text, sizeof(text), "%s%s = unlimited\n", head,
+			    k->name);
+			load(&c, text);
+			config_free(&c);
+		}
+	}
+	assert_true(nbound >= 25);
+}
+
+/* A key of one section is unknown in the other, unless it is both's. */
+static void
+test_scope_each(void **state)
+{
+	const struct config_key *k, *o;
+	char text[256];
+	size_t i, j;
+
+	(void)state;
+	for (i = 0; (k = config_key_at(i)) != NULL; i++) {
+		for (j = 0; (o = config_key_at(j)) != NULL; j++)
+			if (o->scope != k->scope &&
+			    strcmp(o->name, k->name) == 0)
+				break;
+		if (o != NULL)
+			continue;	/* max_connections: one per section */
+		if (k->scope == CS_SERVER) {
+			snprintf(text, sizeof(text), "[route /a]\n%s = 1\n",
+			    k->name);
+			refused(text, 2, "unknown directive in [route]");
+		} else {
+			snprintf(text, sizeof(text), "[server]\n%s = 1\n",
+			    k->name);
+			refused(text, 2, "unknown directive in [server]");
+		}
+	}
+}
+
 int
 main(void)
 {
@@ -390,6 +780,10 @@ main(void)
 		cmocka_unit_test(test_good_file),
 		cmocka_unit_test(test_bad_lines),
 		cmocka_unit_test(test_check),
+		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_inherit_each),
+		cmocka_unit_test(test_bounds_each),
+		cmocka_unit_test(test_scope_each),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
