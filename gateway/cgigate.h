@@ -175,7 +175,9 @@ int64_t	 config_size(const char *s);
 /*
  * The directive table: every key a section takes, its type, where its
  * field is, its bounds and, for route keys, the RC_* bit that stops
- * inheritance.  The parser and config_finish work from it alone.
+ * inheritance.  The parser and config_finish work from it alone.  A name
+ * is one key per section (max_connections is a [server] key and a
+ * different route key).
  */
 enum config_scope { CS_SERVER, CS_ROUTE };
 
@@ -200,17 +202,17 @@ struct config_choice {
 };
 
 struct config_key {
-	const char	*name;		/* once per scope */
+	const char	*name;
 	enum config_type type;
 	enum config_scope scope;
 	size_t		 off;		/* in struct config or route_conf */
 	size_t		 size;		/* of that field */
 	long long	 min, max;	/* numbers: the range taken */
-	enum config_type unit;		/* CT_RLIMIT: how the number is written */
+	enum config_type unit;		/* CT_RLIMIT: the number's syntax */
 	unsigned	 bit;		/* route keys: RC_* */
 	const char	*why;		/* the refusal, for generic types */
 	const struct config_choice *choices;	/* CT_ENUM, NULL name last */
-	size_t		 noff;		/* CT_LIST: its int count */
+	size_t		 noff;		/* lists, cidrs, env: their int count */
 	size_t		 lineoff;	/* route int keeping the line, or 0 */
 	/* Lists, cidrs, env: a dedicated setter; NULL or the reason. */
 	const char	*(*set)(const struct config_key *k, struct config *c,

@@ -544,7 +544,9 @@ static const struct config_choice modes[] = {
  * bytes), 1 for "more than 0".
  */
 static const struct config_key keys[] = {
-	{ "admin_allow", CT_CIDRS, SRV(admin_allow), .set = set_admin_allow,
+	{ "admin_allow", CT_CIDRS, SRV(admin_allow),
+	    .noff = offsetof(struct config, nadmin_allow),
+	    .set = set_admin_allow,
 	    .why = "admin_allow wants addresses or ADDR/BITS blocks, "
 	    "separated by commas" },
 	{ "allow_root", CT_BOOL, SRV(allow_root),

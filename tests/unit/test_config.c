@@ -407,7 +407,8 @@ test_table(void **state)
 		/* A name once per section. */
 		for (j = 0; j < i; j++) {
 			o = config_key_at(j);
-			if (o->scope == k->scope && strcmp(o->name, k->name) == 0)
+			if (o->scope == k->scope &&
+			    strcmp(o->name, k->name) == 0)
 				fail_msg("%s: twice in [%s]", k->name,
 				    config_scope_name(k->scope));
 		}
