@@ -665,6 +665,14 @@ enum fcgirec_event fcgirec_parse(struct fcgirec_parser *p, const unsigned char *
 	    size_t len, size_t *used, const unsigned char **chunk,
 	    size_t *chunklen);
 
+/* backoff.c */
+
+/*
+ * min doubled once per failure (min for none), at most max; no overflow
+ * for any count.
+ */
+uint64_t backoff_us(uint64_t min, uint64_t max, unsigned failures);
+
 /* log.c */
 
 void	 log_init(void);

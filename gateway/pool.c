@@ -331,10 +331,8 @@ endpoint_failed(struct endpoint *e, const char *why)
 	if (p->remote) {
 		if (e->ejected)
 			return;
-		wait = (uint64_t)EJECT_MIN_US << (e->ejections < 5 ?
-		    e->ejections : 5);
-		if (wait > EJECT_MAX_US)
-			wait = EJECT_MAX_US;
+		wait = backoff_us(EJECT_MIN_US, EJECT_MAX_US,
+		    (unsigned)e->ejections);
 		e->ejected = 1;
 		e->ejections++;
 		e->retry_us = clk_now_us() + wait;

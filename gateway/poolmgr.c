@@ -179,14 +179,8 @@ spawn_worker(struct pool *p)
 	return;
 backoff:
 	free(e);
-	{
-		uint64_t wait = (uint64_t)BACKOFF_MIN_US << (p->fails < 9 ?
-		    p->fails : 9);
-
-		if (wait > BACKOFF_MAX_US)
-			wait = BACKOFF_MAX_US;
-		p->backoff_until = clk_now_us() + wait;
-	}
+	p->backoff_until = clk_now_us() + backoff_us(BACKOFF_MIN_US,
+	    BACKOFF_MAX_US, (unsigned)p->fails);
 	return;
 fail:
 	if (lfd >= 0)
@@ -219,10 +213,9 @@ worker_exited(struct pool *p, struct endpoint *e)
 		    p->route, how);
 		if (e->served == 0 || (e->served == 1 && e->busy > 0)) {
 			p->fails++;
-			wait = (uint64_t)BACKOFF_MIN_US << (p->fails < 9 ?
-			    p->fails - 1 : 8);
-			if (wait > BACKOFF_MAX_US)
-				wait = BACKOFF_MAX_US;
+			/* Its own cap: BACKOFF_MIN_US << 8, 25.6 s. */
+			wait = backoff_us(BACKOFF_MIN_US,
+			    (uint64_t)BACKOFF_MIN_US << 8, (unsigned)p->fails - 1);
 			p->backoff_until = clk_now_us() + wait;
 			log_msg(NULL, "pool %s: worker failed at start-up "
 			    "(%d in a row); next start in %llu ms", p->route,
@@ -361,12 +354,9 @@ tend_remote(struct pool *p, uint64_t now)
 			    e->name);
 			pool_handoff(p);
 		} else {
-			uint64_t wait = (uint64_t)EJECT_MIN_US <<
-			    (e->ejections < 5 ? e->ejections : 5);
-
+			e->retry_us = clk_now_us() + backoff_us(EJECT_MIN_US,
+			    EJECT_MAX_US, (unsigned)e->ejections);
 			e->ejections++;
-			e->retry_us = clk_now_us() + (wait > EJECT_MAX_US ?
-			    EJECT_MAX_US : wait);
 		}
 	}
 }
