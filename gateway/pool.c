@@ -186,6 +186,13 @@ pool_retire(struct pool *p, struct endpoint *e, const char *why)
 	    why);
 }
 
+void
+pool_close_idle(struct endpoint *e)
+{
+	while (e->nidle > 0)
+		close(e->idle[--e->nidle]);
+}
+
 /* A free endpoint: an idle worker, or the least loaded backend. */
 static struct endpoint *
 pick(struct pool *p)
@@ -336,8 +343,7 @@ endpoint_failed(struct endpoint *e, const char *why)
 		e->ejected = 1;
 		e->ejections++;
 		e->retry_us = clk_now_us() + wait;
-		while (e->nidle > 0)
-			close(e->idle[--e->nidle]);
+		pool_close_idle(e);
 		log_msg(NULL, "pool %s: backend %s ejected (%s); retry in "
 		    "%llu ms", p->route, e->name, why,
 		    (unsigned long long)wait / 1000);

@@ -123,6 +123,11 @@ int	 pool_count(const struct pool *p, enum ep_state st);
  * manager signals it once it is idle.  Lock held.
  */
 void	 pool_retire(struct pool *p, struct endpoint *e, const char *why);
+/*
+ * Close e's idle kept connections: it failed, retires or died, or the
+ * pools stop.  Lock held, or the manager thread gone.
+ */
+void	 pool_close_idle(struct endpoint *e);
 /* Hand free endpoints to the waiters, first come first.  Lock held. */
 void	 pool_handoff(struct pool *p);
 /* Make every waiter of p look again (backoff, stop).  Lock held. */

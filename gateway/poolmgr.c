@@ -226,8 +226,7 @@ worker_exited(struct pool *p, struct endpoint *e)
 		}
 	}
 	e->state = EP_DEAD;
-	while (e->nidle > 0)
-		close(e->idle[--e->nidle]);
+	pool_close_idle(e);
 }
 
 /* One pass over a local pool.  Lock held. */
@@ -308,8 +307,7 @@ tend_local(struct pool *p, uint64_t now)
 		if (e->state != EP_RETIRING || e->busy > 0)
 			continue;
 		if (e->retire_us == 0) {
-			while (e->nidle > 0)
-				close(e->idle[--e->nidle]);
+			pool_close_idle(e);
 			kill(-e->c.pid, SIGTERM);
 			e->retire_us = now;
 		} else if (now - e->retire_us > RETIRE_GRACE_US)
@@ -450,8 +448,7 @@ pool_stop(void)
 	/* Requests are over (the HTTP side drained first): end the workers. */
 	for (p = pm.pools; p != NULL; p = p->next)
 		for (e = p->eps; e != NULL; e = e->next) {
-			while (e->nidle > 0)
-				close(e->idle[--e->nidle]);
+			pool_close_idle(e);
 			if (e->spawned && !spawn_reap(&e->c))
 				kill(-e->c.pid, SIGTERM);
 		}
