@@ -10,6 +10,8 @@
 #define CGIGATE_H
 
 #include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -687,6 +689,53 @@ double	 clk_wall(void);	/* epoch seconds */
 void	 clk_cond_init(pthread_cond_t *c);
 /* The timespec of us, a clk_now_us() time, for a timed wait on such a c. */
 struct timespec clk_ts(uint64_t us);
+
+/* waitq.c */
+
+/*
+ * One thread's place in a waitq, for one wait at a time.  Callers read
+ * item (and handed, under their lock); the rest is the queue's.  Embed
+ * it first in a larger struct to hand over more than the item.
+ */
+struct waitq_waiter {
+	sem_t			 sem;		/* posted once per turn */
+	atomic_int		 handed;	/* item is set; publishes it */
+	void			*item;
+	int			 queued, posted;
+	struct waitq_waiter	*next;
+};
+
+/* A FIFO of waiters, zeroed to begin; the caller's mutex guards it. */
+struct waitq {
+	struct waitq_waiter	*head, *tail;
+	atomic_int		 n;		/* queued */
+};
+
+/* Queue w at the tail: its turn begins.  Lock held. */
+void	 waitq_add(struct waitq *q, struct waitq_waiter *w);
+/* The first waiter, NULL when none.  Lock held. */
+struct waitq_waiter *waitq_first(const struct waitq *q);
+/*
+ * Hand item to the first waiter, which leaves the queue and wakes (NULL:
+ * it is sent away empty-handed, as in a drain).  0 when nobody waits.
+ * Lock held.
+ */
+int	 waitq_hand(struct waitq *q, void *item);
+/* Wake every waiter to look again; they stay queued.  Lock held. */
+void	 waitq_wake_all(struct waitq *q);
+/*
+ * Sleep until w is handed something or woken, or until deadline (a
+ * clk_now_us() time).  Lock not held.  1: handed w->item, the turn is
+ * over; 0: take the lock and end the turn with waitq_leave.
+ */
+int	 waitq_wait(struct waitq_waiter *w, uint64_t deadline);
+/*
+ * End w's turn: out of the queue if still in it.  1 when it was handed
+ * w->item meanwhile.  Lock held.
+ */
+int	 waitq_leave(struct waitq *q, struct waitq_waiter *w);
+/* How many are queued; any time, also without the lock. */
+int	 waitq_count(const struct waitq *q);
 
 /* timelog.c */
 
