@@ -38,7 +38,6 @@
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
-#include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -227,7 +226,6 @@ static void
 lend(struct pool *p, struct endpoint *e, struct waiter *w)
 {
 	take(e);
-	w->ep = e;
 	w->pid = p->remote ? 0 : e->c.pid;
 	w->nreq = e->served;
 	w->fd = e->nidle > 0 ? e->idle[--e->nidle] : -1;
@@ -240,43 +238,11 @@ pool_handoff(struct pool *p)
 	struct endpoint *e;
 	struct waiter *w;
 
-	while ((w = p->wq_head) != NULL && (e = pick(p)) != NULL) {
+	while ((w = (struct waiter *)waitq_first(&p->wq)) != NULL &&
+	    (e = pick(p)) != NULL) {
 		lend(p, e, w);
-		p->wq_head = w->next;
-		if (p->wq_head == NULL)
-			p->wq_tail = NULL;
-		w->next = NULL;
-		p->waiters--;
-		atomic_store_explicit(&w->granted, 1, memory_order_release);
-		sem_post(&w->sem);
+		waitq_hand(&p->wq, e);
 	}
-}
-
-/* Something changed that waiters must see (backoff, stop).  Lock held. */
-void
-pool_wake_all(struct pool *p)
-{
-	struct waiter *w;
-
-	for (w = p->wq_head; w != NULL; w = w->next)
-		sem_post(&w->sem);
-}
-
-/* Leave the queue (timed out or told to look again).  Lock held. */
-static void
-unqueue(struct pool *p, struct waiter *me)
-{
-	struct waiter **wp, *prev = NULL;
-
-	for (wp = &p->wq_head; *wp != NULL; prev = *wp, wp = &(*wp)->next)
-		if (*wp == me) {
-			*wp = me->next;
-			if (p->wq_tail == me)
-				p->wq_tail = prev;
-			p->waiters--;
-			break;
-		}
-	me->next = NULL;
 }
 
 /*
@@ -363,28 +329,26 @@ endpoint_failed(struct endpoint *e, const char *why)
 }
 
 /*
- * Wait for an endpoint: on 0, w holds one lent to us and the lock is
- * let go; on -1, *why says why not, and the lock is still held.  Entered
- * with the lock held.
+ * Wait for an endpoint: it is returned lent to us (w holds the rest) and
+ * the lock is let go; on NULL, *why says why not, and the lock is still
+ * held.  Entered with the lock held.
  */
-static int
+static struct endpoint *
 wait_turn(struct pool *p, uint64_t deadline, struct waiter *w,
     const char **why)
 {
 	struct endpoint *e;
-	struct timespec ts;
-	int rc;
 
 	for (;;) {
 		if (pm.stop) {
 			*why = "shutting down";
-			return -1;
+			return NULL;
 		}
 		/* Only when nobody queues ahead: no overtaking. */
-		if (p->wq_head == NULL && (e = pick(p)) != NULL) {
+		if (waitq_first(&p->wq) == NULL && (e = pick(p)) != NULL) {
 			lend(p, e, w);
 			pthread_mutex_unlock(&pm.lock);
-			return 0;
+			return e;
 		}
 		if (p->remote && pool_count(p, EP_UP) > 0) {
 			int live = 0;
@@ -393,52 +357,32 @@ wait_turn(struct pool *p, uint64_t deadline, struct waiter *w,
 				live += !e->ejected;
 			if (live == 0) {
 				*why = "every FastCGI backend is ejected";
-				return -1;
+				return NULL;
 			}
 		}
 		if (!p->remote && pool_count(p, EP_UP) == 0 &&
 		    clk_now_us() < p->backoff_until) {
 			*why = "workers fail at start-up; backing off";
-			return -1;
+			return NULL;
 		}
 		if (clk_now_us() >= deadline) {
 			*why = "pool at max_workers past max_queue_wait";
-			return -1;
+			return NULL;
 		}
-		/*
-		 * Posts happen under the lock only, so none from an earlier
-		 * turn is still on its way to this semaphore.
-		 */
-		sem_init(&w->sem, 0, 0);
-		atomic_store_explicit(&w->granted, 0, memory_order_relaxed);
-		if (p->wq_tail != NULL)
-			p->wq_tail->next = w;
-		else
-			p->wq_head = w;
-		p->wq_tail = w;
-		p->waiters++;
+		waitq_add(&p->wq, &w->wq);
 		pool_handoff(p);	/* in case one is free already */
-		if (!atomic_load_explicit(&w->granted, memory_order_relaxed) &&
+		if (!atomic_load_explicit(&w->wq.handed, memory_order_relaxed) &&
 		    !p->remote && pool_count(p, EP_UP) < p->pc.max_workers)
 			kick();		/* room to grow */
 		pthread_mutex_unlock(&pm.lock);
-		ts = clk_ts(deadline);
-		do
-			rc = sem_clockwait(&w->sem, CLOCK_MONOTONIC, &ts);
-		while (rc == -1 && errno == EINTR &&
-		    !atomic_load_explicit(&w->granted, memory_order_acquire));
-		if (atomic_load_explicit(&w->granted, memory_order_acquire)) {
-			sem_destroy(&w->sem);
-			return 0;
-		}
+		if (waitq_wait(&w->wq, deadline))
+			return w->wq.item;
 		/* Told to look again, or the deadline passed. */
 		pthread_mutex_lock(&pm.lock);
-		sem_destroy(&w->sem);
-		if (atomic_load_explicit(&w->granted, memory_order_acquire)) {
+		if (waitq_leave(&p->wq, &w->wq)) {
 			pthread_mutex_unlock(&pm.lock);
-			return 0;
+			return w->wq.item;
 		}
-		unqueue(p, w);
 	}
 }
 
@@ -486,9 +430,8 @@ pool_acquire(struct pool *p, uint64_t deadline, struct pool_conn *pc,
 	pc->fd = -1;
 	memset(&me, 0, sizeof(me));
 	pthread_mutex_lock(&pm.lock);
-	while (wait_turn(p, deadline, &me, why) == 0) {
+	while ((e = wait_turn(p, deadline, &me, why)) != NULL) {
 		/* Unlocked: the endpoint is ours to use. */
-		e = me.ep;
 		pc->ep = e;
 		pc->pid = me.pid;
 		pc->nreq = me.nreq;
@@ -653,7 +596,7 @@ pool_waiting(const char *route)
 	pthread_mutex_lock(&pm.lock);
 	for (p = pm.pools; p != NULL; p = p->next)
 		if (strcmp(p->route, route) == 0)
-			n += p->waiters;
+			n += waitq_count(&p->wq);
 	pthread_mutex_unlock(&pm.lock);
 	return n;
 }
@@ -683,7 +626,7 @@ pool_report(FILE *f, void (*quote)(FILE *, const char *))
 		fputs(p == pm.pools ? "{\"route\":" : ",{\"route\":", f);
 		quote(f, p->route);
 		fprintf(f, ",\"remote\":%s,\"waiting\":%d,\"workers\":[",
-		    p->remote ? "true" : "false", p->waiters);
+		    p->remote ? "true" : "false", waitq_count(&p->wq));
 		for (e = p->eps; e != NULL; e = e->next) {
 			fputs(e == p->eps ? "{\"name\":" : ",{\"name\":", f);
 			quote(f, e->name);
@@ -726,7 +669,7 @@ pool_metrics(FILE *f, void (*quote)(FILE *, const char *))
 	for (p = pm.pools; p != NULL; p = p->next) {
 		fputs("cgigate_pool_waiting{route=", f);
 		quote(f, p->route);
-		fprintf(f, "} %d\n", p->waiters);
+		fprintf(f, "} %d\n", waitq_count(&p->wq));
 	}
 	fputs("# HELP cgigate_pool_idle_dropped_total Kept connections "
 	    "closed when taken from idle: data (late or stray records) or "

@@ -12,7 +12,6 @@
 
 #include <limits.h>
 #include <pthread.h>
-#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -60,23 +59,17 @@ struct endpoint {
 };
 
 /*
- * A request waiting for an endpoint.  Waiters queue in arrival order and
- * a freed endpoint is handed to the first one directly, so that nobody
- * arriving later takes it first (which made the latency tail long) and
- * only the thread that gets it wakes up.  The hand-over carries all the
- * waiter needs (the endpoint, an idle connection, its pid), published by
- * granted, so that it goes on without taking the lock again: waking on a
- * condition variable whose mutex the waker still held cost a second
- * sleep per request.
+ * A request waiting for an endpoint, in its pool's waitq (waitq.c): a
+ * freed endpoint is handed to the first one directly.  The hand-over
+ * carries all the waiter needs (the endpoint, already counted, as the
+ * item; an idle connection; its pid), so that it goes on without taking
+ * the lock again.
  */
 struct waiter {
-	sem_t			 sem;	/* posted: granted, or look again */
-	atomic_int		 granted;	/* ep and what follows are set */
-	struct endpoint		*ep;	/* handed over, already counted */
+	struct waitq_waiter	 wq;	/* first; its item: the endpoint */
 	int			 fd;	/* its idle connection, or -1 */
 	pid_t			 pid;
 	unsigned long		 nreq;
-	struct waiter		*next;
 };
 
 struct pool {
@@ -90,9 +83,8 @@ struct pool {
 	rlim_t			 rlim[RL_COUNT];
 	char			*env[MAX_ROUTE_ENV];
 	int			 nenv;
-	struct waiter		*wq_head, *wq_tail;	/* FIFO */
+	struct waitq		 wq;		/* of struct waiter */
 	struct endpoint		*eps;
-	int			 waiters;
 	int			 fails;		/* start-up failures in a row */
 	int			 gone;		/* the program was removed */
 	uint64_t		 backoff_until;
@@ -130,8 +122,6 @@ void	 pool_retire(struct pool *p, struct endpoint *e, const char *why);
 void	 pool_close_idle(struct endpoint *e);
 /* Hand free endpoints to the waiters, first come first.  Lock held. */
 void	 pool_handoff(struct pool *p);
-/* Make every waiter of p look again (backoff, stop).  Lock held. */
-void	 pool_wake_all(struct pool *p);
 /*
  * Connect to e by deadline: a non-blocking socket, or -1 with errno
  * (ETIMEDOUT when the deadline came first).  Lock not held.

@@ -278,7 +278,7 @@ tend_local(struct pool *p, uint64_t now)
 
 	/* Spawn up to demand first, so that retiring leaves no gap. */
 	up = pool_count(p, EP_UP);
-	want = p->gone ? 0 : busy + p->waiters;
+	want = p->gone ? 0 : busy + waitq_count(&p->wq);
 	if (want < p->pc.min_workers)
 		want = p->pc.min_workers;
 	if (want > p->pc.max_workers || p->gone)
@@ -296,7 +296,7 @@ tend_local(struct pool *p, uint64_t now)
 	spare = up - p->pc.min_workers;
 	for (e = p->eps; e != NULL && spare > 0; e = e->next)
 		if (e->state == EP_UP && e->busy == 0 &&
-		    p->waiters == 0 && now > e->idle_since_us &&
+		    waitq_count(&p->wq) == 0 && now > e->idle_since_us &&
 		    now - e->idle_since_us >= (uint64_t)p->pc.idle_us) {
 			pool_retire(p, e, "idle");
 			spare--;
@@ -323,11 +323,11 @@ tend_local(struct pool *p, uint64_t now)
 		} else
 			ep = &e->next;
 	}
-	if (up > 0 || p->waiters == 0)
+	if (up > 0 || waitq_count(&p->wq) == 0)
 		return;
 	/* Waiters with no worker coming: let them give up quickly. */
 	if (now < p->backoff_until)
-		pool_wake_all(p);
+		waitq_wake_all(&p->wq);
 }
 
 /* Ejected backends whose time has come are probed with a connect. */
@@ -440,7 +440,7 @@ pool_stop(void)
 	pm.stop = 1;
 	pthread_cond_signal(&pm.wake);
 	for (p = pm.pools; p != NULL; p = p->next)
-		pool_wake_all(p);
+		waitq_wake_all(&p->wq);
 	pthread_mutex_unlock(&pm.lock);
 	pthread_join(pm.thread, NULL);
 	pm.running = 0;
