@@ -174,8 +174,8 @@ wants_spool(struct dconn *c, const char *target, const struct config *cfg)
 {
 	static char raw[4096], clean[4096], name[ROUTE_NAME_MAX],
 	    file[4096];
-	const struct route_conf *rc, *remote;
-	const char *why, *pi;
+	const char *why, *pi = "";
+	struct route_pick pk;
 	struct route rt;
 	int found;
 
@@ -186,18 +186,12 @@ wants_spool(struct dconn *c, const char *target, const struct config *cfg)
 	if (route_clean_path(raw, clean, sizeof(clean), &why) == -1)
 		return 0;
 	found = scan_lookup(clean, &rt, name, file, &pi) == 0;
-	remote = config_remote(cfg, clean);
-	if (remote != NULL && (!found ||
-	    strlen(remote->prefix) >= strlen(rt.name)))
-		rc = remote;
-	else if (found)
-		rc = config_route(cfg, rt.name);
-	else
+	route_pick(cfg, clean, found ? &rt : NULL, pi, &pk);
+	if (pk.kind == PICK_NONE)
 		return 0;
-	snprintf(c->route, sizeof(c->route), "%s", rc == remote ?
-	    remote->prefix : rt.name);
-	c->max_body = rc->max_body;
-	return rc->request_buffering;
+	snprintf(c->route, sizeof(c->route), "%s", pk.name);
+	c->max_body = pk.conf->max_body;
+	return pk.conf->request_buffering;
 }
 
 /*

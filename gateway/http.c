@@ -701,7 +701,7 @@ static int
 dispatch(struct exchange *x, const char *raw)
 {
 	char name[ROUTE_NAME_MAX], file[PATH_MAX];
-	const char *why, *path_info;
+	const char *why, *path_info = "";
 	struct route_pick pk;
 	struct route rt;
 	struct xtarget tg;
