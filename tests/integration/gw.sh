@@ -1,7 +1,11 @@
 # gw.sh: sourced by integration tests.  Starts the real gateway/cgigate on
 # an ephemeral loopback port in a private directory, counts checks, and on
 # exit stops every process the test started (by PID) and removes the
-# directory.  TAP-like output: "ok - ..." / "not ok - ...".
+# directory.  Output is TAP, read by automake's tap-driver.sh: one
+# "ok N - ..." / "not ok N - ..." line per check, "ok N # SKIP ..." per
+# section skipped, a last check that the logs hold no sanitizer report,
+# then the plan "1..N" from finish.  A script that ends without finish
+# (an error, a signal) says "Bail out!": an ERROR, never a pass.
 
 TS=$(cd "${top_srcdir:-$(dirname "$0")/../..}" && pwd)
 TB=$(cd "${top_builddir:-$(dirname "$0")/../..}" && pwd)
@@ -20,15 +24,47 @@ TRACKED=
 FAILS=0
 CHECKS=0
 SKIPS=0
+FINISHED=
 
-ok() { CHECKS=$((CHECKS + 1)); echo "ok - $*"; }
-not_ok() { CHECKS=$((CHECKS + 1)); FAILS=$((FAILS + 1)); echo "not ok - $*"; }
-skip() { echo "# skip: $*"; exit 77; }
+# One TAP result line: a description of several lines goes on as "#"
+# lines, and a "#" in it is escaped, so that no text of a check (a reply,
+# a log line) is read as a directive, a result or the plan.
+tap_result() {	# "ok N" | "not ok N", description
+	case $2 in
+	*'
+'*|*'#'*)
+		printf '%s\n' "$2" | sed -e '1{s/#/\\#/g;s/^/'"$1"' - /;}' \
+		    -e '2,$s/^/# /' ;;
+	*)	echo "$1 - $2" ;;
+	esac
+}
+
+ok() { CHECKS=$((CHECKS + 1)); tap_result "ok $CHECKS" "$*"; }
+not_ok() {
+	CHECKS=$((CHECKS + 1))
+	FAILS=$((FAILS + 1))
+	tap_result "not ok $CHECKS" "$*"
+}
+# This machine cannot run the script (a fixture not built, not root...):
+# before any check it is skipped whole ("1..0 # SKIP", what exit 77 was),
+# after some the rest is one skipped section.
+skip() {
+	if [ "$CHECKS" -eq 0 ] && [ -z "${GW_RUN:-}" ]; then
+		echo "1..0 # SKIP $*"
+		FINISHED=1
+		exit 0
+	fi
+	skip_section "$*"
+	finish
+}
 # A section this machine cannot run (no IPv6, a low limit: nothing
-# bootstrap.sh could install) is said in the log, and the script then
-# ends as skipped (77), not passed, unless a check failed.  A tool
+# bootstrap.sh could install) is a skipped result, not a pass.  A tool
 # bootstrap.sh installs is no reason to skip: its absence is a not_ok.
-skip_section() { SKIPS=$((SKIPS + 1)); echo "# SKIP: $*"; }
+skip_section() {
+	CHECKS=$((CHECKS + 1))
+	SKIPS=$((SKIPS + 1))
+	echo "ok $CHECKS # SKIP $*"
+}
 
 expect_eq() {	# what want got
 	if [ "$2" = "$3" ]; then ok "$1"
@@ -189,7 +225,7 @@ start_gateway() {
 	while ! grep -q 'listening on' "$GW_LOG"; do
 		i=$((i + 1))
 		if [ $i -gt 100 ] || ! kill -0 "$GW_PID" 2>/dev/null; then
-			cat "$GW_LOG"
+			sed 's/^/# /' "$GW_LOG"
 			not_ok "cgigate did not start"
 			finish
 		fi
@@ -209,15 +245,56 @@ stop_gateway() {
 	GW_PID=
 }
 
-cleanup() {
+# A process of ours still running (a zombie is not).
+running() { _s=$(sed 's/.*) //' /proc/"$1"/stat 2>/dev/null) && [ "${_s%% *}" != Z ]; }
+
+# Stop every tracked process: SIGTERM, up to 3 s to end (a gateway built
+# with sanitizers writes its reports as it exits), then SIGKILL.
+stop_tracked() {
+	[ -n "$TRACKED" ] || return 0
 	for p in $TRACKED; do kill -TERM "$p" 2>/dev/null; done
-	sleep 0.2
+	_n=30
+	for p in $TRACKED; do
+		while [ "$_n" -gt 0 ] && running "$p"; do
+			sleep 0.1
+			_n=$((_n - 1))
+		done
+	done
 	for p in $TRACKED; do kill -KILL "$p" 2>/dev/null; done
 	for p in $TRACKED; do wait "$p" 2>/dev/null; done
-	if [ "$FAILS" -ne 0 ] && [ -n "$GW_LOG" ]; then
+	TRACKED=
+}
+
+# The first words of a report by AddressSanitizer, UndefinedBehavior-
+# Sanitizer, ThreadSanitizer or LeakSanitizer (configure
+# --enable-sanitizers[=thread]) in a gateway's stderr, which also holds
+# its handlers' stderr.
+SAN_REPORT='ERROR: AddressSanitizer|runtime error:|WARNING: ThreadSanitizer|ERROR: LeakSanitizer'
+
+# The last check of every script: no log in $W (gateway.N.log, and
+# whatever a script sends a gateway's stderr to) holds a sanitizer
+# report.  A log that does fails it, its report's first lines shown.
+check_sanitizers() {
+	_bad=
+	for f in "$W"/*.log; do
+		[ -f "$f" ] && grep -qE "$SAN_REPORT" "$f" || continue
+		_bad=1
+		not_ok "no sanitizer reports in ${f#"$W"/}"
+		grep -E -m 1 -A 15 "$SAN_REPORT" "$f" | sed 's/^/# /'
+	done
+	[ -n "$_bad" ] || ok "no sanitizer reports"
+}
+
+cleanup() {
+	_rc=$?
+	stop_tracked
+	if { [ "$FAILS" -ne 0 ] || [ -z "$FINISHED" ]; } && [ -n "$GW_LOG" ]; then
 		echo "# --- last gateway log ---"
 		tail -n 30 "$GW_LOG" | sed 's/^/# /'
 	fi
+	# No plan yet: the script stopped short of its end.
+	[ -n "$FINISHED" ] ||
+	    echo "Bail out! ${0##*/} ended after $CHECKS checks (status $_rc)"
 	# CGIGATE_TEST_KEEP=1 keeps the directory, logs included, to look at.
 	if [ -n "${CGIGATE_TEST_KEEP:-}" ]; then
 		echo "# kept $W"
@@ -228,10 +305,16 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
+# The end of every script: the sanitizer check, the plan, and exit 1 when
+# a check failed (tap-driver.sh, which counts the results, is told to
+# ignore the status: see Makefile.am).
 finish() {
 	stop_gateway
+	stop_tracked
+	check_sanitizers
+	echo "1..$CHECKS"
 	echo "# $CHECKS checks, $FAILS failed, $SKIPS sections skipped"
+	FINISHED=1
 	[ "$FAILS" -eq 0 ] || exit 1
-	[ "$SKIPS" -eq 0 ] || exit 77
 	exit 0
 }
