@@ -30,6 +30,10 @@
  * tick.  A child spawned with kill_rest has what is left of its group
  * killed between the look and the reap, while the zombie still pins the
  * group's id.
+ *
+ * Built with ThreadSanitizer (configure --enable-sanitizers=thread), and
+ * only then, children are forked instead (SPAWN_FORK, spawn_fork below):
+ * TSan cannot follow a child that runs on the parent's memory.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -46,6 +50,14 @@
 #include <unistd.h>
 
 #include "cgigate.h"
+
+#if defined(__SANITIZE_THREAD__)
+#define SPAWN_FORK	1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SPAWN_FORK	1
+#endif
+#endif
 
 #define CHILD_STACK	(64 * 1024)
 #define STDOUT_PIPE_SIZE (256 * 1024)
@@ -80,6 +92,9 @@ struct spawn_args {
 	const struct spawn_req	*r;
 	int			 fd[3];		/* child's 0, 1, 2 */
 	volatile int		 err;
+#ifdef SPAWN_FORK
+	int			 errfd;		/* the exec failure's errno */
+#endif
 };
 
 /* Runs in the child, on memory shared with the parent: syscalls only. */
@@ -113,8 +128,15 @@ child_main(void *arg)
 	for (i = 0; i < 3; i++)
 		if (dup2(a->fd[i], i) == -1)
 			goto fail;
+#ifdef SPAWN_FORK
+	/* All but the errno pipe, which closes at exec (main.c holds 0-2). */
+	if ((a->errfd > 3 && close_range(3, (unsigned)a->errfd - 1, 0) == -1) ||
+	    close_range((unsigned)a->errfd + 1, ~0U, 0) == -1)
+		goto fail;
+#else
 	if (close_range(3, ~0U, 0) == -1)
 		goto fail;
+#endif
 	if (r->cwd != NULL && chdir(r->cwd) == -1)
 		goto fail;
 	if (nofile_raised && (r->rlim == NULL ||
@@ -136,8 +158,59 @@ child_main(void *arg)
 	execve(r->path, r->argv, r->envp);
 fail:
 	a->err = errno;
+#ifdef SPAWN_FORK
+	i = errno;
+	if (write(a->errfd, &i, sizeof(i)) == -1)
+		_exit(127);
+#endif
 	_exit(127);
 }
+
+#ifdef SPAWN_FORK
+/*
+ * ThreadSanitizer builds only.  The child is a fork (which TSan
+ * intercepts) running the same child_main on its own copy of memory, so
+ * an exec failure's errno comes back through a close-on-exec pipe: end
+ * of file means exec'd.  The caller, every signal blocked, reads it
+ * before going on, as it would sleep through a vfork.  The pidfd is
+ * opened after the fork: nobody else can reap the child meanwhile.  What
+ * differs: the copy of the page tables, and a keeper record the child
+ * drops is counted in the child's copy of keeper.c's counter only.
+ */
+static pid_t
+spawn_fork(struct spawn_args *a, int *pidfd)
+{
+	int ep[2], err = 0;
+	pid_t pid;
+
+	if (pipe2(ep, O_CLOEXEC) == -1)
+		return -1;
+	a->errfd = ep[1];
+	if ((pid = fork()) == 0)
+		_exit(child_main(a));
+	err = errno;
+	close(ep[1]);
+	if (pid == -1) {
+		close(ep[0]);
+		errno = err;
+		return -1;
+	}
+	if (read(ep[0], &err, sizeof(err)) == (ssize_t)sizeof(err))
+		a->err = err;
+	close(ep[0]);
+	if ((*pidfd = (int)syscall(SYS_pidfd_open, pid, 0)) == -1) {
+		/* No pidfd, no reaping by it: end the child here. */
+		err = errno;
+		kill(pid, SIGKILL);
+		while (keeper_forget(pid) == -1)
+			poll(NULL, 0, 10);
+		waitpid(pid, NULL, 0);
+		errno = err;
+		return -1;
+	}
+	return pid;
+}
+#endif
 
 static void
 close_pair(int p[2])
@@ -188,8 +261,12 @@ spawn_child(const struct spawn_req *r, struct child *c)
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
+#ifdef SPAWN_FORK
+	pid = spawn_fork(&a, &pidfd);
+#else
 	pid = clone(child_main, stack + CHILD_STACK,
 	    CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &a, &pidfd);
+#endif
 	saved = errno;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	free(stack);
