@@ -273,7 +273,8 @@ SAN_REPORT='ERROR: AddressSanitizer|runtime error:|WARNING: ThreadSanitizer|ERRO
 
 # The last check of every script: no log in $W (gateway.N.log, and
 # whatever a script sends a gateway's stderr to) holds a sanitizer
-# report.  A log that does fails it, its report's first lines shown.
+# report.  A log that does fails it, shown: its first report's first
+# lines, then the one-line SUMMARY of each different report.
 check_sanitizers() {
 	_bad=
 	for f in "$W"/*.log; do
@@ -281,6 +282,7 @@ check_sanitizers() {
 		_bad=1
 		not_ok "no sanitizer reports in ${f#"$W"/}"
 		grep -E -m 1 -A 15 "$SAN_REPORT" "$f" | sed 's/^/# /'
+		grep '^SUMMARY: ' "$f" | sort | uniq -c | sed 's/^/# /'
 	done
 	[ -n "$_bad" ] || ok "no sanitizer reports"
 }
