@@ -58,12 +58,17 @@ struct pool_mgr pm = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 };
 
-/* Ask the manager to look at the pools now.  Lock held. */
+/*
+ * Ask the manager to look at the pools now.  Lock held.  A request may
+ * come before pool_start (civetweb serves from http_start on): the
+ * manager then finds the flag when it starts.
+ */
 static void
 kick(void)
 {
 	pm.kick = 1;
-	pthread_cond_signal(&pm.wake);
+	if (pm.ready)
+		pthread_cond_signal(&pm.wake);
 }
 
 int

@@ -99,6 +99,7 @@ struct pool_mgr {
 	pthread_cond_t	 wake;
 	pthread_t	 thread;
 	int		 running, stop, kick;
+	int		 ready;		/* wake is initialised (pool_start) */
 	struct pool	*pools;
 	unsigned long	 seq;
 	const struct config *cfg;

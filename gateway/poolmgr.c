@@ -413,8 +413,11 @@ manager(void *arg)
 int
 pool_start(const struct config *c)
 {
+	pthread_mutex_lock(&pm.lock);
 	pm.cfg = c;
 	clk_cond_init(&pm.wake);
+	pm.ready = 1;
+	pthread_mutex_unlock(&pm.lock);
 	srandom((unsigned)getpid() ^ (unsigned)clk_now_us());
 	if ((errno = pthread_create(&pm.thread, NULL, manager, NULL)) != 0) {
 		log_msg(NULL, "pool_start: pthread_create: %s",
