@@ -284,6 +284,8 @@ sink_raw(void *arg, const char *buf, size_t n)
 {
 	struct exchange *x = arg;
 
+	if (x->t.status == 0)
+		x->t.status = 200;	/* until its status line is read */
 	return httpout_raw(&x->o, buf, n);
 }
 
