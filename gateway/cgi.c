@@ -50,7 +50,7 @@ struct pump {
 	int			 out_open, err_open, in_open;
 	int			 cfd;		/* client socket, -1: unknown */
 	int			 body_done;	/* exch_body said 0 */
-	int			 client_ready;	/* poll saw the socket readable */
+	int			 client_ready;	/* poll saw it readable */
 	char			 inbuf[BODY_BUF];
 	size_t			 inoff, inlen;
 	char			*iobuf;		/* CGI_IOBUF, for stdout */
@@ -269,15 +269,6 @@ record_exit(struct xresult *res, const struct child *c)
 	res->max_rss_kb = c->ru.ru_maxrss;
 }
 
-static void
-fail(struct xresult *res, int status, const char *why)
-{
-	res->end = X_FAIL;
-	res->status = status;
-	res->why = why;
-	res->retry_after = status == 503;
-}
-
 /* Spawn the handler, pump, reap: the ending in res. */
 static void
 run(struct pump *s, const char *program, struct xresult *res)
@@ -292,7 +283,7 @@ run(struct pump *s, const char *program, struct xresult *res)
 	int st;
 
 	if ((envp = cgienv_build(&rq->cgi)) == NULL) {
-		fail(res, 503, "out of memory");
+		xfail(res, 503, "out of memory");
 		return;
 	}
 	snprintf(cwd, sizeof(cwd), "%s", program);
@@ -324,7 +315,7 @@ run(struct pump *s, const char *program, struct xresult *res)
 		static _Thread_local char why[64];
 
 		snprintf(why, sizeof(why), "spawn: %s", strerror(errno));
-		fail(res, errno == EAGAIN || errno == ENOMEM ? 503 : 502, why);
+		xfail(res, errno == EAGAIN || errno == ENOMEM ? 503 : 502, why);
 		return;
 	}
 	res->pid = s->c.pid;
@@ -367,10 +358,10 @@ run(struct pump *s, const char *program, struct xresult *res)
 		break;
 	case P_TIMEOUT:
 		if (http_draining() && clk_now_us() >= http_drain_deadline())
-			fail(res, 503, "shutting down: drain_timeout passed; "
+			xfail(res, 503, "shutting down: drain_timeout passed; "
 			    "process group killed");
 		else
-			fail(res, 504, "handler timed out; process group "
+			xfail(res, 504, "handler timed out; process group "
 			    "killed");
 		break;
 	case P_OUT:
@@ -380,7 +371,7 @@ run(struct pump *s, const char *program, struct xresult *res)
 		res->end = X_BODY;
 		break;
 	case P_POLL:
-		fail(res, 502, "pump failed");
+		xfail(res, 502, "pump failed");
 		break;
 	}
 }
@@ -395,7 +386,7 @@ cgi_run(const struct xreq *rq, const struct xtarget *tg, struct xresult *res)
 	if ((slot = admit_enter(rq->route, rq->conf->max_concurrency,
 	    rq->conf->max_queue_wait_us)) == NULL) {
 		res->queue_us = (long long)(clk_now_us() - rq->start_us);
-		fail(res, 503, http_draining() ? "shutting down" :
+		xfail(res, 503, http_draining() ? "shutting down" :
 		    "route at max_concurrency past max_queue_wait");
 		return;
 	}
@@ -414,7 +405,7 @@ cgi_run(const struct xreq *rq, const struct xtarget *tg, struct xresult *res)
 		s->iobuf = io;
 		run(s, tg->program, res);
 	} else
-		fail(res, 503, "out of memory");
+		xfail(res, 503, "out of memory");
 	bufpool_put(BUF_CGI_IO, io);
 	bufpool_put(BUF_CGI_PUMP, s);
 	admit_leave(slot);

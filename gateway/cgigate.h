@@ -1044,6 +1044,9 @@ struct xresult {
 	long long	 user_cpu_us, sys_cpu_us, max_rss_kb;
 };
 
+/* End res with X_FAIL: status (503 adds Retry-After) and why (http.c). */
+void	 xfail(struct xresult *res, int status, const char *why);
+
 /* One request as a transport sees it; http.c fills it in. */
 struct xreq {
 	const struct config	*cfg;

@@ -1,13 +1,13 @@
 /*
- * fastcgi.c: one request through a FastCGI pool.
+ * fastcgi.c: the FastCGI transport: one request through a pool.
  *
  * The request borrows a connection from the route's pool (pool.c), sends
  * BEGIN_REQUEST with FCGI_KEEP_CONN, the same RFC 3875 environment a CGI
  * handler gets as PARAMS (cgienv.c, fcgirec.c), and the request body as
  * STDIN records (from exch_body) while one poll loop reads the answer:
- * STDOUT goes to exch_out, STDERR to exch_err.  Like the CGI pump, nothing is read from the worker
- * while a write to the client blocks, so a slow client slows the worker
- * rather than growing our memory.
+ * STDOUT goes to exch_out, STDERR to exch_err.  Like the CGI pump,
+ * nothing is read from the worker while a write to the client blocks,
+ * so a slow client slows the worker rather than growing our memory.
  *
  * Each request on a connection gets the next request id (the endpoint's
  * request count, from 1 up to 65535 and round again), not always 1: a
@@ -246,16 +246,6 @@ opening(struct fjob *j, char **envp, size_t *len)
 	return msg;
 }
 
-
-static void
-fail(struct xresult *res, int status, const char *why)
-{
-	res->end = X_FAIL;
-	res->status = status;
-	res->why = why;
-	res->retry_after = status == 503;
-}
-
 /*
  * Borrow a connection for the request into *pc, with the request id to
  * use on it in *id; 0, or the status to answer (why says why).
@@ -315,7 +305,7 @@ conclude(struct fjob *j, enum outcome oc, uint64_t deadline, uint64_t first,
 		if (j->fp.proto_status != FCGI_REQUEST_COMPLETE &&
 		    !exch_answered(j->x)) {
 			pool_release(&j->pc, POOL_CLOSE, NULL);
-			fail(res, 503, "FastCGI application overloaded or "
+			xfail(res, 503, "FastCGI application overloaded or "
 			    "refused the role");
 			return;
 		}
@@ -337,7 +327,7 @@ conclude(struct fjob *j, enum outcome oc, uint64_t deadline, uint64_t first,
 		 */
 		if (!j->stdin_done && j->outlen == 0 && !j->got_bytes) {
 			pool_release(&j->pc, POOL_CLOSE, NULL);
-			fail(res, 408, "client too slow sending the request "
+			xfail(res, 408, "client too slow sending the request "
 			    "body");
 			res->close = 1;
 			return;
@@ -345,7 +335,7 @@ conclude(struct fjob *j, enum outcome oc, uint64_t deadline, uint64_t first,
 		if (http_draining() && clk_now_us() >= http_drain_deadline()) {
 			pool_release(&j->pc, local ? POOL_KILL : POOL_CLOSE,
 			    "shutting down");
-			fail(res, 503, "shutting down: drain_timeout passed");
+			xfail(res, 503, "shutting down: drain_timeout passed");
 			return;
 		}
 		if (backend_ahead(j)) {
@@ -357,16 +347,16 @@ conclude(struct fjob *j, enum outcome oc, uint64_t deadline, uint64_t first,
 			 */
 			pool_release(&j->pc, local ? POOL_KILL : POOL_CLOSE,
 			    "client too slow reading the answer");
-			fail(res, 504, "request timed out: client too slow "
+			xfail(res, 504, "request timed out: client too slow "
 			    "reading the answer");
 			return;
 		}
 		pool_release(&j->pc, POOL_KILL, "request timed out");
 		if (!j->got_bytes && j->pc.nreq == 1 && first < deadline)
-			fail(res, 503, "FastCGI worker did not answer within "
+			xfail(res, 503, "FastCGI worker did not answer within "
 			    "start_timeout");
 		else
-			fail(res, 504, "FastCGI request timed out");
+			xfail(res, 504, "FastCGI request timed out");
 		return;
 	case OUT:
 		/* A local worker may go on with an abandoned request. */
@@ -383,17 +373,17 @@ conclude(struct fjob *j, enum outcome oc, uint64_t deadline, uint64_t first,
 		pool_release(&j->pc, local ? POOL_FAIL : POOL_CLOSE, j->fail);
 		/* A request sent again killed its worker too: not start-up. */
 		if (!j->got_bytes && j->pc.nreq == 1 && local && !replayed)
-			fail(res, 503, "FastCGI worker failed at start-up");
+			xfail(res, 503, "FastCGI worker failed at start-up");
 		else
-			fail(res, 502, j->fail);
+			xfail(res, 502, j->fail);
 		return;
 	case APP_BAD:
 		pool_release(&j->pc, local ? POOL_KILL : POOL_CLOSE, j->fail);
-		fail(res, 502, j->fail);
+		xfail(res, 502, j->fail);
 		return;
 	case FAILED:
 		pool_release(&j->pc, POOL_CLOSE, NULL);
-		fail(res, 502, "FastCGI exchange failed");
+		xfail(res, 502, "FastCGI exchange failed");
 		return;
 	}
 }
@@ -413,7 +403,7 @@ run(struct fjob *j, const struct xtarget *tg)
 
 	if ((envp = cgienv_build(&rq->cgi)) == NULL) {
 		pool_release(&j->pc, POOL_CLOSE, NULL);
-		fail(res, 503, "out of memory");
+		xfail(res, 503, "out of memory");
 		return;
 	}
 	deadline = rq->start_us + (uint64_t)rq->conf->timeout_us;
@@ -422,7 +412,7 @@ run(struct fjob *j, const struct xtarget *tg)
 		if ((msg = opening(j, envp, &mlen)) == NULL) {
 			free(envp);
 			pool_release(&j->pc, POOL_CLOSE, NULL);
-			fail(res, 503, "out of memory");
+			xfail(res, 503, "out of memory");
 			return;
 		}
 		fcgirec_parser_init(&j->fp, j->id);
@@ -463,7 +453,7 @@ run(struct fjob *j, const struct xtarget *tg)
 			if ((st = acquire(rq, tg, res, &j->pc, &j->id,
 			    &why)) != 0) {
 				free(envp);
-				fail(res, st, why);
+				xfail(res, st, why);
 				res->retry_after = 1;
 				return;
 			}
@@ -500,7 +490,7 @@ run(struct fjob *j, const struct xtarget *tg)
 		    "taking a request");
 		if ((st = acquire(rq, tg, res, &j->pc, &j->id, &why)) != 0) {
 			free(envp);
-			fail(res, st, why);
+			xfail(res, st, why);
 			res->retry_after = 1;
 			return;
 		}
@@ -508,7 +498,7 @@ run(struct fjob *j, const struct xtarget *tg)
 	free(envp);
 	if (st == -1) {
 		pool_release(&j->pc, POOL_FAIL, "cannot send the request");
-		fail(res, 502, "FastCGI application refused the request");
+		xfail(res, 502, "FastCGI application refused the request");
 		return;
 	}
 	conclude(j, oc, deadline, first, replayed);
@@ -525,7 +515,7 @@ fastcgi_run(const struct xreq *rq, const struct xtarget *tg,
 	int st;
 
 	if ((st = acquire(rq, tg, res, &pc, &id, &why)) != 0) {
-		fail(res, st, why);
+		xfail(res, st, why);
 		res->retry_after = 1;
 		return;
 	}
@@ -537,7 +527,7 @@ fastcgi_run(const struct xreq *rq, const struct xtarget *tg,
 	 */
 	if ((j = bufpool_get(BUF_FCGI_JOB)) == NULL) {
 		pool_release(&pc, POOL_CLOSE, NULL);
-		fail(res, 503, "out of memory");
+		xfail(res, 503, "out of memory");
 		return;
 	}
 	j->rq = rq;

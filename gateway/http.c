@@ -476,6 +476,15 @@ exch_body(struct exchange *x, char *buf, size_t len, enum exch_wait w)
 
 /* Answering what a transport reports */
 
+void
+xfail(struct xresult *res, int status, const char *why)
+{
+	res->end = X_FAIL;
+	res->status = status;
+	res->why = why;
+	res->retry_after = status == 503;
+}
+
 /* The client went away: log, 499 if nothing was sent, close. */
 static int
 client_gone(struct exchange *x, const char *why)
@@ -507,7 +516,7 @@ finish(struct exchange *x, const struct xresult *res)
 	t->sys_cpu_us = res->sys_cpu_us;
 	t->max_rss_kb = res->max_rss_kb;
 	if (x->relay != NULL)
-		relay_err_end(x->relay);	/* a last line without a newline */
+		relay_err_end(x->relay);	/* a last unended line */
 	switch (res->end) {
 	case X_FAIL:
 		if (res->close)
