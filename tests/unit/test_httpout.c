@@ -62,16 +62,17 @@ start(struct httpout *o, int minor, int head_req, int keep_alive)
 
 /* The bytes written so far are want[0..n), all of them and no more. */
 static void
-same_bytes(const char *want, size_t n)
+same_bytes_at(const char *want, size_t n, const char *file, int line)
 {
 	if (cap.len != n || memcmp(cap.buf, want, n) != 0) {
 		fprintf(stderr, "want %zu bytes:\n%.*s\ngot %zu bytes:\n%.*s\n",
 		    n, (int)n, want, cap.len, (int)cap.len, cap.buf);
-		fail();
+		_fail(file, line);
 	}
 }
 
-#define SAME(lit)	same_bytes(lit, sizeof(lit) - 1)
+#define same_bytes(s, n)	same_bytes_at(s, n, __FILE__, __LINE__)
+#define SAME(lit)		same_bytes(lit, sizeof(lit) - 1)
 
 static const struct cgi_header ctype = { "Content-Type", "text/plain" };
 
