@@ -516,7 +516,7 @@ const char *httpout_reason(int status);
 /*
  * The status line, Date (date, preformatted), the fields, extra (whole
  * CRLF-ended lines, or NULL), then Content-Length when length >= 0 (not
- * for 204), else chunked (HTTP/1.1) or the close ends it; Connection.
+ * for 1xx or 204), else chunked (HTTP/1.1) or the close ends it; Connection.
  * reason NULL or "": the standard phrase.  0 or -1.
  */
 int	 httpout_head(struct httpout *o, int status, const char *reason,

@@ -148,7 +148,8 @@ httpout_head(struct httpout *o, int status, const char *reason,
 	}
 	if (extra != NULL)
 		puts_(o, extra);
-	if (length >= 0 && status != 204) {	/* RFC 9110 8.6 */
+	/* RFC 9110 8.6: none in a 1xx or 204. */
+	if (length >= 0 && status != 204 && status >= 200) {
 		snprintf(line, sizeof(line), "Content-Length: %lld\r\n",
 		    length);
 		puts_(o, line);

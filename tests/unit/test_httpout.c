@@ -383,6 +383,13 @@ test_no_body_statuses(void **state)
 	assert_int_equal(httpout_end(&o, 0), 0);
 	SAME("HTTP/1.1 100 Continue" DS KEEP);
 
+	/* Nor a Content-Length (RFC 9110 8.6), whatever was declared. */
+	start(&o, 1, 0, 1);
+	httpout_head(&o, 100, NULL, NULL, 0, NULL, 0, DATE);
+	assert_false(o.sized);
+	assert_int_equal(httpout_end(&o, 0), 0);
+	SAME("HTTP/1.1 100 Continue" DS KEEP);
+
 	start(&o, 1, 0, 1);
 	httpout_head(&o, 103, NULL, NULL, 0, NULL, -1, DATE);
 	httpout_body(&o, "x", 1);
