@@ -44,11 +44,16 @@ err_lines(struct relay *r, int final)
 		if (nl == NULL)
 			nl = end;
 		n = nl - line;
-		if (r->errlogged < r->errcap)
+		if (r->errlogged < r->errcap) {
 			r->sink->errline(r->sink->arg, line, (size_t)n);
-		else if (r->errlogged - n < r->errcap)
+			r->errlogged += n + 1;
+			if (r->errlogged > r->errcap)
+				r->errlogged = r->errcap;
+		} else if (r->errlogged == r->errcap) {
+			/* The first line dropped: said once, then no more. */
 			r->sink->errline(r->sink->arg, NULL, 0);
-		r->errlogged += n + 1;
+			r->errlogged++;
+		}
 		line = nl < end ? nl + 1 : end;
 	}
 	memmove(r->errbuf, line, (size_t)(end - line));

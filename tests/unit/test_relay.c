@@ -547,6 +547,35 @@ test_stderr_cap(void **state)
 	assert_true(rec.isnull[3]);
 	assert_int_equal(rec.linelen[3], 0);
 
+	/* A long line past the cap: the note comes with the next line. */
+	start(0, 1, 10);
+	ERR("0123456789012345678\nb\nc\n");
+	relay_err_end(&relay);
+	assert_int_equal(rec.nlines, 2);
+	assert_string_equal(rec.lines[0], "0123456789012345678");
+	assert_true(rec.isnull[1]);
+
+	/* Lines of any length after the note: no second note. */
+	start(0, 1, 10);
+	ERR("12345678\n\nabcde\n0123456789\nabcdefghijklmnop\n\nx");
+	relay_err_end(&relay);
+	assert_int_equal(rec.nlines, 3);
+	assert_string_equal(rec.lines[0], "12345678");
+	assert_string_equal(rec.lines[1], "");
+	assert_true(rec.isnull[2]);
+
+	/* A cap of 0: the note alone, whatever the first line is. */
+	start(0, 1, 0);
+	ERR("\nabc\nabcdefgh\n");
+	relay_err_end(&relay);
+	assert_int_equal(rec.nlines, 1);
+	assert_true(rec.isnull[0]);
+	start(0, 1, 0);
+	ERR("abc\nabcdefgh\n");
+	relay_err_end(&relay);
+	assert_int_equal(rec.nlines, 1);
+	assert_true(rec.isnull[0]);
+
 	/* The cap reached by the tail at the end. */
 	start(0, 1, 4);
 	ERR("abc\nlast");
