@@ -102,7 +102,7 @@ nph_status(struct relay *r, const char *buf, size_t n)
 	memcpy(r->nphline + r->nphlen, buf, n);
 	r->nphlen += n;
 	r->nphline[r->nphlen] = '\0';
-	if (r->nphlen < 12 && n > 0)
+	if (r->nphlen < 12)
 		return;			/* "HTTP/1.1 200" is 12 */
 	if (strncmp(r->nphline, "HTTP/", 5) == 0 &&
 	    (sp = strchr(r->nphline, ' ')) != NULL &&

@@ -413,10 +413,11 @@ test_nph(void **state)
 	assert_int_equal(rec.rawlen, n);
 	assert_memory_equal(rec.raw, out, n);
 
-	/* The status line split anywhere. */
-	for (cut = 1; cut <= n; cut++) {
+	/* The status line split anywhere, an empty write at the cut. */
+	for (cut = 0; cut <= n; cut++) {
 		start(1, 1, 1 << 20);
 		assert_int_equal(relay_out(&relay, out, cut), 0);
+		assert_int_equal(relay_out(&relay, out + cut, 0), 0);
 		assert_int_equal(relay_out(&relay, out + cut, n - cut), 0);
 		assert_int_equal(relay.nph_status, 299);
 		assert_int_equal(rec.rawlen, n);
