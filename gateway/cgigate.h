@@ -592,7 +592,8 @@ void	 relay_err_end(struct relay *r);
 /*
  * The output ended: RELAY_BODY (or RAW) when an answer went out,
  * RELAY_REDIRECT with the target in r->p->location, or RELAY_HEAD when
- * no header block came (r->fail says why).
+ * no header block came, or no byte from an nph- handler (r->fail says
+ * why).
  */
 enum relay_phase relay_end(struct relay *r);
 

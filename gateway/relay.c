@@ -157,7 +157,11 @@ relay_out(struct relay *r, const char *buf, size_t n)
 enum relay_phase
 relay_end(struct relay *r)
 {
-	if (r->phase == RELAY_HEAD) {
+	if (r->phase == RELAY_RAW && r->nphlen == 0) {
+		/* An nph- handler that wrote nothing has not answered. */
+		r->phase = RELAY_HEAD;
+		r->fail = "no output";
+	} else if (r->phase == RELAY_HEAD) {
 		cgiresp_eof(r->p);
 		r->fail = r->p->error;
 	}

@@ -447,6 +447,24 @@ test_nph(void **state)
 	assert_int_equal(OUT("hello there, world\n"), 0);
 	assert_int_equal(OUT("HTTP/1.1 200 OK\r\n"), 0);
 	assert_int_equal(relay.nph_status, 0);
+	/* No output at all is no answer, as for any handler: a 502. */
+	start(1, 1, 1 << 20);
+	assert_int_equal(relay_end(&relay), RELAY_HEAD);
+	assert_string_equal(relay.fail, "no output");
+	assert_int_equal(rec.nev, 0);
+	start(1, 1, 1 << 20);
+	assert_int_equal(OUT(""), 0);
+	ERR("on stderr only\n");
+	relay_err_end(&relay);
+	assert_int_equal(relay_end(&relay), RELAY_HEAD);
+	assert_string_equal(relay.fail, "no output");
+	assert_int_equal(rec.rawlen, 0);
+	/* One byte is an answer begun. */
+	start(1, 1, 1 << 20);
+	assert_int_equal(OUT("H"), 0);
+	assert_int_equal(relay_end(&relay), RELAY_RAW);
+	assert_null(relay.fail);
+
 	/* Shorter than a status line: nothing to read. */
 	start(1, 1, 1 << 20);
 	assert_int_equal(OUT("HTTP/1.1"), 0);
