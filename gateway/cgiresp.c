@@ -100,8 +100,10 @@ parse_block(struct cgiresp *p, size_t end)
 			v++;
 		while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
 			*--e = '\0';
+		/* RFC 9110 5.5: no CTL (RFC 5234: 0x00-0x1f, 0x7f) but HTAB. */
 		for (e = v; *e != '\0'; e++)
-			if ((unsigned char)*e < 0x20 && *e != '\t')
+			if (((unsigned char)*e < 0x20 && *e != '\t') ||
+			    *e == 0x7f)
 				return fail(p, "control character in header");
 		if (strcasecmp(line, "Status") == 0) {
 			if (have_status++)

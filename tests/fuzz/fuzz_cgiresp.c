@@ -77,7 +77,7 @@ check_block(const struct cgiresp *p, const char *s)
 		CHECK(p->status >= 200 && p->status <= 599);
 	CHECK(strlen(p->reason) < sizeof(p->reason));
 	for (q = p->reason; *q != '\0'; q++)
-		CHECK((unsigned char)*q >= 0x20 || *q == '\t');
+		CHECK(((unsigned char)*q >= 0x20 && *q != 0x7f) || *q == '\t');
 	CHECK(p->content_length >= -1);
 	CHECK(p->content_length == written_length(s, p->body_off));
 
@@ -101,7 +101,8 @@ check_block(const struct cgiresp *p, const char *s)
 		CHECK(strcasecmp(name, "Keep-Alive") != 0);
 		CHECK(strcasecmp(name, "Transfer-Encoding") != 0);
 		for (q = value; *q != '\0'; q++)
-			CHECK((unsigned char)*q >= 0x20 || *q == '\t');
+			CHECK(((unsigned char)*q >= 0x20 && *q != 0x7f) ||
+			    *q == '\t');
 		if (vl > 0)
 			CHECK(value[0] != ' ' && value[0] != '\t' &&
 			    value[vl - 1] != ' ' && value[vl - 1] != '\t');

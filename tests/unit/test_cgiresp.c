@@ -163,6 +163,10 @@ test_malformed(void **state)
 		"X-A: one\rX-Injected: two\n\n",
 		"X-A: 1\n folded\n\n",
 		"X-A: 1\n\tfolded\n\n",
+		/* DEL is a control too (RFC 5234 CTL): no field-vchar. */
+		"X-A: a\x7f" "b\n\n",
+		"Location: /x\x7f\n\n",
+		"Status: 200 O\x7fK\n\n",
 	};
 	struct cgiresp *p = malloc(sizeof(*p));
 	size_t i, step;
