@@ -570,7 +570,8 @@ struct relay {
 	struct cgiresp	*p;		/* the caller's, initialised */
 	enum relay_phase phase;
 	int		 redirect_ok;	/* a local Location may redirect */
-	int		 nph_status;	/* an nph- status line's code, or 0 */
+	int		 nph_status;	/* an nph- status line's code, or 0;
+					   final once relay_end ran */
 	char		 nphline[16];
 	size_t		 nphlen;
 	char		 errbuf[4096];

@@ -86,14 +86,26 @@ relay_err_end(struct relay *r)
 
 /*
  * An nph- handler's status: the code on its status line ("HTTP/1.1 299
- * ..."), read once from the first bytes it writes.
+ * ..."), read once from its first bytes, as many as nphline holds (or
+ * all there were, at the end), so that where its writes were cut does
+ * not change what is read.
  */
+static void
+nph_parse(struct relay *r)
+{
+	const char *sp;
+	int st;
+
+	if (strncmp(r->nphline, "HTTP/", 5) == 0 &&
+	    (sp = strchr(r->nphline, ' ')) != NULL &&
+	    sscanf(sp + 1, "%3d", &st) == 1 && st >= 100 && st <= 599)
+		r->nph_status = st;
+}
+
 static void
 nph_status(struct relay *r, const char *buf, size_t n)
 {
 	size_t room = sizeof(r->nphline) - 1 - r->nphlen;
-	const char *sp;
-	int st;
 
 	if (room == 0)
 		return;
@@ -102,13 +114,8 @@ nph_status(struct relay *r, const char *buf, size_t n)
 	memcpy(r->nphline + r->nphlen, buf, n);
 	r->nphlen += n;
 	r->nphline[r->nphlen] = '\0';
-	if (r->nphlen < 12)
-		return;			/* "HTTP/1.1 200" is 12 */
-	if (strncmp(r->nphline, "HTTP/", 5) == 0 &&
-	    (sp = strchr(r->nphline, ' ')) != NULL &&
-	    sscanf(sp + 1, "%3d", &st) == 1 && st >= 100 && st <= 599)
-		r->nph_status = st;
-	r->nphlen = sizeof(r->nphline) - 1;	/* read once */
+	if (r->nphlen == sizeof(r->nphline) - 1)
+		nph_parse(r);
 }
 
 int
@@ -157,10 +164,13 @@ relay_out(struct relay *r, const char *buf, size_t n)
 enum relay_phase
 relay_end(struct relay *r)
 {
-	if (r->phase == RELAY_RAW && r->nphlen == 0) {
-		/* An nph- handler that wrote nothing has not answered. */
-		r->phase = RELAY_HEAD;
-		r->fail = "no output";
+	if (r->phase == RELAY_RAW) {
+		if (r->nphlen == 0) {
+			/* An nph- handler that wrote nothing has not answered. */
+			r->phase = RELAY_HEAD;
+			r->fail = "no output";
+		} else if (r->nphlen < sizeof(r->nphline) - 1)
+			nph_parse(r);	/* all of its output was shorter */
 	} else if (r->phase == RELAY_HEAD) {
 		cgiresp_eof(r->p);
 		r->fail = r->p->error;

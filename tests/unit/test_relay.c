@@ -400,6 +400,7 @@ static void
 test_nph(void **state)
 {
 	static const char out[] = "HTTP/1.1 299 X\r\nA: b\r\n\r\nbody\n";
+	static const char odd[] = "HTTP/1.1  299 X\r\n\r\n";
 	size_t n = sizeof(out) - 1, cut, step;
 
 	(void)state;
@@ -447,6 +448,24 @@ test_nph(void **state)
 	assert_int_equal(OUT("hello there, world\n"), 0);
 	assert_int_equal(OUT("HTTP/1.1 200 OK\r\n"), 0);
 	assert_int_equal(relay.nph_status, 0);
+	/*
+	 * Whatever the cut, the code is read off the same bytes: here the
+	 * status line's first 12 bytes end inside it.
+	 */
+	for (cut = 0; cut <= sizeof(odd) - 1; cut++) {
+		start(1, 1, 1 << 20);
+		assert_int_equal(relay_out(&relay, odd, cut), 0);
+		assert_int_equal(relay_out(&relay, odd + cut,
+		    sizeof(odd) - 1 - cut), 0);
+		assert_int_equal(relay_end(&relay), RELAY_RAW);
+		assert_int_equal(relay.nph_status, 299);
+	}
+	/* The whole output a status line and no more. */
+	start(1, 1, 1 << 20);
+	assert_int_equal(OUT("HTTP/1.1 204"), 0);
+	assert_int_equal(relay_end(&relay), RELAY_RAW);
+	assert_int_equal(relay.nph_status, 204);
+
 	/* No output at all is no answer, as for any handler: a 502. */
 	start(1, 1, 1 << 20);
 	assert_int_equal(relay_end(&relay), RELAY_HEAD);
