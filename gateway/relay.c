@@ -166,7 +166,7 @@ relay_end(struct relay *r)
 {
 	if (r->phase == RELAY_RAW) {
 		if (r->nphlen == 0) {
-			/* An nph- handler that wrote nothing has not answered. */
+			/* An nph- handler that wrote nothing: no answer. */
 			r->phase = RELAY_HEAD;
 			r->fail = "no output";
 		} else if (r->nphlen < sizeof(r->nphline) - 1)

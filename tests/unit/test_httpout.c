@@ -32,7 +32,7 @@ struct cap {
 	char		 buf[16384];
 	size_t		 len;
 	int		 calls;
-	int		 fail_at;	/* the call that fails (1: the first), 0: none */
+	int		 fail_at;	/* the call that fails, 1 on; 0: none */
 };
 
 static struct cap cap;
