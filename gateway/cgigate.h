@@ -516,8 +516,8 @@ const char *httpout_reason(int status);
 /*
  * The status line, Date (date, preformatted), the fields, extra (whole
  * CRLF-ended lines, or NULL), then Content-Length when length >= 0 (not
- * for 1xx or 204), else chunked (HTTP/1.1) or the close ends it; Connection.
- * reason NULL or "": the standard phrase.  0 or -1.
+ * for 1xx or 204), else chunked (HTTP/1.1) or the close ends it;
+ * Connection.  reason NULL or "": the standard phrase.  0 or -1.
  */
 int	 httpout_head(struct httpout *o, int status, const char *reason,
 	    const struct cgi_header *f, int nf, const char *extra,
