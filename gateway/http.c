@@ -62,6 +62,8 @@ static _Thread_local struct {
 	int		 answered;
 	int		 in_request;	/* between begin_ and end_request */
 	char		 reqid[24];
+	char		 peer[64];	/* the client, from door_peer */
+	int		 peer_port, server_port;
 	char		*out;		/* lent for the request, or NULL */
 	size_t		 outlen;
 	time_t		 date_sec;
@@ -784,7 +786,7 @@ handle(struct mg_connection *conn, void *cbdata)
 	const struct mg_request_info *ri = mg_get_request_info(conn);
 	const char *ex, *te;
 	struct exchange *x;
-	int status, v11, stalled;
+	int status, v11;
 
 	(void)cbdata;
 	/* civetweb's worker stacks are small: request state is lent. */
@@ -816,12 +818,9 @@ handle(struct mg_connection *conn, void *cbdata)
 	snprintf(x->t.method, sizeof(x->t.method), "%s", ri->request_method);
 	snprintf(x->t.path, sizeof(x->t.path), "%s", ri->local_uri_raw);
 	snprintf(x->t.mode, sizeof(x->t.mode), "static");
-	if (door_peer(ri->remote_port, x->peer, sizeof(x->peer),
-	    &x->peer_port, &x->server_port, &stalled) == -1) {
-		snprintf(x->peer, sizeof(x->peer), "%s", ri->remote_addr);
-		x->peer_port = ri->remote_port;
-		x->server_port = ri->server_port;
-	}
+	memcpy(x->peer, tls.peer, sizeof(x->peer));	/* begin_request's */
+	x->peer_port = tls.peer_port;
+	x->server_port = tls.server_port;
 	te = mg_get_header(conn, "Transfer-Encoding");
 	x->body_left = ri->content_length >= 0 ? ri->content_length :
 	    te != NULL ? -1 : 0;
@@ -863,16 +862,15 @@ static int
 begin_request(struct mg_connection *conn)
 {
 	const struct mg_request_info *ri = mg_get_request_info(conn);
-	char addr[64];
-	int port, sport, stalled;
+	int stalled;
 
 	atomic_fetch_add(&inflight, 1);
 	tls.start = clk_now_us();
 	tls.answered = 0;
 	tls.in_request = 1;
 	http_reqid(tls.reqid, sizeof(tls.reqid));
-	if (door_peer(ri->remote_port, addr, sizeof(addr), &port, &sport,
-	    &stalled) == 0)
+	if (door_peer(ri->remote_port, tls.peer, sizeof(tls.peer),
+	    &tls.peer_port, &tls.server_port, &stalled) == 0)
 		return 0;
 	log_msg(tls.reqid, "connection to the internal port from %s port %d "
 	    "refused: not made by cgigate", ri->remote_addr, ri->remote_port);
