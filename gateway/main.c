@@ -7,9 +7,12 @@
  * log, the subreaper, the handler scan, and civetweb last, so nothing is
  * served before everything behind it is ready.  Every signal the daemon
  * cares about is blocked before any thread exists; the main
- * thread takes SIGTERM, SIGINT and SIGHUP with sigtimedwait() and, every
- * 100 ms, reaps the orphans the kernel gives it (spawn_tick).  SIGCHLD
- * stays blocked and pending: each thread reaps its own children.
+ * thread takes them with sigtimedwait() and, every 100 ms, reaps the
+ * orphans the kernel gives it (spawn_tick).  SIGTERM, SIGINT and SIGQUIT
+ * stop gracefully (a drain); SIGHUP reloads; SIGUSR1 (what logrotate
+ * sends) and SIGUSR2 are logged and change nothing, since cgigate writes
+ * no log file of its own.  SIGCHLD stays blocked and pending: each thread
+ * reaps its own children.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -355,6 +358,9 @@ main(int argc, char *argv[])
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGQUIT);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
 	sigaddset(&set, SIGCHLD);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -403,6 +409,13 @@ main(int argc, char *argv[])
 		spawn_tick();
 		if ((sig = sigtimedwait(&set, NULL, &tick)) == -1)
 			continue;
+		if (sig == SIGUSR1 || sig == SIGUSR2) {
+			/* Logging goes to stderr: nothing to reopen. */
+			log_msg(NULL, "%s: ignored (cgigate logs to stderr "
+			    "and keeps no log file to reopen)",
+			    sig == SIGUSR1 ? "SIGUSR1" : "SIGUSR2");
+			continue;
+		}
 		if (sig != SIGHUP)
 			break;
 		if (nold == MAX_RELOADS) {

@@ -103,6 +103,20 @@ for t in cg-timelog cg-poolmgr cg-scan civetweb-worker; do
 	expect_contains "a thread named $t" "$t " "$names"
 done
 
+# SIGUSR1 (what logrotate sends) and SIGUSR2 change nothing: a request
+# in flight completes, both are logged, the next request is served.
+curl -s -o "$W/usr.out" -w '%{http_code}' "$URL/slow" >"$W/usr.code" &
+cl=$!
+wait_route /slow 1 0
+kill -USR1 "$GW_PID"
+kill -USR2 "$GW_PID"
+wait $cl
+expect_eq "SIGUSR1, SIGUSR2: the request in flight completes" \
+    "200 slow done" "$(cat "$W/usr.code") $(cat "$W/usr.out")"
+expect_eq "SIGUSR1, SIGUSR2: still serving" hello "$(curl -s "$URL/hello")"
+expect_log "SIGUSR1 is logged" "SIGUSR1: ignored"
+expect_log "SIGUSR2 is logged" "SIGUSR2: ignored"
+
 # Graceful stop: the request in flight completes, the row is written.
 curl -s -o "$W/slow.out" -w '%{http_code}' "$URL/slow" >"$W/slow.code" &
 cl=$!
@@ -119,6 +133,22 @@ expect_eq "SIGTERM: exit status 0" 0 "$GW_RC"
 expect_eq "its row is in the database" 200 \
     "$(sql "select status from requests where route = '/slow'")"
 expect_eq "and the stop event" 1 "$(sql "select count(*) from events where kind = 'stop'")"
+
+# SIGQUIT drains too, as nginx's and php-fpm's graceful stop.
+start_gateway --config "$W/over.conf" --handlers "$H" --www "$W/www" \
+    --timings "$W/timings.db"
+curl -s -o "$W/quit.out" -w '%{http_code}' "$URL/slow" >"$W/quit.code" &
+cl=$!
+wait_route /slow 1 0
+kill -QUIT "$GW_PID"
+wait "$GW_PID"
+GW_RC=$?
+GW_PID=
+wait $cl
+expect_eq "SIGQUIT: the in-flight request completes" "200 slow done" \
+    "$(cat "$W/quit.code") $(cat "$W/quit.out")"
+expect_eq "SIGQUIT: exit status 0" 0 "$GW_RC"
+expect_log "SIGQUIT: the drain is logged" "Quit: draining"
 
 # Descriptors: cgigate takes the hard limit and says so; handlers keep
 # the limit it was started with (here lowered to 256 for the test).
