@@ -130,8 +130,10 @@ expect_eq "SIGTERM: the in-flight request completes" "200 slow done" \
 expect_eq "SIGTERM: exit status 0" 0 "$GW_RC"
 [ $((t1 - t0)) -lt 10000 ] && ok "the drain is bounded ($((t1 - t0)) ms)" ||
     not_ok "the drain is bounded ($((t1 - t0)) ms)"
-expect_eq "its row is in the database" 200 \
-    "$(sql "select status from requests where route = '/slow'")"
+expect_eq "its row is in the database" "2 200" \
+    "$(sql "select count(*) || ' ' || (select status from requests
+    where route = '/slow' order by id desc limit 1) from requests
+    where route = '/slow'")"
 expect_eq "and the stop event" 1 "$(sql "select count(*) from events where kind = 'stop'")"
 
 # SIGQUIT drains too, as nginx's and php-fpm's graceful stop.
