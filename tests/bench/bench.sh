@@ -63,10 +63,10 @@ what=${1:-all}
 dur=${2:-10s}
 conns=30
 
-extra="wrk lighttpd nginx spawn-fcgi fcgiwrap apache2 golang-go"
-[ "$what" != profile ] || extra="wrk linux-perf"
-[ "$what" != upload ] || extra="lighttpd"
-[ "$what" != slow ] || extra="wrk"
+extra="curl wrk lighttpd nginx spawn-fcgi fcgiwrap apache2 golang-go"
+[ "$what" != profile ] || extra="curl wrk linux-perf"
+[ "$what" != upload ] || extra="curl lighttpd"
+[ "$what" != slow ] || extra="curl wrk"
 BOOTSTRAP_EXTRA=$extra sh "$top/bootstrap.sh" >&2
 
 tmp=$(mktemp -d /tmp/cgigate-bench.XXXXXX)
