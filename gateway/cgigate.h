@@ -739,6 +739,12 @@ int	 waitq_leave(struct waitq *q, struct waitq_waiter *w);
 /* How many are queued; any time, also without the lock. */
 int	 waitq_count(const struct waitq *q);
 
+/* notify.c */
+
+/* A "KEY=value\n..." message for the service manager, if it listens. */
+void	 notify(const char *fmt, ...)
+	    __attribute__((format(printf, 1, 2)));
+
 /* timelog.c */
 
 struct timing {

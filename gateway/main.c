@@ -12,7 +12,9 @@
  * stop gracefully (a drain); SIGHUP reloads; SIGUSR1 (what logrotate
  * sends) and SIGUSR2 are logged and change nothing, since cgigate writes
  * no log file of its own.  SIGCHLD stays blocked and pending: each thread
- * reaps its own children.
+ * reaps its own children.  A service manager that asked for it
+ * ($NOTIFY_SOCKET) hears READY once serving, RELOADING and READY around
+ * a reload, STOPPING at the drain (notify.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -403,6 +405,7 @@ main(int argc, char *argv[])
 	log_msg(NULL, "cgigate %s started (handlers %s, www %s, timings %s)",
 	    PACKAGE_VERSION, cfg->handlers, cfg->www, cfg->timings);
 	timelog_event("start", getpid(), "cgigate %s", PACKAGE_VERSION);
+	notify("READY=1\nMAINPID=%d\nSTATUS=serving", (int)getpid());
 
 	sigdelset(&set, SIGCHLD);
 	for (;;) {
@@ -424,9 +427,13 @@ main(int argc, char *argv[])
 			continue;
 		}
 		prev = cfg;
+		notify("RELOADING=1\nMONOTONIC_USEC=%llu",
+		    (unsigned long long)clk_now_us());
 		if (reload(&o, &cfg) == 0)
 			old[nold++] = prev;	/* requests may still use it */
+		notify("READY=1\nSTATUS=serving");
 	}
+	notify("STOPPING=1\nSTATUS=draining");
 	log_msg(NULL, "%s: draining (up to %lld ms)", strsignal(sig),
 	    (long long)(cfg->drain_us / 1000));
 	t0 = clk_now_us();
