@@ -1012,6 +1012,11 @@ int	 pool_start(const struct config *c);
 /* After the HTTP side has drained: SIGTERM workers, wait, reap. */
 void	 pool_stop(void);
 
+/* procstat.c */
+
+/* The process's gauges and cgigate_build_info, as Prometheus text. */
+void	 procstat_metrics(FILE *f, double started);
+
 /* stats.c */
 
 enum stat_counter { STAT_SPAWNS, STAT_KILLS, STAT_NCOUNTERS };

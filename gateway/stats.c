@@ -278,4 +278,5 @@ stats_prometheus(FILE *f)
 	    timelog_dropped(), timelog_depth(), clk_wall() - st.started);
 	door_metrics(f);
 	buffer_metrics(f);
+	procstat_metrics(f, st.started);
 }
