@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
+#include <sys/socket.h>
 #include <sys/resource.h>
 
 #define CGIGATE_NAME		"cgigate"
@@ -105,6 +106,7 @@ struct cidr {
 struct config {
 	char		*file;		/* NULL: built-in defaults only */
 	char		*listen[MAX_LISTEN];
+	int		 listen_line[MAX_LISTEN];	/* in file, or 0 */
 	int		 nlisten;
 	char		*handlers;
 	char		*www;
@@ -120,6 +122,7 @@ struct config {
 	int64_t		 stderr_cap;	/* stderr bytes logged per request */
 	int		 timings_queue;	/* records held in memory */
 	char		*user;		/* drop to this user, or NULL */
+	int		 user_line;	/* the file's line setting it, or 0 */
 	int		 allow_root;	/* run handlers as root anyway */
 	int64_t		 timings_max_age_us;	/* retention, 0: forever */
 	long long	 timings_max_rows;	/* retention, 0: no limit */
@@ -143,6 +146,25 @@ int	 config_parse(struct config *c, const char *text, const char *fname,
 /* Read and parse a file; same contract as config_parse. */
 int	 config_load(struct config *c, const char *path, char *err,
 	    size_t errlen);
+/*
+ * What --check uses: every "file:line: reason" goes to report, and the
+ * parse goes on after a bad line (a bad section header skips its
+ * section).  Returns the number of errors.
+ */
+typedef void	(*config_report_fn)(void *arg, const char *msg);
+int	 config_parse_all(struct config *c, const char *text,
+	    const char *fname, config_report_fn report, void *arg);
+int	 config_load_all(struct config *c, const char *path,
+	    config_report_fn report, void *arg);
+int	 config_check_all(const struct config *c, config_report_fn report,
+	    void *arg);
+/*
+ * Parse a listen address, "ADDR:PORT" or "[ADDR6]:PORT" (ADDR numeric or
+ * empty, PORT 0 to 65535); fill *ss and *sslen when ss is not NULL.
+ * Returns NULL, or the reason ("listen: ...").
+ */
+const char *config_listen_addr(const char *addr, struct sockaddr_storage *ss,
+	    socklen_t *sslen);
 /*
  * After config_finish: refuse settings that cannot apply, whichever file
  * line set them (document_root or script_suffix on a mode = cgi route,
@@ -216,6 +238,7 @@ struct config_key {
 	const struct config_choice *choices;	/* CT_ENUM, NULL name last */
 	size_t		 noff;		/* lists, cidrs, env: their int count */
 	size_t		 lineoff;	/* route int keeping the line, or 0 */
+	int		 repeat;	/* may be given again in a section */
 	/* Lists, cidrs, env: a dedicated setter; NULL or the reason. */
 	const char	*(*set)(const struct config_key *k, struct config *c,
 			    struct route_conf *r, const char *v);

@@ -29,6 +29,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -104,7 +105,7 @@ config_add_listen(struct config *c, const char *addr)
 	}
 	if ((c->listen[c->nlisten] = strdup(addr)) == NULL)
 		return -1;
-	c->nlisten++;
+	c->listen_line[c->nlisten++] = 0;
 	return 0;
 }
 
@@ -164,13 +165,26 @@ int64_t
 config_duration(const char *s)
 {
 	char *end;
+	const char *p = s;
 	double v;
 
-	if (!isdigit((unsigned char)*s))
+	/*
+	 * Digits, then maybe a point and more digits: nothing else that
+	 * strtod takes (0x10, 1e3, inf) is a duration.
+	 */
+	while (isdigit((unsigned char)*p))
+		p++;
+	if (p == s)
 		return -1;
+	if (*p == '.') {
+		if (!isdigit((unsigned char)p[1]))
+			return -1;
+		for (p++; isdigit((unsigned char)*p); p++)
+			;
+	}
 	errno = 0;
 	v = strtod(s, &end);
-	if (errno != 0 || end == s)
+	if (errno != 0 || end != p)
 		return -1;
 	if (*end == '\0' || strcmp(end, "s") == 0)
 		v *= 1e6;
@@ -373,14 +387,61 @@ each_item(const struct config_key *k, struct config *c, struct route_conf *r,
 	return why;
 }
 
+const char *
+config_listen_addr(const char *addr, struct sockaddr_storage *ss,
+    socklen_t *sslen)
+{
+	struct addrinfo hints, *res;
+	const char *colon = strrchr(addr, ':'), *h = addr, *p;
+	char host[128];
+	size_t n;
+	long port = 0;
+
+	if (colon == NULL)
+		return "listen: wants ADDR:PORT";
+	for (p = colon + 1; isdigit((unsigned char)*p) && port <= 65535; p++)
+		port = port * 10 + (*p - '0');
+	if (p == colon + 1 || *p != '\0' || port > 65535)
+		return "listen: the port must be a number from 0 to "
+		    "65535";
+	n = (size_t)(colon - addr);
+	if (addr[0] == '[') {
+		if (n < 2 || colon[-1] != ']')
+			return "listen: an IPv6 address goes in "
+			    "brackets: [ADDR]:PORT";
+		h = addr + 1;
+		n -= 2;
+	}
+	if (n >= sizeof(host))
+		return "listen: address too long";
+	memcpy(host, h, n);
+	host[n] = '\0';
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = addr[0] == '[' ? AF_INET6 : AF_INET;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
+	if (getaddrinfo(n > 0 ? host : NULL, colon + 1, &hints, &res) != 0)
+		return addr[0] == '[' ? "listen: not a numeric IPv6 address" :
+		    "listen: not a numeric IPv4 address (IPv6 goes in "
+		    "brackets)";
+	if (ss != NULL && res->ai_addrlen <= sizeof(*ss)) {
+		memcpy(ss, res->ai_addr, res->ai_addrlen);
+		*sslen = res->ai_addrlen;
+	}
+	freeaddrinfo(res);
+	return NULL;
+}
+
 static const char *
 set_listen(const struct config_key *k, struct config *c,
     struct route_conf *r, const char *v)
 {
+	const char *why;
+
 	(void)k;
 	(void)r;
-	if (*v == '\0' || strchr(v, ':') == NULL)
-		return "listen wants ADDR:PORT";
+	if ((why = config_listen_addr(v, NULL, NULL)) != NULL)
+		return why;
 	if (config_add_listen(c, v) == -1)
 		return "too many listen lines";
 	return NULL;
@@ -470,8 +531,6 @@ set_backends(const struct config_key *k, struct config *c,
 {
 	const char *why;
 
-	if (r->set & k->bit)
-		return "fastcgi given twice in one route";
 	if ((why = each_item(k, c, r, v, backend_item)) != NULL)
 		return why;
 	if (r->fcgi.nbackends == 0)
@@ -515,8 +574,6 @@ set_suffixes(const struct config_key *k, struct config *c,
 {
 	const char *why;
 
-	if (r->set & k->bit)
-		return "script_suffix: given twice in one route";
 	if ((why = each_item(k, c, r, v, suffix_item)) != NULL)
 		return why;
 	if (r->fcgi.nsuffixes == 0)
@@ -544,7 +601,7 @@ static const struct config_choice modes[] = {
  * bytes), 1 for "more than 0".
  */
 static const struct config_key keys[] = {
-	{ "admin_allow", CT_CIDRS, SRV(admin_allow),
+	{ "admin_allow", CT_CIDRS, SRV(admin_allow), .repeat = 1,
 	    .noff = offsetof(struct config, nadmin_allow),
 	    .set = set_admin_allow,
 	    .why = "admin_allow wants addresses or ADDR/BITS blocks, "
@@ -561,7 +618,7 @@ static const struct config_key keys[] = {
 	{ "keepalive_timeout", CT_DURATION, SRV(keepalive_timeout_us),
 	    .min = 1, .max = LLONG_MAX, .why = DURATION },
 	{ "listen", CT_LIST, SRV(listen), .noff = offsetof(struct config,
-	    nlisten), .set = set_listen },
+	    nlisten), .set = set_listen, .repeat = 1 },
 	{ "max_client_connections", CT_INT, SRV(max_client_connections),
 	    .min = 0, .max = 1 << 20,
 	    .why = "max_client_connections wants a number (0: no limit)" },
@@ -588,7 +645,7 @@ static const struct config_key keys[] = {
 
 	/* Every route. */
 	{ "env", CT_ENV, RT(env, RC_ENV), .noff = offsetof(struct route_conf,
-	    nenv), .set = set_env },
+	    nenv), .set = set_env, .repeat = 1 },
 	{ "internal_redirect", CT_BOOL, RT(internal_redirect, RC_REDIRECT),
 	    .why = "internal_redirect wants yes or no" },
 	{ "max_body", CT_SIZE, RT(max_body, RC_MAXBODY), .min = 0,
@@ -727,15 +784,21 @@ set_value(const struct config_key *k, void *p, const char *v)
 	}
 }
 
-/* Apply "name = v" to c's [server] (r NULL) or to the route r. */
+/*
+ * Apply "name = v" to c's [server] (r NULL) or to the route r.  seen[]
+ * holds, per entry of keys[], the line of this section that set it: a
+ * key that is not a list is refused the second time, naming the first
+ * line (in buf).
+ */
 static const char *
 set_key(struct config *c, struct route_conf *r, const char *name,
-    const char *v, int line)
+    const char *v, int line, int *seen, char *buf, size_t buflen)
 {
 	enum config_scope scope = r == NULL ? CS_SERVER : CS_ROUTE;
 	const struct config_key *k;
 	const char *why;
 	size_t i;
+	int j, before = c->nlisten;
 
 	for (i = 0; i < NKEYS; i++)
 		if (keys[i].scope == scope && strcmp(keys[i].name, name) == 0)
@@ -744,34 +807,77 @@ set_key(struct config *c, struct route_conf *r, const char *name,
 		return scope == CS_SERVER ? "unknown directive in [server]" :
 		    "unknown directive in [route]";
 	k = &keys[i];
+	if (!k->repeat && seen[i] != 0) {
+		snprintf(buf, buflen, "%s: given twice in [%s%s] (first at "
+		    "line %d)", k->name, r == NULL ? "server" : "route ",
+		    r == NULL ? "" : r->prefix, seen[i]);
+		return buf;
+	}
 	if (k->set != NULL)
 		why = k->set(k, c, r, v);
 	else
 		why = set_value(k, ptr_at(r == NULL ? (void *)c : (void *)r,
 		    k->off), v);
-	if (why != NULL || r == NULL)
+	if (why != NULL)
 		return why;
+	seen[i] = line;
+	if (r == NULL) {
+		if (strcmp(k->name, "user") == 0)
+			c->user_line = line;
+		for (j = before; j < c->nlisten; j++)
+			c->listen_line[j] = line;
+		return NULL;
+	}
 	r->set |= k->bit;
 	if (k->lineoff != 0)
 		*(int *)ptr_at(r, k->lineoff) = line;
 	return NULL;
 }
 
-int
-config_parse(struct config *c, const char *text, const char *fname,
-    char *err, size_t errlen)
+/* Where the errors of a parse go; stop: at the first (start-up). */
+struct sink {
+	config_report_fn report;
+	void		*arg;
+	int		 n, stop;
+};
+
+static void
+sink_add(struct sink *s, const char *fname, int line, const char *why)
+{
+	char msg[640];
+
+	if (line > 0)
+		snprintf(msg, sizeof(msg), "%s:%d: %s", fname, line, why);
+	else
+		snprintf(msg, sizeof(msg), "%s: %s", fname, why);
+	s->report(s->arg, msg);
+	s->n++;
+}
+
+/*
+ * The parse.  A line that cannot be used is reported; unless the sink
+ * stops there, the parse goes on with the next line, and a section
+ * header that cannot be used (or repeats one) skips its lines.
+ */
+static void
+parse(struct config *c, const char *text, const char *fname,
+    struct sink *sk)
 {
 	struct route_conf *route = NULL;
-	char *copy, *line, *next, *k, *v, *eq;
-	const char *why = NULL;
-	int lineno = 0, in_section = 0;
+	char *copy, *line, *next, *k, *v, *eq, buf[256];
+	const char *why;
+	int lineno = 0, in_section = 0, skip = 0, server_line = 0, i;
+	int seen[NKEYS];
 
 	if ((copy = strdup(text)) == NULL) {
-		snprintf(err, errlen, "%s: out of memory", fname);
-		return -1;
+		sink_add(sk, fname, 0, "out of memory");
+		return;
 	}
-	for (line = copy; line != NULL; line = next) {
+	memset(seen, 0, sizeof(seen));
+	for (line = copy; line != NULL && !(sk->stop && sk->n > 0);
+	    line = next) {
 		lineno++;
+		why = NULL;
 		if ((next = strchr(line, '\n')) != NULL)
 			*next++ = '\0';
 		line = trim(line);
@@ -780,60 +886,169 @@ config_parse(struct config *c, const char *text, const char *fname,
 		if (*line == '[') {
 			size_t n = strlen(line);
 
+			memset(seen, 0, sizeof(seen));
+			skip = 1;
+			in_section = 1;
+			route = NULL;
 			if (line[n - 1] != ']') {
-				why = "section header lacks ']'";
-				break;
+				sink_add(sk, fname, lineno,
+				    "section header lacks ']'");
+				continue;
 			}
 			line[n - 1] = '\0';
 			k = trim(line + 1);
-			in_section = 1;
-			if (strcmp(k, "server") == 0)
-				route = NULL;
-			else if (strncmp(k, "route", 5) == 0 &&
+			if (strcmp(k, "server") == 0) {
+				if (server_line != 0) {
+					snprintf(buf, sizeof(buf), "[server] "
+					    "given twice (first at line %d)",
+					    server_line);
+					why = buf;
+				} else
+					server_line = lineno;
+			} else if (strncmp(k, "route", 5) == 0 &&
 			    isspace((unsigned char)k[5])) {
 				v = trim(k + 5);
-				if (!valid_prefix(v)) {
+				for (i = 0; i < c->nroutes; i++)
+					if (strcmp(c->routes[i].prefix, v) ==
+					    0)
+						break;
+				if (!valid_prefix(v))
 					why = "route wants a path like /name "
 					    "(no trailing /, no . or ..)";
-					break;
-				}
-				if ((route = route_section(c, v, lineno)) ==
-				    NULL) {
+				else if (i < c->nroutes) {
+					snprintf(buf, sizeof(buf), "[route %s] "
+					    "given twice (first at line %d)",
+					    v, c->routes[i].line);
+					why = buf;
+				} else if ((route = route_section(c, v,
+				    lineno)) == NULL)
 					why = "out of memory";
-					break;
-				}
-			} else {
+			} else
 				why = "unknown section (want [server] or "
 				    "[route /path])";
-				break;
-			}
+			if (why != NULL)
+				sink_add(sk, fname, lineno, why);
+			else
+				skip = 0;
 			continue;
 		}
-		if ((eq = strchr(line, '=')) == NULL) {
+		if ((eq = strchr(line, '=')) == NULL)
 			why = "expected key = value";
-			break;
+		else {
+			*eq = '\0';
+			k = trim(line);
+			v = trim(eq + 1);
+			if (*k == '\0')
+				why = "missing key before '='";
+			else if (!in_section)
+				why = "directive outside a section";
+			else if (skip)
+				continue;	/* its header was reported */
+			else if (*v == '\0')
+				why = "missing value";
+			else
+				why = set_key(c, route, k, v, lineno, seen,
+				    buf, sizeof(buf));
 		}
-		*eq = '\0';
-		k = trim(line);
-		v = trim(eq + 1);
-		if (*k == '\0') {
-			why = "missing key before '='";
-			break;
-		}
-		if (!in_section) {
-			why = "directive outside a section";
-			break;
-		}
-		if (*v == '\0') {
-			why = "missing value";
-			break;
-		}
-		if ((why = set_key(c, route, k, v, lineno)) != NULL)
-			break;
+		if (why != NULL)
+			sink_add(sk, fname, lineno, why);
 	}
 	free(copy);
+}
+
+/* The first message, for start-up. */
+struct first {
+	char	*err;
+	size_t	 errlen;
+	int	 kept;
+};
+
+static void
+keep_first(void *arg, const char *msg)
+{
+	struct first *f = arg;
+
+	if (!f->kept++)
+		snprintf(f->err, f->errlen, "%s", msg);
+}
+
+int
+config_parse(struct config *c, const char *text, const char *fname,
+    char *err, size_t errlen)
+{
+	struct first f = { err, errlen, 0 };
+	struct sink sk = { keep_first, &f, 0, 1 };
+
+	parse(c, text, fname, &sk);
+	return sk.n > 0 ? -1 : 0;
+}
+
+int
+config_parse_all(struct config *c, const char *text, const char *fname,
+    config_report_fn report, void *arg)
+{
+	struct sink sk = { report, arg, 0, 0 };
+
+	parse(c, text, fname, &sk);
+	return sk.n;
+}
+
+/* Read path whole into *text (NUL-terminated); NULL, or the reason. */
+static const char *
+slurp(const char *path, char **text)
+{
+	FILE *f;
+	char *t;
+	size_t len = 0, cap = 0, n;
+	const char *why = NULL;
+
+	*text = NULL;
+	if ((f = fopen(path, "re")) == NULL)
+		return strerror(errno);
+	for (;;) {
+		if (cap - len < 4096) {
+			cap = cap ? cap * 2 : 8192;
+			if (cap > (16u << 20) ||
+			    (t = realloc(*text, cap)) == NULL) {
+				why = "too large";
+				break;
+			}
+			*text = t;
+		}
+		n = fread(*text + len, 1, cap - len - 1, f);
+		len += n;
+		if (n == 0)
+			break;
+	}
+	if (why == NULL && ferror(f))
+		why = strerror(errno);
+	fclose(f);
+	if (why == NULL) {
+		(*text)[len] = '\0';
+		if (memchr(*text, '\0', len) != NULL)
+			why = "contains a NUL byte";
+	}
 	if (why != NULL) {
-		snprintf(err, errlen, "%s:%d: %s", fname, lineno, why);
+		free(*text);
+		*text = NULL;
+	}
+	return why;
+}
+
+static int
+load(struct config *c, const char *path, struct sink *sk)
+{
+	char *text;
+	const char *why;
+
+	if ((why = slurp(path, &text)) != NULL) {
+		sink_add(sk, path, 0, why);
+		return -1;
+	}
+	parse(c, text, path, sk);
+	free(text);
+	if (config_set(&c->file, path) == -1) {
+		sink_add(sk, path, 0, "out of memory");
 		return -1;
 	}
 	return 0;
@@ -842,52 +1057,21 @@ config_parse(struct config *c, const char *text, const char *fname,
 int
 config_load(struct config *c, const char *path, char *err, size_t errlen)
 {
-	FILE *f;
-	char *text = NULL;
-	size_t len = 0, cap = 0, n;
-	int rc;
+	struct first f = { err, errlen, 0 };
+	struct sink sk = { keep_first, &f, 0, 1 };
 
-	if ((f = fopen(path, "re")) == NULL) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	for (;;) {
-		if (cap - len < 4096) {
-			char *t;
+	load(c, path, &sk);
+	return sk.n > 0 ? -1 : 0;
+}
 
-			cap = cap ? cap * 2 : 8192;
-			if (cap > (16u << 20) ||
-			    (t = realloc(text, cap)) == NULL) {
-				snprintf(err, errlen, "%s: too large", path);
-				free(text);
-				fclose(f);
-				return -1;
-			}
-			text = t;
-		}
-		n = fread(text + len, 1, cap - len - 1, f);
-		len += n;
-		if (n == 0)
-			break;
-	}
-	if (ferror(f)) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		free(text);
-		fclose(f);
-		return -1;
-	}
-	fclose(f);
-	text[len] = '\0';
-	if (memchr(text, '\0', len) != NULL) {
-		snprintf(err, errlen, "%s: contains a NUL byte", path);
-		free(text);
-		return -1;
-	}
-	rc = config_parse(c, text, path, err, errlen);
-	free(text);
-	if (rc == 0 && config_set(&c->file, path) == -1)
-		rc = -1;
-	return rc;
+int
+config_load_all(struct config *c, const char *path, config_report_fn report,
+    void *arg)
+{
+	struct sink sk = { report, arg, 0, 0 };
+
+	load(c, path, &sk);
+	return sk.n;
 }
 
 /* Is route name (or prefix) r covered by section prefix p? */
@@ -1006,40 +1190,59 @@ config_finish(struct config *c)
 			    c->routes[i].fcgi.max_workers;
 }
 
-int
-config_check(const struct config *c, char *err, size_t errlen)
+/* What parses but cannot apply once inherited; each goes to sk. */
+static void
+check(const struct config *c, struct sink *sk)
 {
 	const struct route_conf *r;
 	const char *f = c->file != NULL ? c->file : "config";
+	char msg[256];
 	int i;
 
-	for (i = 0; i < c->nroutes; i++) {
+	for (i = 0; i < c->nroutes && !(sk->stop && sk->n > 0); i++) {
 		r = &c->routes[i];
 		/* A CGI handler's DOCUMENT_ROOT is the www directory. */
 		if (r->mode == MODE_CGI && r->fcgi.nbackends == 0) {
 			if (r->set & RC_DOCROOT) {
-				snprintf(err, errlen, "%s:%d: document_root: "
+				snprintf(msg, sizeof(msg), "document_root: "
 				    "applies to FastCGI routes only, and "
-				    "[route %s] has mode = cgi", f,
-				    r->fcgi.docroot_line, r->prefix);
-				return -1;
+				    "[route %s] has mode = cgi", r->prefix);
+				sink_add(sk, f, r->fcgi.docroot_line, msg);
 			}
 			if (r->set & RC_SUFFIX) {
-				snprintf(err, errlen, "%s:%d: script_suffix: "
+				snprintf(msg, sizeof(msg), "script_suffix: "
 				    "applies to FastCGI routes only, and "
-				    "[route %s] has mode = cgi", f,
-				    r->fcgi.suffix_line, r->prefix);
-				return -1;
+				    "[route %s] has mode = cgi", r->prefix);
+				sink_add(sk, f, r->fcgi.suffix_line, msg);
 			}
+			continue;
 		}
 		if ((r->set & RC_SUFFIX) && r->fcgi.document_root == NULL) {
-			snprintf(err, errlen, "%s:%d: script_suffix: needs a "
+			snprintf(msg, sizeof(msg), "script_suffix: needs a "
 			    "document_root for [route %s] to find the scripts "
-			    "under", f, r->fcgi.suffix_line, r->prefix);
-			return -1;
+			    "under", r->prefix);
+			sink_add(sk, f, r->fcgi.suffix_line, msg);
 		}
 	}
-	return 0;
+}
+
+int
+config_check(const struct config *c, char *err, size_t errlen)
+{
+	struct first fi = { err, errlen, 0 };
+	struct sink sk = { keep_first, &fi, 0, 1 };
+
+	check(c, &sk);
+	return sk.n > 0 ? -1 : 0;
+}
+
+int
+config_check_all(const struct config *c, config_report_fn report, void *arg)
+{
+	struct sink sk = { report, arg, 0, 0 };
+
+	check(c, &sk);
+	return sk.n;
 }
 
 const struct route_conf *

@@ -41,6 +41,21 @@ test_units(void **state)
 	assert_true(config_size("5Q") < 0);
 	assert_true(config_size("-5") < 0);
 	assert_true(config_size("") < 0);
+	/* Decimal only: nothing else strtod or base 0 would take. */
+	assert_true(config_duration("0x10") < 0);
+	assert_true(config_duration("0x10s") < 0);
+	assert_true(config_duration("1e3") < 0);
+	assert_true(config_duration("1e3ms") < 0);
+	assert_true(config_duration("1.") < 0);
+	assert_true(config_duration("1.s") < 0);
+	assert_true(config_duration("1.5e2s") < 0);
+	assert_true(config_duration("0xAp0") < 0);
+	assert_int_equal(config_duration("0.25s"), 250000);
+	assert_int_equal(config_duration("010s"), 10000000);
+	assert_true(config_size("0x10") < 0);
+	assert_true(config_size("1e3") < 0);
+	assert_true(config_size("1.5K") < 0);
+	assert_int_equal(config_size("010K"), 10240);
 }
 
 static void
@@ -320,6 +335,71 @@ test_bad_lines(void **state)
 	    "script_suffix: given twice");
 	bad("[route /a]\nmax_workers = 0\n", 2, "max_workers");
 	bad("[route /a]\nmax_connections = 0\n", 2, "max_connections");
+	bad("[server]\nheader_timeout = 0x10\n", 2, "bad duration");
+	bad("[route /a]\ntimeout = 1e3\n", 2, "bad duration");
+	bad("[route /a]\nmax_body = 0x10\n", 2, "bad size");
+	/* A listen address must parse: numeric, a port in range. */
+	bad("[server]\nlisten = 127.0.0.1:99999\n", 2,
+	    "listen: the port must be a number from 0 to 65535");
+	bad("[server]\nlisten = 127.0.0.1:-1\n", 2, "listen: the port");
+	bad("[server]\nlisten = 127.0.0.1:\n", 2, "listen: the port");
+	bad("[server]\nlisten = 127.0.0.1:0x50\n", 2, "listen: the port");
+	bad("[server]\nlisten = 300.1.2.3:80\n", 2,
+	    "listen: not a numeric IPv4 address");
+	bad("[server]\nlisten = localhost:80\n", 2, "listen: not a numeric");
+	bad("[server]\nlisten = ::1:80\n", 2, "listen: not a numeric IPv4");
+	bad("[server]\nlisten = [::1:80\n", 2, "listen: an IPv6 address");
+	bad("[server]\nlisten = [1.2.3.4]:80\n", 2,
+	    "listen: not a numeric IPv6");
+	/* A section or a key once; list keys repeat. */
+	bad("[route /x]\ntimeout = 1s\n[route /y]\n[route /x]\n", 4,
+	    "[route /x] given twice (first at line 1)");
+	bad("[server]\nthreads = 4\n[server]\n", 3,
+	    "[server] given twice (first at line 1)");
+	bad("[server]\nthreads = 4\nthreads = 8\n", 3,
+	    "threads: given twice in [server] (first at line 2)");
+	bad("[route /a]\ntimeout = 1s\n\ntimeout = 2s\n", 4,
+	    "timeout: given twice in [route /a] (first at line 2)");
+	bad("[route /a]\nmode = cgi\n[route /b]\nmode = cgi\n"
+	    "mode = fastcgi\n", 5, "first at line 4");
+}
+
+static void
+count_msg(void *arg, const char *msg)
+{
+	(void)msg;
+	(*(int *)arg)++;
+}
+
+/* Set once per section, a key is fine in the next one. */
+static void
+test_once(void **state)
+{
+	struct config c;
+	char err[256] = "";
+	int n = 0;
+
+	(void)state;
+	assert_int_equal(config_init(&c), 0);
+	assert_int_equal(config_parse(&c, "[server]\nlisten = 127.0.0.1:1\n"
+	    "listen = [::1]:2\nadmin_allow = ::1\nadmin_allow = 10.0.0.0/8\n"
+	    "user = nobody\n[route /a]\ntimeout = 1s\nenv = A=1\nenv = B=2\n"
+	    "[route /b]\ntimeout = 2s\n", "f.conf", err, sizeof(err)), 0);
+	assert_int_equal(c.nlisten, 2);
+	assert_int_equal(c.listen_line[0], 2);
+	assert_int_equal(c.listen_line[1], 3);
+	assert_int_equal(c.user_line, 6);
+	assert_int_equal(c.nadmin_allow, 2);
+	config_free(&c);
+
+	/* --check's parse reports every bad line and goes on. */
+	assert_int_equal(config_init(&c), 0);
+	assert_int_equal(config_parse_all(&c, "[server]\nthreads = 0\n"
+	    "threads = 4\nlisten = 1.2.3.4:70000\n[route /a]\ntimeout = 0x1\n"
+	    "[route /a]\ntimeout = 1s\n[nope]\nmode = cgi\n[route /b]\n"
+	    "mode = cgi\nmode = cgi\n", "f.conf", count_msg, &n), 6);
+	assert_int_equal(n, 6);
+	config_free(&c);
 }
 
 /* Parses, but config_check refuses it: "f.conf:LINE: key: reason". */
@@ -780,6 +860,7 @@ main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_good_file),
 		cmocka_unit_test(test_bad_lines),
+		cmocka_unit_test(test_once),
 		cmocka_unit_test(test_check),
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_inherit_each),
