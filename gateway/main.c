@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
+#include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -72,22 +73,32 @@ sane_stdio(void)
  * Who handlers run as.  As root: the configured user (returned, to drop
  * to after binding), or root itself only with allow_root.  Otherwise the
  * current user, and a configured user must be that one.  NULL with err
- * set is a refusal; NULL with err empty means no switch.
+ * set is a refusal; NULL with err empty means no switch.  A refusal about
+ * the user names where it was set: "file:line: user: " or "--user: ".
+ * dry (--check) only looks: no initgroups.
  */
 static struct passwd *
-who_runs(const struct config *c, char *err, size_t errlen)
+who_runs(const struct config *c, int dry, char *err, size_t errlen)
 {
 	struct passwd *pw = NULL;
+	char where[1024] = "";
 
 	err[0] = '\0';
+	if (c->user != NULL) {
+		if (c->user_line > 0)
+			snprintf(where, sizeof(where), "%s:%d: user: ",
+			    c->file, c->user_line);
+		else
+			snprintf(where, sizeof(where), "--user: ");
+	}
 	if (c->user != NULL && (pw = getpwnam(c->user)) == NULL) {
-		snprintf(err, errlen, "user %s: no such user", c->user);
+		snprintf(err, errlen, "%s%s: no such user", where, c->user);
 		return NULL;
 	}
 	if (geteuid() != 0) {
 		if (pw != NULL && pw->pw_uid != geteuid())
-			snprintf(err, errlen, "user %s: only root can switch "
-			    "users", c->user);
+			snprintf(err, errlen, "%s%s: only root can switch "
+			    "users", where, c->user);
 		return NULL;
 	}
 	if (pw == NULL) {
@@ -98,12 +109,12 @@ who_runs(const struct config *c, char *err, size_t errlen)
 		return NULL;
 	}
 	if (pw->pw_uid == 0 && !c->allow_root) {
-		snprintf(err, errlen, "user %s is root: set allow_root = yes "
-		    "to mean it", c->user);
+		snprintf(err, errlen, "%s%s is root: set allow_root = yes "
+		    "to mean it", where, c->user);
 		return NULL;
 	}
-	if (initgroups(pw->pw_name, pw->pw_gid) == -1) {
-		snprintf(err, errlen, "initgroups %s: %s", c->user,
+	if (!dry && initgroups(pw->pw_name, pw->pw_gid) == -1) {
+		snprintf(err, errlen, "%sinitgroups %s: %s", where, c->user,
 		    strerror(errno));
 		return NULL;
 	}
@@ -144,12 +155,37 @@ struct opts {
 	int		 allow_root;
 };
 
+/* The command line over what the file said.  -1: out of memory. */
+static int
+apply_opts(const struct opts *o, struct config *c)
+{
+	int i;
+
+	if (o->nlisten > 0) {
+		for (i = 0; i < c->nlisten; i++)
+			free(c->listen[i]);
+		c->nlisten = 0;
+		for (i = 0; i < o->nlisten; i++)
+			if (config_add_listen(c, o->listen[i]) == -1)
+				return -1;
+	}
+	if ((o->handlers && config_set(&c->handlers, o->handlers) == -1) ||
+	    (o->www && config_set(&c->www, o->www) == -1) ||
+	    (o->timings && config_set(&c->timings, o->timings) == -1) ||
+	    (o->user && config_set(&c->user, o->user) == -1))
+		return -1;
+	if (o->user)
+		c->user_line = 0;
+	if (o->allow_root)
+		c->allow_root = 1;
+	return 0;
+}
+
 /* The configuration: built-ins, the file, the command line.  NULL: err. */
 static struct config *
 build_config(const struct opts *o, char *err, size_t errlen)
 {
 	struct config *c;
-	int i;
 
 	if ((c = malloc(sizeof(*c))) == NULL || config_init(c) == -1) {
 		free(c);
@@ -159,22 +195,10 @@ build_config(const struct opts *o, char *err, size_t errlen)
 	if (o->conffile != NULL &&
 	    config_load(c, o->conffile, err, errlen) == -1)
 		goto fail;
-	if (o->nlisten > 0) {
-		for (i = 0; i < c->nlisten; i++)
-			free(c->listen[i]);
-		c->nlisten = 0;
-		for (i = 0; i < o->nlisten; i++)
-			config_add_listen(c, o->listen[i]);
-	}
-	if ((o->handlers && config_set(&c->handlers, o->handlers) == -1) ||
-	    (o->www && config_set(&c->www, o->www) == -1) ||
-	    (o->timings && config_set(&c->timings, o->timings) == -1) ||
-	    (o->user && config_set(&c->user, o->user) == -1)) {
+	if (apply_opts(o, c) == -1) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	if (o->allow_root)
-		c->allow_root = 1;
 	config_finish(c);
 	if (config_check(c, err, errlen) == -1)
 		goto fail;
@@ -183,6 +207,116 @@ fail:
 	config_free(c);
 	free(c);
 	return NULL;
+}
+
+static void
+print_error(void *arg, const char *msg)
+{
+	(void)arg;
+	fprintf(stderr, "%s\n", msg);
+}
+
+/*
+ * --check: bind each listen address and close it again.  One in use is
+ * a warning only (a running cgigate holds it); anything else, an error.
+ */
+static int
+check_listen(const struct config *c)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = 0;
+	const char *why;
+	char where[1024];
+	int i, fd, on = 1, errors = 0;
+
+	for (i = 0; i < c->nlisten; i++) {
+		if (c->listen_line[i] > 0)
+			snprintf(where, sizeof(where), "%s:%d: listen: %s",
+			    c->file, c->listen_line[i], c->listen[i]);
+		else
+			snprintf(where, sizeof(where), "--listen %s",
+			    c->listen[i]);
+		if ((why = config_listen_addr(c->listen[i], &ss, &len)) !=
+		    NULL) {
+			fprintf(stderr, "%s: %s\n", where, why);
+			errors++;
+			continue;
+		}
+		if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC,
+		    0)) == -1) {
+			fprintf(stderr, "%s: socket: %s\n", where,
+			    strerror(errno));
+			errors++;
+			continue;
+		}
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+		if (ss.ss_family == AF_INET6)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on,
+			    sizeof(on));
+		if (bind(fd, (struct sockaddr *)&ss, len) == -1) {
+			if (errno == EADDRINUSE)
+				fprintf(stderr, "%s: warning: address in use "
+				    "(by a running cgigate?)\n", where);
+			else {
+				fprintf(stderr, "%s: cannot bind: %s\n",
+				    where, strerror(errno));
+				errors++;
+			}
+		}
+		close(fd);
+	}
+	return errors;
+}
+
+/*
+ * --check: everything start-up would refuse, each error on a line of its
+ * own ("file:line: key: reason" where a line of the file is to blame),
+ * then the count.  Exit status 0 when there is none, else 1.
+ */
+static int
+check_all(const struct opts *o)
+{
+	struct config *c;
+	char err[512];
+	int errors = 0;
+
+	if ((c = malloc(sizeof(*c))) == NULL || config_init(c) == -1) {
+		fprintf(stderr, "cgigate: out of memory\n");
+		return 1;
+	}
+	if (o->conffile != NULL) {
+		errors += config_load_all(c, o->conffile, print_error, NULL);
+		if (c->file == NULL)		/* not read at all */
+			goto out;
+	}
+	if (apply_opts(o, c) == -1) {
+		fprintf(stderr, "cgigate: out of memory\n");
+		errors++;
+		goto out;
+	}
+	config_finish(c);
+	errors += config_check_all(c, print_error, NULL);
+	if (who_runs(c, 1, err, sizeof(err)) == NULL && err[0]) {
+		fprintf(stderr, "%s%s\n", c->user != NULL ? "" : "cgigate: ",
+		    err);
+		errors++;
+	}
+	errors += check_listen(c);
+	errors += scan_check(c->handlers, c);
+	if (access(c->www, R_OK | X_OK) == -1) {
+		fprintf(stderr, "%s: www directory: %s\n", c->www,
+		    strerror(errno));
+		errors++;
+	}
+out:
+	if (errors)
+		printf("cgigate: configuration has %d error%s\n", errors,
+		    errors == 1 ? "" : "s");
+	else
+		printf("cgigate: configuration ok\n");
+	config_free(c);
+	free(c);
+	return errors ? 1 : 0;
 }
 
 static void
@@ -262,7 +396,8 @@ main(int argc, char *argv[])
 	char err[512];
 	const struct timespec tick = { 0, 100 * 1000000L };
 	sigset_t set;
-	int ch, i, nold = 0, check = 0, sig, errors;
+	const char *why;
+	int ch, i, nold = 0, check = 0, sig;
 	uint64_t t0;
 
 	memset(&o, 0, sizeof(o));
@@ -279,6 +414,12 @@ main(int argc, char *argv[])
 				fprintf(stderr, "cgigate: --listen %s: want "
 				    "ADDR:PORT (at most %d)\n", optarg,
 				    MAX_LISTEN);
+				return 2;
+			}
+			if ((why = config_listen_addr(optarg, NULL, NULL)) !=
+			    NULL) {
+				fprintf(stderr, "cgigate: --listen %s: %s\n",
+				    optarg, why);
 				return 2;
 			}
 			o.listen[o.nlisten++] = optarg;
@@ -327,26 +468,14 @@ main(int argc, char *argv[])
 
 	log_init();
 	sane_stdio();
+	if (check)
+		return check_all(&o);
 	if ((cfg = build_config(&o, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "cgigate: %s\n", err);
 		return 1;
 	}
 
-	if (check) {
-		errors = scan_check(cfg->handlers, cfg);
-		if (access(cfg->www, R_OK | X_OK) == -1) {
-			fprintf(stderr, "%s: www directory: %s\n", cfg->www,
-			    strerror(errno));
-			errors++;
-		}
-		printf("cgigate: configuration %s\n", errors ? "has errors" :
-		    "ok");
-		config_free(cfg);
-		free(cfg);
-		return errors ? 1 : 0;
-	}
-
-	if ((pw = who_runs(cfg, err, sizeof(err))) == NULL && err[0]) {
+	if ((pw = who_runs(cfg, 0, err, sizeof(err))) == NULL && err[0]) {
 		fprintf(stderr, "cgigate: %s\n", err);
 		return 1;
 	}

@@ -283,6 +283,31 @@ open_nolinks(const char *path)
 #endif
 }
 
+/*
+ * Is a directory from the handlers directory (n bytes of abs) down to
+ * the handler's own world-writable?  Then anyone may add a handler there,
+ * or swap this one for theirs: refused as a world-writable file is.  The
+ * sticky bit does not help: it stops the swap, not the adding.  abs has
+ * no symbolic link in it.
+ */
+static int
+in_open_dir(const char *abs, size_t n)
+{
+	char d[PATH_MAX];
+	struct stat st;
+	char *slash;
+
+	if (snprintf(d, sizeof(d), "%s", abs) >= (int)sizeof(d))
+		return 1;
+	while ((slash = strrchr(d, '/')) != NULL && (size_t)(slash - d) >= n &&
+	    slash > d) {
+		*slash = '\0';
+		if (stat(d, &st) == 0 && (st.st_mode & S_IWOTH))
+			return 1;
+	}
+	return 0;
+}
+
 int
 scan_resolve(const char *relpath, char *abs, const char **why)
 {
@@ -328,6 +353,8 @@ scan_resolve(const char *relpath, char *abs, const char **why)
 		*why = "handler is world-writable";
 	else if (st.st_mode & (S_ISUID | S_ISGID))
 		*why = "handler is setuid or setgid";
+	else if (in_open_dir(abs, n))
+		*why = "handler is in a world-writable directory";
 	else if ((fd >= 0 ? faccessat(fd, "", X_OK, AT_EMPTY_PATH) :
 	    access(abs, X_OK)) == -1)
 		*why = "handler is not executable";
@@ -405,9 +432,11 @@ scan_check(const char *dir, const struct config *c)
 	if ((t = build(real, check_report)) == NULL)
 		return 1;
 	for (i = 0; (r = route_table_get(t, i)) != NULL; i++) {
-		if ((st = scan_resolve(r->file, abs, &why)) != 0)
+		if ((st = scan_resolve(r->file, abs, &why)) != 0) {
 			fprintf(stderr, "%s: route %s is refused (%d): %s\n",
 			    r->file, r->name, st, why);
+			check_errors++;
+		}
 	}
 	for (k = 0; k < c->nroutes; k++) {
 		const char *p = c->routes[k].prefix;
