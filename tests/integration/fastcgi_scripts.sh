@@ -101,7 +101,7 @@ document_root = $W/php
 script_suffix = .php
 timeout = 5s
 EOF
-out=$("$GATEWAY" --config "$W/split.conf" --check 2>&1)
+out=$("$GATEWAY" --config "$W/split.conf" $ROOTOK --check 2>&1)
 expect_eq "--check accepts document_root and script_suffix on FastCGI routes" \
     0 "$?"
 start_gateway --config "$W/split.conf"
@@ -163,7 +163,7 @@ stop_gateway
 timeout = 5s
 document_root = $W/php
 EOF
-out=$("$GATEWAY" --config "$W/cgiroot.conf" --check 2>&1)
+out=$("$GATEWAY" --config "$W/cgiroot.conf" $ROOTOK --check 2>&1)
 rc=$?
 [ $rc -ne 0 ] && ok "--check refuses document_root on a CGI route ($rc)" ||
     not_ok "--check refuses document_root on a CGI route"
@@ -185,7 +185,7 @@ expect_contains "with file:line: key: reason" \
 document_root = $W/php
 script_suffix = php
 EOF
-out=$("$GATEWAY" --config "$W/badsuffix.conf" --check 2>&1)
+out=$("$GATEWAY" --config "$W/badsuffix.conf" $ROOTOK --check 2>&1)
 rc=$?
 [ $rc -ne 0 ] && ok "--check refuses a bad script_suffix" ||
     not_ok "--check refuses a bad script_suffix"
@@ -195,7 +195,7 @@ expect_contains "with file:line: key: reason" \
 [route /php]
 script_suffix = .php
 EOF
-out=$("$GATEWAY" --config "$W/noroot.conf" --check 2>&1)
+out=$("$GATEWAY" --config "$W/noroot.conf" $ROOTOK --check 2>&1)
 expect_contains "script_suffix without document_root is refused" \
     "$W/noroot.conf:6: script_suffix: needs a document_root" "$out"
 kill "$FPM_PID"

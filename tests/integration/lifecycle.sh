@@ -30,7 +30,7 @@ mkdir -p "$W/www"
 # Bad configuration: file:line: reason, non-zero, both for --check and start.
 printf '[server]\nhandlers = %s\n\n[route /x]\ntimeout = soon\n' "$H" \
     >"$W/bad.conf"
-out=$("$GATEWAY" --config "$W/bad.conf" --check 2>&1)
+out=$("$GATEWAY" --config "$W/bad.conf" $ROOTOK --check 2>&1)
 rc=$?
 [ $rc -ne 0 ] && ok "--check on a bad config fails ($rc)" ||
     not_ok "--check on a bad config fails"
@@ -44,7 +44,7 @@ expect_contains "with the same message" "$W/bad.conf:5: bad duration" "$out"
 for bad in 'listen' 'nonsense = 1' '[route nope]' '[server]\nthreads = 0' \
     '[route /a]\nmax_body = 5Q' '[route /a]\nmystery = 1'; do
 	printf "$bad\n" >"$W/bad2.conf"
-	"$GATEWAY" --config "$W/bad2.conf" --check >"$W/out" 2>&1
+	"$GATEWAY" --config "$W/bad2.conf" $ROOTOK --check >"$W/out" 2>&1
 	rc=$?
 	grep -q "$W/bad2.conf:[0-9]*: " "$W/out" && [ $rc -ne 0 ] &&
 	    ok "rejected with file:line: $(printf "$bad" | tr "\n" " ")" ||
@@ -57,14 +57,104 @@ done
 
 printf '[server]\nhandlers = %s\nwww = %s\n[route /hello]\ntimeout = 500ms\n' \
     "$H" "$W/www" >"$W/good.conf"
-out=$("$GATEWAY" --config "$W/good.conf" --check 2>&1)
+out=$("$GATEWAY" --config "$W/good.conf" $ROOTOK --check 2>&1)
 expect_eq "--check on a good config exits 0" 0 "$?"
 expect_contains "and says so" "configuration ok" "$out"
 
 # The handlers shipped with cgigate pass --check: no two answer one route.
-out=$("$GATEWAY" --handlers "$TS/handlers" --www "$TS/www" --check 2>&1)
+out=$("$GATEWAY" --handlers "$TS/handlers" --www "$TS/www" $ROOTOK \
+    --check 2>&1)
 expect_eq "the shipped handlers/ passes --check" 0 "$?"
 expect_contains "with no error" ", 0 errors" "$out"
+
+# --check reports what start-up would refuse, every error with its line,
+# then the count (cgigate(8)).
+chk() {	# config file, then options: sets out, rc
+	_f=$1
+	shift
+	out=$("$GATEWAY" --config "$_f" "$@" --check 2>&1)
+	rc=$?
+}
+if [ "$(id -u)" -eq 0 ]; then
+	chk "$W/good.conf"
+	expect_eq "--check as root with no user fails" 1 "$rc"
+	expect_contains "saying what start-up says" \
+	    "running as root would run every handler as root" "$out"
+else
+	skip_section "not root: --check's root rule"
+fi
+{ server_conf; printf 'user = no-such-user-x\n'; } >"$W/user.conf"
+chk "$W/user.conf"
+expect_eq "--check with user = an unknown user fails" 1 "$rc"
+expect_contains "naming file:line: user: reason" \
+    "$W/user.conf:5: user: no-such-user-x: no such user" "$out"
+for l in 127.0.0.1:99999 127.0.0.1:8x 300.0.0.1:80 ::1:80; do
+	{ server_conf; printf 'listen = %s\n' "$l"; } >"$W/listen.conf"
+	chk "$W/listen.conf" $ROOTOK
+	expect_eq "--check refuses listen = $l" 1 "$rc"
+	expect_contains "with file:line: listen: reason ($l)" \
+	    "$W/listen.conf:5: listen: " "$out"
+done
+out=$("$GATEWAY" --config "$W/listen.conf" $ROOTOK 2>&1)
+expect_contains "start-up refuses it with the same file:line" \
+    "$W/listen.conf:5: listen: not a numeric IPv4 address" "$out"
+"$GATEWAY" --listen 127.0.0.1:70000 --check >"$W/out" 2>&1
+expect_eq "--listen with a port out of range is a bad command line" 2 "$?"
+# 192.0.2.1 (TEST-NET-1) is no address of this machine.
+{ server_conf; printf 'listen = 192.0.2.1:8080\n'; } >"$W/listen.conf"
+chk "$W/listen.conf" $ROOTOK
+expect_eq "--check fails on an address it cannot bind" 1 "$rc"
+expect_contains "saying which and why" \
+    "$W/listen.conf:5: listen: 192.0.2.1:8080: cannot bind: " "$out"
+for d in 0x10 1e3; do
+	{ server_conf; printf '[route /hello]\ntimeout = %s\n' "$d"; } \
+	    >"$W/dur.conf"
+	chk "$W/dur.conf" $ROOTOK
+	expect_eq "--check refuses timeout = $d" 1 "$rc"
+	expect_contains "as a bad duration, with file:line ($d)" \
+	    "$W/dur.conf:6: bad duration" "$out"
+done
+{ server_conf; printf '[route /hello]\ntimeout = 1s\n[route /hello]\n'; } \
+    >"$W/dup.conf"
+chk "$W/dup.conf" $ROOTOK
+expect_eq "--check refuses a section given twice" 1 "$rc"
+expect_contains "naming both lines" \
+    "$W/dup.conf:7: [route /hello] given twice (first at line 5)" "$out"
+{ server_conf; printf 'threads = 4\nthreads = 8\nlisten = 127.0.0.1:0\n'
+    printf 'listen = 127.0.0.1:0\n'; } >"$W/dup.conf"
+chk "$W/dup.conf" $ROOTOK
+expect_eq "--check refuses a key given twice in a section" 1 "$rc"
+expect_contains "naming both lines" \
+    "$W/dup.conf:6: threads: given twice in [server] (first at line 5)" \
+    "$out"
+expect_absent "listen may repeat" "listen" "$out"
+# Every error, then their count.
+{ server_conf; printf 'user = no-such-user-x\nlisten = 127.0.0.1:99999\n'
+    printf '[route /a]\ntimeout = 1e3\nmode = magic\n'; } >"$W/many.conf"
+chk "$W/many.conf" $ROOTOK
+expect_eq "--check with four errors exits 1" 1 "$rc"
+for e in "$W/many.conf:5: user:" "$W/many.conf:6: listen:" \
+    "$W/many.conf:8: bad duration" "$W/many.conf:9: mode wants" \
+    "configuration has 4 errors"; do
+	expect_contains "and reports each: $e" "$e" "$out"
+done
+# Handlers the request path refuses are errors of --check.
+mkdir -p "$W/ch/open"
+for f in ww setid noexec open/in; do
+	cp "$H/hello.cgi" "$W/ch/$f.cgi"
+done
+chmod 777 "$W/ch/ww.cgi"
+chmod 4755 "$W/ch/setid.cgi"
+chmod 644 "$W/ch/noexec.cgi"
+chmod 755 "$W/ch/open/in.cgi"
+chmod 1777 "$W/ch/open"
+out=$("$GATEWAY" --handlers "$W/ch" --www "$W/www" $ROOTOK --check 2>&1)
+expect_eq "--check fails on refused handlers" 1 "$?"
+expect_contains "and counts them" "4 routes, 4 errors" "$out"
+for w in "is world-writable" "is setuid or setgid" "is not executable" \
+    "is in a world-writable directory"; do
+	expect_contains "a handler that $w is refused" "handler $w" "$out"
+done
 
 # Defaults: run from a directory with handlers/ and www/, no options but
 # the port; the timings directory is created.
@@ -97,6 +187,23 @@ start_gateway --config "$W/over.conf" --handlers "$H" --www "$W/www" \
     --timings "$W/timings.db"
 expect_eq "--listen and --handlers override the file" hello \
     "$(curl -s "$URL/hello")"
+# A handler in a world-writable directory is refused like a
+# world-writable one: anyone could have put it there.
+mkdir -p "$H/open"
+cp "$H/hello.cgi" "$H/open/in.cgi"
+chmod 1777 "$H/open"
+retry 30 test "$(http_code "$URL/open/in")" = 403
+expect_eq "a handler in a world-writable directory gets 403" 403 \
+    "$(http_code "$URL/open/in")"
+expect_log "and the log says why" "handler is in a world-writable directory"
+chmod 755 "$H/open"
+expect_eq "the same handler once the directory is not" hello \
+    "$(curl -s "$URL/open/in")"
+# --check binds each address: one in use is a warning only.
+out=$("$GATEWAY" --config "$W/good.conf" $ROOTOK --listen "${URL#http://}" \
+    --check 2>&1)
+expect_eq "--check on an address in use exits 0" 0 "$?"
+expect_contains "with a warning" "warning: address in use" "$out"
 # Its own threads go by their names in top -H (cgigate(8)).
 names=$(cat /proc/"$GW_PID"/task/*/comm | sort -u | tr '\n' ' ')
 for t in cg-timelog cg-poolmgr cg-scan civetweb-worker; do

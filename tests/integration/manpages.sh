@@ -45,7 +45,7 @@ awk '/^\.Sh EXAMPLES/ { e = 1 } e && /^\.Bd/ { b = 1; next } b && /^\.Ed/ { exit
     "$M/cgigate.conf.5" | sed "s|/srv/cgigate/handlers|$H|; s|/srv/cgigate/www|$W/www|;
     s|/var/lib/cgigate/timings.db|$W/ex.db|" >"$W/example.conf"
 mkdir -p "$W/www"
-out=$("$GATEWAY" --config "$W/example.conf" --check 2>&1)
+out=$("$GATEWAY" --config "$W/example.conf" $ROOTOK --check 2>&1)
 expect_eq "cgigate.conf(5)'s example passes --check" 0 "$?"
 
 # Every query of cgigate-timings(7) runs on a real database, with rows.
