@@ -4,9 +4,13 @@
  * The file is INI-shaped: a [server] section and [route PREFIX] sections
  * of "key = value" lines; '#' and ';' start comments.  Parsing is pure
  * (text in, struct out) so the unit tests feed it strings; config_load is
- * the one function that touches the disk.  A bad line stops the parse with
- * "file:line: reason"; nothing is half-applied that the caller keeps, since
- * a failed parse means cgigate refuses to start.
+ * the one function that touches the disk (config_load_all for --check).
+ * A bad line stops the parse with "file:line: reason"; nothing is
+ * half-applied that the caller keeps, since a failed parse means cgigate
+ * refuses to start.  The *_all variants, for --check, report every bad
+ * line and go on.  A section, or a key that is not a list (keys[].repeat),
+ * given twice is a bad line naming the first; listen addresses are parsed
+ * here (numeric, port 0-65535) so that start-up refuses them by line.
  *
  * Every directive is one entry of keys[], the only place that names it:
  * its section, the type of its value, its field (an offset into struct
