@@ -122,7 +122,7 @@ struct config {
 	int64_t		 stderr_cap;	/* stderr bytes logged per request */
 	int		 timings_queue;	/* records held in memory */
 	char		*user;		/* drop to this user, or NULL */
-	int		 user_line;	/* the file's line setting it, or 0 */
+	int		 user_line;	/* its line in the file, or 0 */
 	int		 allow_root;	/* run handlers as root anyway */
 	int64_t		 timings_max_age_us;	/* retention, 0: forever */
 	long long	 timings_max_rows;	/* retention, 0: no limit */
