@@ -61,6 +61,40 @@ for m in cgigate_spawns_total cgigate_kills_total \
 	grep -q "^# TYPE $m " "$W/metrics" && ok "metrics: $m exported" ||
 	    not_ok "metrics: $m exported"
 done
+# The process's own gauges agree with what /proc says of it.
+pv() { sed -n "s/^$1 //p" "$W/metrics"; }
+expect_eq "metrics: cgigate_build_info names the version" 1 \
+    "$(pv "cgigate_build_info{version=\"$("$GATEWAY" --version |
+    awk '{ print $NF }')\"}")"
+rss=$(awk '/^VmRSS:/ { print $2 * 1024 }' /proc/"$GW_PID"/status)
+got=$(pv process_resident_memory_bytes)
+[ -n "$got" ] && [ "$got" -gt $((rss / 2)) ] && [ "$got" -lt $((rss * 2)) ] &&
+    ok "metrics: process_resident_memory_bytes ($got) near VmRSS ($rss)" ||
+    not_ok "metrics: process_resident_memory_bytes ($got) near VmRSS ($rss)"
+thr=$(ls /proc/"$GW_PID"/task | wc -l)
+got=$(pv process_threads)
+[ -n "$got" ] && [ $((got - thr)) -le 2 ] && [ $((thr - got)) -le 2 ] &&
+    ok "metrics: process_threads ($got) as /proc counts ($thr)" ||
+    not_ok "metrics: process_threads ($got) as /proc counts ($thr)"
+fds=$(ls /proc/"$GW_PID"/fd | wc -l)
+got=$(pv process_open_fds)
+[ -n "$got" ] && [ $((got - fds)) -le 3 ] && [ $((fds - got)) -le 3 ] &&
+    ok "metrics: process_open_fds ($got) as /proc counts ($fds)" ||
+    not_ok "metrics: process_open_fds ($got) as /proc counts ($fds)"
+expect_eq "metrics: process_max_fds is the limit" \
+    "$(awk '/^Max open files/ { print $4 }' /proc/"$GW_PID"/limits)" \
+    "$(pv process_max_fds)"
+start=$(pv process_start_time_seconds)
+now=$(date +%s)
+[ -n "$start" ] && [ "${start%.*}" -le "$now" ] &&
+    [ "${start%.*}" -gt $((now - 600)) ] &&
+    ok "metrics: process_start_time_seconds is recent ($start)" ||
+    not_ok "metrics: process_start_time_seconds is recent ($start)"
+cpu=$(pv process_cpu_seconds_total)
+case "$cpu" in
+[0-9]*.[0-9]*) ok "metrics: process_cpu_seconds_total ($cpu)" ;;
+*) not_ok "metrics: process_cpu_seconds_total ($cpu)" ;;
+esac
 stop_gateway
 
 # admin_allow that excludes loopback: every admin endpoint is refused.
