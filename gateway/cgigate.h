@@ -266,7 +266,7 @@ struct route_table;
 /*
  * Derive the route a handler file answers: "api/users.cgi" -> "/api/users",
  * kind from the ".fcgi" suffix.  Returns 0, or -1 for a name that cannot
- * be a route (empty, dot segments, hidden files, too long).
+ * be a route (empty, dot segments, hidden files, too long, not UTF-8).
  */
 int	 route_name(const char *relpath, char *name, size_t len,
 	    enum route_kind *kind, int *nph);
@@ -699,6 +699,25 @@ enum fcgirec_event fcgirec_parse(struct fcgirec_parser *p, const unsigned char *
  * for any count.
  */
 uint64_t backoff_us(uint64_t min, uint64_t max, unsigned failures);
+
+/* jsonq.c */
+
+/*
+ * The UTF-8 sequence at s (n > 0 bytes): its length (1 to 4) when it is
+ * one well-formed character, else minus the length of its ill-formed
+ * part (1 to 3), which stands for one U+FFFD.
+ */
+int	 utf8_next(const unsigned char *s, size_t n);
+/* 1 when s is well-formed UTF-8 throughout, else 0. */
+int	 utf8_valid(const char *s);
+/*
+ * s quoted as a JSON string, or as a Prometheus label value; ill-formed
+ * UTF-8 becomes U+FFFD in both.
+ */
+void	 jsonq_string(FILE *f, const char *s);
+void	 jsonq_label(FILE *f, const char *s);
+/* n bytes of s as they are, but ill-formed UTF-8 as U+FFFD. */
+void	 jsonq_utf8(FILE *f, const char *s, size_t n);
 
 /* log.c */
 

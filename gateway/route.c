@@ -36,6 +36,9 @@ route_name(const char *relpath, char *name, size_t len,
 		if ((unsigned char)*s <= ' ' || *s == '\\' || *s == '%' ||
 		    *s == '?' || *s == '#' || (unsigned char)*s == 0x7f)
 			return -1;
+	/* A route is text that status and metrics show: UTF-8 only. */
+	if (!utf8_valid(relpath))
+		return -1;
 	/* No empty, hidden or dot segments anywhere in the path. */
 	for (s = relpath; s != NULL; s = strchr(s, '/')) {
 		if (*s == '/')

@@ -9,7 +9,8 @@
  * (STATS_MAX rows), and a route past that is counted under "(other)".
  * Output is written to a stdio stream as JSON (/_gateway/status) or in
  * the Prometheus text exposition format (/_gateway/metrics), which also
- * shows the request buffers bufpool.c lends and keeps.
+ * shows the request buffers bufpool.c lends and keeps.  A route name is
+ * whatever bytes a file or the configuration gave: jsonq.c writes it.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -132,24 +133,6 @@ stats_leave(const struct timing *t, int entered)
 	pthread_mutex_unlock(&st.lock);
 }
 
-/* A string as JSON or as a Prometheus label value (same escapes). */
-static void
-quote(FILE *f, const char *s)
-{
-	putc('"', f);
-	for (; *s != '\0'; s++) {
-		if (*s == '"' || *s == '\\')
-			fprintf(f, "\\%c", *s);
-		else if (*s == '\n')
-			fputs("\\n", f);
-		else if ((unsigned char)*s < 0x20)
-			fprintf(f, "\\u%04x", *s);
-		else
-			putc(*s, f);
-	}
-	putc('"', f);
-}
-
 void
 stats_json(FILE *f)
 {
@@ -167,7 +150,7 @@ stats_json(FILE *f)
 		const struct rstat *r = &st.routes[i];
 
 		fputs(i ? ",{\"route\":" : "{\"route\":", f);
-		quote(f, r->route);
+		jsonq_string(f, r->route);
 		fprintf(f, ",\"mode\":\"%s\",\"in_flight\":%lld,"
 		    "\"queued\":%d,\"requests\":%lld,\"mean_ms\":%.3f}",
 		    r->mode, r->inflight, admit_waiting(r->route) +
@@ -176,7 +159,7 @@ stats_json(FILE *f)
 	}
 	pthread_mutex_unlock(&st.lock);
 	fputs("],\"pools\":", f);
-	pool_report(f, quote);
+	pool_report(f, jsonq_string);
 	fputs("}\n", f);
 }
 
@@ -184,7 +167,7 @@ static void
 labels(FILE *f, const struct rstat *r)
 {
 	fputs("route=", f);
-	quote(f, r->route);
+	jsonq_label(f, r->route);
 	fprintf(f, ",mode=\"%s\"", r->mode);
 }
 
@@ -257,7 +240,7 @@ stats_prometheus(FILE *f)
 		fprintf(f, "} %lld\n", st.routes[i].inflight);
 	}
 	pthread_mutex_unlock(&st.lock);
-	pool_metrics(f, quote);
+	pool_metrics(f, jsonq_label);
 	fprintf(f, "# HELP cgigate_spawns_total Processes started (CGI "
 	    "handlers and FastCGI workers).\n# TYPE cgigate_spawns_total "
 	    "counter\ncgigate_spawns_total %lld\n"

@@ -551,8 +551,15 @@ timelog_dashboard(FILE *f, int window_s)
 		goto done;
 	}
 	sqlite3_bind_int(st, 1, window_s);
+	/*
+	 * SQLite's JSON escapes quotes and controls but copies other bytes
+	 * as they are, and a route or an error in the table need not be
+	 * UTF-8: jsonq_utf8 mends that (no byte of an ill-formed sequence
+	 * is ASCII, so the JSON around it stays as it was).
+	 */
 	if (sqlite3_step(st) == SQLITE_ROW) {
-		fputs((const char *)sqlite3_column_text(st, 0), f);
+		jsonq_utf8(f, (const char *)sqlite3_column_text(st, 0),
+		    (size_t)sqlite3_column_bytes(st, 0));
 		putc('\n', f);
 		rc = 0;
 	}
