@@ -136,6 +136,7 @@ check_name(const char *rel, size_t len)
 		return;
 	}
 	CHECK(strlen(name) < len && name[0] == '/');
+	CHECK(utf8_valid(name));
 	CHECK(kind == (ends_with(rel, ".fcgi") ? ROUTE_FCGI : ROUTE_CGI));
 	if (kind == ROUTE_FCGI)
 		n -= 5;
