@@ -112,4 +112,51 @@ stop_gateway
 start_gateway --config "$W/cgigate.conf"
 expect_eq "an explicit loopback block is allowed" ok \
     "$(curl -s "$URL/_gateway/health")"
+stop_gateway
+
+# Names that are not UTF-8 (issue 18): a handler file with byte 0xff in
+# its name is no route, and a configured prefix with one (a remote
+# FastCGI route, nothing listening) reaches status, metrics and the
+# timeseries as U+FFFD.  All three stay UTF-8 and parse, and the
+# gateway is asked first, so the bad rows are in every output.
+BAD=$(printf 'bad\377name')
+cp "$H/hello.cgi" "$H/$BAD.cgi"
+cp "$H/hello.cgi" "$H/$(printf 'caf\303\251').cgi"
+{ server_conf; printf '[route /caf\377]\nfastcgi = tcp:127.0.0.1:%s\n' \
+    "$(free_port)"; } >"$W/bad.conf"
+"$GATEWAY" --config "$W/bad.conf" --check >"$W/check.out" 2>&1
+expect_contains "--check names the handler whose name is not UTF-8" \
+    "$BAD.cgi: name cannot be a route" "$(cat "$W/check.out")"
+start_gateway --config "$W/bad.conf"
+expect_eq "a handler whose name is not UTF-8 is no route" 404 \
+    "$(http_code "$URL/bad%FFname")"
+expect_eq "a UTF-8 name is a route" hello "$(curl -s "$URL/caf%C3%A9")"
+expect_ge "the prefix that is not UTF-8 answers (no backend)" 500 \
+    "$(http_code "$URL/caf%FF")"
+utf8json() {	# what file: strict UTF-8, one JSON value
+	python3 -c 'import json, sys
+json.loads(open(sys.argv[1], "rb").read().decode("utf-8"))' "$2" \
+	    2>"$W/py.err" && ok "$1" ||
+	    { not_ok "$1"; sed 's/^/# /' "$W/py.err"; }
+}
+curl -s "$URL/_gateway/status" >"$W/bad-status.json"
+utf8json "status with a name that is not UTF-8 is JSON" "$W/bad-status.json"
+expect_contains "status shows it as U+FFFD" \
+    "\"route\":\"/caf$(printf '\357\277\275')\"" "$(cat "$W/bad-status.json")"
+curl -s "$URL/_gateway/metrics" >"$W/bad-metrics"
+python3 -c 'import sys
+open(sys.argv[1], "rb").read().decode("utf-8")' "$W/bad-metrics" \
+    2>"$W/py.err" && ok "metrics with a name that is not UTF-8 are UTF-8" ||
+    { not_ok "metrics with a name that is not UTF-8 are UTF-8"
+    sed 's/^/# /' "$W/py.err"; }
+expect_contains "metrics show it as U+FFFD" \
+    "cgigate_pool_waiting{route=\"/caf$(printf '\357\277\275')\"} 0" \
+    "$(cat "$W/bad-metrics")"
+wait_sql 1 \
+    "select count(*) from requests where hex(route) = hex('/caf') || 'FF'" ||
+    not_ok "the request to the prefix has its timing row"
+curl -s "$URL/_gateway/timeseries" >"$W/bad-ts.json"
+utf8json "timeseries with a name that is not UTF-8 is JSON" "$W/bad-ts.json"
+expect_contains "the timeseries shows it as U+FFFD" \
+    "\"route\":\"/caf$(printf '\357\277\275')\"" "$(cat "$W/bad-ts.json")"
 finish
