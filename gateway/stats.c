@@ -2,8 +2,9 @@
  * stats.c: live counters for the admin endpoints, kept in memory.
  *
  * The timing database is the record; this is the dashboard's and the
- * scraper's view of now: requests by route, mode and status, a latency
- * histogram per route and mode, requests in flight, and process counters
+ * scraper's view of now: requests by route, mode and status, histograms
+ * per route and mode of the whole answer, the wait for a slot or worker
+ * and the first byte, requests in flight, and process counters
  * (spawns, kills).  Request threads update it once at the start and once
  * at the end of a request under one mutex; the tables are fixed-size
  * (STATS_MAX rows), and a route past that is counted under "(other)".
@@ -14,25 +15,51 @@
  */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cgigate.h"
 
 #define STATS_MAX	512
-#define NBUCKETS	13
+#define NBUCKETS	17
 
+/* Up to the longest route timeouts people set: minutes. */
 static const double bucket_s[NBUCKETS] = {
-	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
+	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+	10, 30, 60, 120, 300
+};
+
+struct hist {
+	long long	 count;
+	double		 sum_s;
+	long long	 bucket[NBUCKETS + 1];	/* last: +Inf */
 };
 
 struct rstat {			/* one route and mode */
 	char		 route[ROUTE_NAME_MAX];
 	char		 mode[8];
 	long long	 inflight;
-	long long	 count;
-	double		 sum_s;
-	long long	 bucket[NBUCKETS + 1];	/* last: +Inf */
+	struct hist	 total;		/* to the last byte */
+	struct hist	 queue;		/* waiting for a slot or a worker */
+	struct hist	 ttfb;		/* to the first byte sent */
+};
+
+/* The histograms of /_gateway/metrics: name, help, the field. */
+static const struct {
+	const char	*name;
+	const char	*help;
+	size_t		 off;
+} hists[] = {
+	{ "cgigate_request_duration_seconds",
+	  "Time to answer a request, to its last byte.",
+	  offsetof(struct rstat, total) },
+	{ "cgigate_queue_wait_seconds",
+	  "Time a request waited for its route's slot or a FastCGI worker.",
+	  offsetof(struct rstat, queue) },
+	{ "cgigate_time_to_first_byte_seconds",
+	  "Time to the answer's first byte, for answers that sent one.",
+	  offsetof(struct rstat, ttfb) },
 };
 
 struct sstat {			/* one route, mode and status */
@@ -103,11 +130,23 @@ stats_enter(const char *route, const char *mode)
 	return i;
 }
 
+static void
+observe(struct hist *h, long long us)
+{
+	double s = (double)us / 1e6;
+	int b;
+
+	h->count++;
+	h->sum_s += s;
+	for (b = 0; b < NBUCKETS && s > bucket_s[b]; b++)
+		;
+	h->bucket[b]++;
+}
+
 void
 stats_leave(const struct timing *t, int entered)
 {
 	struct rstat *r;
-	double s = (double)t->total_us / 1e6;
 	int i, b;
 
 	pthread_mutex_lock(&st.lock);
@@ -115,11 +154,11 @@ stats_leave(const struct timing *t, int entered)
 		st.routes[entered].inflight--;
 	i = row(t->route, t->mode);
 	r = &st.routes[i];
-	r->count++;
-	r->sum_s += s;
-	for (b = 0; b < NBUCKETS && s > bucket_s[b]; b++)
-		;
-	r->bucket[b]++;
+	observe(&r->total, t->total_us);
+	if (strcmp(t->mode, "cgi") == 0 || strcmp(t->mode, "fastcgi") == 0)
+		observe(&r->queue, t->queue_us);
+	if (t->ttfb_us > 0)
+		observe(&r->ttfb, t->ttfb_us);
 	for (b = 0; b < st.nstatuses; b++)
 		if (st.statuses[b].r == i && st.statuses[b].status == t->status)
 			break;
@@ -154,8 +193,9 @@ stats_json(FILE *f)
 		fprintf(f, ",\"mode\":\"%s\",\"in_flight\":%lld,"
 		    "\"queued\":%d,\"requests\":%lld,\"mean_ms\":%.3f}",
 		    r->mode, r->inflight, admit_waiting(r->route) +
-		    pool_waiting(r->route), r->count,
-		    r->count ? r->sum_s * 1e3 / (double)r->count : 0.0);
+		    pool_waiting(r->route), r->total.count,
+		    r->total.count ? r->total.sum_s * 1e3 /
+		    (double)r->total.count : 0.0);
 	}
 	pthread_mutex_unlock(&st.lock);
 	fputs("],\"pools\":", f);
@@ -194,11 +234,35 @@ buffer_metrics(FILE *f)
 		    bufpool_name((enum bufkind)k), spare[k]);
 }
 
+/* One route's histogram: cumulative buckets, sum and count. */
+static void
+histogram(FILE *f, const char *name, const struct rstat *r,
+    const struct hist *h)
+{
+	long long cum = 0;
+	int b;
+
+	for (b = 0; b <= NBUCKETS; b++) {
+		cum += h->bucket[b];
+		fprintf(f, "%s_bucket{", name);
+		labels(f, r);
+		if (b < NBUCKETS)
+			fprintf(f, ",le=\"%g\"} %lld\n", bucket_s[b], cum);
+		else
+			fprintf(f, ",le=\"+Inf\"} %lld\n", cum);
+	}
+	fprintf(f, "%s_sum{", name);
+	labels(f, r);
+	fprintf(f, "} %.6f\n%s_count{", h->sum_s, name);
+	labels(f, r);
+	fprintf(f, "} %lld\n", h->count);
+}
+
 void
 stats_prometheus(FILE *f)
 {
-	int i, b;
-	long long cum;
+	size_t k;
+	int i;
 
 	pthread_mutex_lock(&st.lock);
 	fputs("# HELP cgigate_requests_total Requests answered.\n"
@@ -209,28 +273,13 @@ stats_prometheus(FILE *f)
 		fprintf(f, ",status=\"%d\"} %lld\n", st.statuses[i].status,
 		    st.statuses[i].count);
 	}
-	fputs("# HELP cgigate_request_duration_seconds Time to answer a "
-	    "request, to its last byte.\n"
-	    "# TYPE cgigate_request_duration_seconds histogram\n", f);
-	for (i = 0; i < st.nroutes; i++) {
-		const struct rstat *r = &st.routes[i];
-
-		for (b = 0, cum = 0; b <= NBUCKETS; b++) {
-			cum += r->bucket[b];
-			fputs("cgigate_request_duration_seconds_bucket{", f);
-			labels(f, r);
-			if (b < NBUCKETS)
-				fprintf(f, ",le=\"%g\"} %lld\n", bucket_s[b],
-				    cum);
-			else
-				fprintf(f, ",le=\"+Inf\"} %lld\n", cum);
-		}
-		fputs("cgigate_request_duration_seconds_sum{", f);
-		labels(f, r);
-		fprintf(f, "} %.6f\ncgigate_request_duration_seconds_count{",
-		    r->sum_s);
-		labels(f, r);
-		fprintf(f, "} %lld\n", r->count);
+	for (k = 0; k < sizeof(hists) / sizeof(hists[0]); k++) {
+		fprintf(f, "# HELP %s %s\n# TYPE %s histogram\n",
+		    hists[k].name, hists[k].help, hists[k].name);
+		for (i = 0; i < st.nroutes; i++)
+			histogram(f, hists[k].name, &st.routes[i],
+			    (const struct hist *)(const void *)
+			    ((const char *)&st.routes[i] + hists[k].off));
 	}
 	fputs("# HELP cgigate_requests_in_flight Requests being answered.\n"
 	    "# TYPE cgigate_requests_in_flight gauge\n", f);

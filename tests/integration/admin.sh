@@ -53,6 +53,20 @@ expect_eq "metrics: histogram +Inf bucket = count" "$cnt" "$inf"
 mono=$(grep '^cgigate_request_duration_seconds_bucket{route="/hello"' "$W/metrics" |
     awk '{ if ($2 < last) bad = 1; last = $2 } END { print bad ? "no" : "yes" }')
 expect_eq "metrics: buckets are cumulative" yes "$mono"
+hv() { sed -n "s/^$1{route=\"\/hello\",mode=\"cgi\"$2} //p" "$W/metrics"; }
+expect_eq "metrics: a bucket at 300 s" "$cnt" \
+    "$(hv cgigate_request_duration_seconds_bucket ',le="300"')"
+for h in cgigate_queue_wait_seconds cgigate_time_to_first_byte_seconds; do
+	expect_eq "metrics: $h counts every /hello" "$cnt" "$(hv ${h}_count)"
+	expect_eq "metrics: $h +Inf bucket = count" "$cnt" \
+	    "$(hv ${h}_bucket ',le="+Inf"')"
+done
+awk -v q="$(hv cgigate_queue_wait_seconds_sum)" \
+    -v t="$(hv cgigate_time_to_first_byte_seconds_sum)" \
+    -v d="$(hv cgigate_request_duration_seconds_sum)" \
+    'BEGIN { exit !(q != "" && q <= t && t <= d) }' &&
+    ok "metrics: queue wait <= first byte <= last byte, summed" ||
+    not_ok "metrics: queue wait <= first byte <= last byte, summed"
 expect_eq "metrics: pool workers idle" 2 \
     "$(sed -n 's/^cgigate_pool_workers{route="\/pool",state="idle"} //p' "$W/metrics")"
 for m in cgigate_spawns_total cgigate_kills_total \
