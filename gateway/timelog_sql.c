@@ -144,7 +144,10 @@ const char *const timelog_sql_retain_requests_rows =
 /*
  * The dashboard's data for the last window_s seconds, as one JSON object
  * that SQLite builds: request count, 5xx and p50/p95 per 10 s, per route
- * and mode, the CGI and FastCGI averages, and the latest errors.
+ * and mode, the CGI and FastCGI averages, and the latest errors.  A
+ * route's rate is over the time since its first request in the window
+ * (at least 10 s), not the whole window: a route that began a minute
+ * ago at 1/s shows 1/s.
  */
 const char *const timelog_sql_dashboard =
 	"WITH w AS (SELECT * FROM requests WHERE ts > unixepoch() - ?1), "
@@ -155,11 +158,11 @@ const char *const timelog_sql_dashboard =
 	"    max(CASE WHEN r = (c * 50 + 99) / 100 THEN total_us END) AS p50, "
 	"    max(CASE WHEN r = (c * 95 + 99) / 100 THEN total_us END) AS p95 "
 	"    FROM b GROUP BY t), "
-	"rr AS (SELECT route, mode, total_us, "
+	"rr AS (SELECT route, mode, total_us, ts, "
 	"    ROW_NUMBER() OVER (PARTITION BY route, mode ORDER BY total_us) AS r, "
 	"    COUNT(*) OVER (PARTITION BY route, mode) AS c FROM w "
 	"    WHERE route IS NOT NULL AND mode != 'admin'), "
-	"ro AS (SELECT route, mode, max(c) AS n, "
+	"ro AS (SELECT route, mode, max(c) AS n, min(ts) AS first, "
 	"    max(CASE WHEN r = (c * 50 + 99) / 100 THEN total_us END) AS p50, "
 	"    max(CASE WHEN r = (c * 95 + 99) / 100 THEN total_us END) AS p95 "
 	"    FROM rr GROUP BY route, mode) "
@@ -169,7 +172,9 @@ const char *const timelog_sql_dashboard =
 	"    'errors', e, 'p50_ms', p50 / 1000.0, 'p95_ms', p95 / 1000.0)) "
 	"    FROM (SELECT * FROM s ORDER BY t)), "
 	" 'routes', (SELECT json_group_array(json_object('route', route, 'mode', mode, "
-	"    'requests', n, 'rate', round(n * 1.0 / ?1, 3), 'p50_ms', p50 / 1000.0, "
+	"    'requests', n, 'rate', round(n / max(10.0, "
+	"      (julianday('now') - 2440587.5) * 86400.0 - first), 3), "
+	"    'p50_ms', p50 / 1000.0, "
 	"    'p95_ms', p95 / 1000.0)) FROM (SELECT * FROM ro ORDER BY n DESC)), "
 	" 'modes', (SELECT json_group_array(json_object('mode', mode, 'requests', n, "
 	"    'avg_queue_us', q, 'avg_spawn_us', sp, 'avg_connect_us', co, "

@@ -44,6 +44,12 @@ expect_eq "CGI and FastCGI compared" "cgi fastcgi" \
     "$(js "(select group_concat(json_extract(value, '\$.mode'), ' ') from json_each(j, '\$.modes'))")"
 expect_eq "the error is listed" 502 \
     "$(js "json_extract(j, '\$.errors[0].status')")"
+# 20 requests within seconds: over at least 10 s, not the 900 s window.
+rate=$(js "(select json_extract(value, '\$.rate') from json_each(j, '\$.routes')
+    where json_extract(value, '\$.route') = '/hello')")
+awk -v r="$rate" 'BEGIN { exit !(r >= 0.3 && r <= 2) }' &&
+    ok "a route's rate is over the time it has had requests ($rate/s)" ||
+    not_ok "a route's rate is over the time it has had requests ($rate/s)"
 
 timeout 60 "$CHROME" --headless --no-sandbox --disable-gpu \
     --user-data-dir="$W/chrome" --virtual-time-budget=5000 \
