@@ -250,6 +250,23 @@ const struct config_key *config_key_at(size_t i);
 const char *config_scope_name(enum config_scope s);
 const char *config_type_name(enum config_type t);
 
+/* cfgref.c */
+
+/*
+ * Make c (malloc'd, finished) the current configuration; the one before
+ * is freed once nobody holds it.  0, or -1 on ENOMEM (nothing changed).
+ */
+int	 cfgref_publish(struct config *c);
+/* The current configuration, held until cfgref_drop. */
+const struct config *cfgref_hold(void);
+void	 cfgref_drop(const struct config *c);
+/* Free the older configurations nobody holds any more. */
+void	 cfgref_collect(void);
+/* Older configurations still held. */
+int	 cfgref_retired(void);
+/* At exit, when nothing runs: free them all. */
+void	 cfgref_free_all(void);
+
 /* route.c */
 
 enum route_kind { ROUTE_CGI, ROUTE_FCGI };
@@ -1011,7 +1028,7 @@ struct pool_conn {
 
 /*
  * A reloaded configuration: pools take their new settings (a remote
- * pool's backends stay until restart); c must outlive the pools.
+ * pool's backends stay until restart); nothing of c is kept.
  */
 void	 pool_set_config(const struct config *c);
 /*
@@ -1049,7 +1066,10 @@ void	 pool_metrics(FILE *f, void (*quote)(FILE *, const char *));
 
 /* poolmgr.c */
 
-/* Start the manager thread; c must outlive the pools.  0 or -1. */
+/*
+ * Start the manager thread; each of its passes holds the current
+ * configuration (cfgref.c).  0 or -1.
+ */
 int	 pool_start(const struct config *c);
 /* After the HTTP side has drained: SIGTERM workers, wait, reap. */
 void	 pool_stop(void);
@@ -1146,8 +1166,6 @@ int	 door_listen(const char *addr, int *port);
  * listener on 127.0.0.1:target, at most c->threads at once.  0 or -1.
  */
 int	 door_start(const struct config *c, int target);
-/* Deadlines and limits from c from now on (SIGHUP). */
-void	 door_set_config(const struct config *c);
 /*
  * The client behind the internal connection whose local port civetweb
  * sees as the remote port: its address and port, the port it connected
@@ -1169,8 +1187,6 @@ void	 door_metrics(FILE *f);
 int	 http_start(const struct config *c);
 /* A fresh request id ("r123"), as civetweb's requests get. */
 void	 http_reqid(char *buf, size_t len);
-/* Requests that start from now on use c (SIGHUP); c must stay valid. */
-void	 http_set_config(const struct config *c);
 /*
  * Stop accepting, let requests in flight finish until drain_us from now
  * (then their handlers are killed), and return once civetweb has stopped.

@@ -514,6 +514,7 @@ static void *
 run(void *arg)
 {
 	struct epoll_event ev[256];
+	const struct config *cfg;
 	uint64_t next_tick = clk_now_us();
 	int i, n, k;
 	char b[16];
@@ -521,6 +522,9 @@ run(void *arg)
 	(void)arg;
 	for (;;) {
 		n = epoll_wait(door.ep, ev, 256, DOOR_TICK_MS);
+		/* The configuration of this pass, held until its end. */
+		cfg = cfgref_hold();
+		atomic_store(&door.cfg, cfg);
 		for (i = 0; i < n; i++) {
 			uint64_t u = ev[i].data.u64;
 			void *p = (void *)(uintptr_t)(u & ~(uint64_t)1);
@@ -529,6 +533,7 @@ run(void *arg)
 				if (read(door.wake[0], b, sizeof(b)) > 0 &&
 				    b[0] == 'q') {
 					bury();
+					cfgref_drop(cfg);
 					return NULL;
 				}
 				drain_now();
@@ -545,16 +550,11 @@ run(void *arg)
 		}
 		door_give_all();
 		bury();
+		cfgref_drop(cfg);
 	}
 }
 
 /* The interface */
-
-void
-door_set_config(const struct config *c)
-{
-	atomic_store(&door.cfg, c);
-}
 
 int
 door_start(const struct config *c, int target)

@@ -7,9 +7,9 @@
  * which goes through the states of enum dstate: D_HEAD and D_SPOOL are
  * door_client.c's, D_QUEUE and D_RELAY door_relay.c's, D_LINGER follows
  * the door's own answers.  Other threads touch only what is atomic or
- * under door.lock: the configuration (door_set_config), draining, the
- * counters (door_busy, door_metrics) and door.peers (door_peer, from
- * civetweb's threads).  No other module includes this: they see the
+ * under door.lock: draining, the counters (door_busy, door_metrics) and
+ * door.peers (door_peer, from civetweb's threads).  door.cfg is the
+ * configuration the thread holds for its current pass (cfgref.c).  No other module includes this: they see the
  * door only through door_* in cgigate.h.
  */
 #ifndef DOOR_INT_H

@@ -48,7 +48,6 @@ const size_t http_ctx_size = sizeof(struct exchange);
 
 static struct mg_context *ctx;
 static atomic_int inflight;		/* between begin and end_request */
-static _Atomic(const struct config *) cfg;	/* for new requests */
 static atomic_int draining;
 static atomic_ullong drain_deadline;
 static atomic_ullong reqseq;
@@ -801,7 +800,7 @@ handle(struct mg_connection *conn, void *cbdata)
 	}
 	memset(x, 0, offsetof(struct exchange, hdr));
 	x->conn = conn;
-	x->cfg = atomic_load(&cfg);
+	x->cfg = cfgref_hold();	/* until the request ends */
 	x->start_us = tls.start ? tls.start : clk_now_us();
 	snprintf(x->reqid, sizeof(x->reqid), "%s", tls.reqid);
 	v11 = strcmp(ri->http_version, "1.1") == 0;
@@ -850,6 +849,7 @@ handle(struct mg_connection *conn, void *cbdata)
 	bufpool_put(BUF_HTTP_OUT, tls.out);
 	tls.out = NULL;
 	tls.outlen = 0;
+	cfgref_drop(x->cfg);
 	bufpool_put(BUF_HTTP_CTX, x);
 	return status;
 }
@@ -973,13 +973,6 @@ exit_thread(const struct mg_context *c, int type, void *ptr)
 	admit_thread_exit();
 }
 
-void
-http_set_config(const struct config *c)
-{
-	atomic_store(&cfg, c);
-	door_set_config(c);
-}
-
 int
 http_start(const struct config *c)
 {
@@ -989,7 +982,6 @@ http_start(const struct config *c)
 	const char *opts[40];
 	int i, n = 0, port;
 
-	atomic_store(&cfg, c);
 	/* The door listens; civetweb only where the door connects. */
 	for (i = 0; i < c->nlisten; i++) {
 		if (door_listen(c->listen[i], &port) == -1) {

@@ -143,9 +143,6 @@ give_away(const char *db, const struct passwd *pw)
 	return 0;
 }
 
-/* SIGHUP loads a new configuration; older ones stay until exit. */
-#define MAX_RELOADS	1000
-
 /* What the command line says; it overrides the file, at every load. */
 struct opts {
 	const char	*conffile;
@@ -329,8 +326,8 @@ need_restart(const char *what, const char *a, const char *b)
 
 /*
  * Load the configuration again and switch to it: requests that start
- * from now on use it, requests in flight finish on the old one (which is
- * why it is kept).  A configuration with errors changes nothing.
+ * from now on use it, requests in flight finish on the old one, which
+ * cfgref.c frees once the last of them lets it go.  A configuration with errors changes nothing.
  * Settings bound at start (listen, handlers, www, timings, threads) are
  * reported and take effect at the next start.  0 when *cur was replaced
  * (the caller keeps the old one for requests still using it), or -1.
@@ -360,12 +357,20 @@ reload(const struct opts *o, struct config **cur)
 	need_restart("timings", oc->timings, nc->timings);
 	if (oc->threads != nc->threads)
 		log_msg(NULL, "SIGHUP: threads changed; that takes a restart");
-	http_set_config(nc);
+	if (cfgref_publish(nc) == -1) {
+		log_msg(NULL, "SIGHUP: out of memory; keeping the running "
+		    "configuration");
+		config_free(nc);
+		free(nc);
+		return -1;
+	}
+	/* oc may be gone from here on: it was only held by cfgref.c. */
 	pool_set_config(nc);
 	timelog_retention(nc->timings_max_age_us, nc->timings_max_rows);
 	scan_kick();
-	log_msg(NULL, "SIGHUP: configuration reloaded%s%s",
-	    o->conffile ? " from " : "", o->conffile ? o->conffile : "");
+	log_msg(NULL, "SIGHUP: configuration reloaded%s%s (%d older still "
+	    "in use)", o->conffile ? " from " : "",
+	    o->conffile ? o->conffile : "", cfgref_retired());
 	timelog_event("reload", getpid(), "%s",
 	    o->conffile ? o->conffile : "(no file)");
 	*cur = nc;
@@ -392,12 +397,12 @@ main(int argc, char *argv[])
 	struct opts o;
 	const struct config_key *k;
 	struct passwd *pw;
-	struct config *cfg, *prev, *old[MAX_RELOADS];
+	struct config *cfg;
 	char err[512];
 	const struct timespec tick = { 0, 100 * 1000000L };
 	sigset_t set;
 	const char *why;
-	int ch, i, nold = 0, check = 0, sig;
+	int ch, i, check = 0, sig;
 	uint64_t t0;
 
 	memset(&o, 0, sizeof(o));
@@ -512,6 +517,14 @@ main(int argc, char *argv[])
 		timelog_close();
 		return 1;
 	}
+	if (cfgref_publish(cfg) == -1) {
+		log_msg(NULL, "out of memory");
+		scan_stop();
+		spawn_shutdown();
+		keeper_stop();
+		timelog_close();
+		return 1;
+	}
 	/* Binds, then (as root with a user) drops privileges for good. */
 	if (http_start(cfg) == -1 || (pw != NULL && getuid() != pw->pw_uid)) {
 		if (pw != NULL && getuid() != pw->pw_uid)
@@ -539,6 +552,7 @@ main(int argc, char *argv[])
 	sigdelset(&set, SIGCHLD);
 	for (;;) {
 		spawn_tick();
+		cfgref_collect();	/* what the last requests let go */
 		if ((sig = sigtimedwait(&set, NULL, &tick)) == -1)
 			continue;
 		if (sig == SIGUSR1 || sig == SIGUSR2) {
@@ -550,16 +564,9 @@ main(int argc, char *argv[])
 		}
 		if (sig != SIGHUP)
 			break;
-		if (nold == MAX_RELOADS) {
-			log_msg(NULL, "SIGHUP: %d reloads already; restart "
-			    "to reload again", MAX_RELOADS);
-			continue;
-		}
-		prev = cfg;
 		notify("RELOADING=1\nMONOTONIC_USEC=%llu",
 		    (unsigned long long)clk_now_us());
-		if (reload(&o, &cfg) == 0)
-			old[nold++] = prev;	/* requests may still use it */
+		(void)reload(&o, &cfg);
 		notify("READY=1\nSTATUS=serving");
 	}
 	notify("STOPPING=1\nSTATUS=draining");
@@ -576,11 +583,6 @@ main(int argc, char *argv[])
 	timelog_event("stop", getpid(), "%s", strsignal(sig));
 	timelog_close();
 	/* Every request is over: the configurations can go. */
-	for (i = 0; i < nold; i++) {
-		config_free(old[i]);
-		free(old[i]);
-	}
-	config_free(cfg);
-	free(cfg);
+	cfgref_free_all();
 	return 0;
 }

@@ -701,7 +701,6 @@ pool_set_config(const struct config *c)
 	int i;
 
 	pthread_mutex_lock(&pm.lock);
-	pm.cfg = c;
 	for (p = pm.pools; p != NULL; p = p->next) {
 		rc = config_route(c, p->route);
 		if (p->remote) {

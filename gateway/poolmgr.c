@@ -386,6 +386,10 @@ manager(void *arg)
 	pthread_mutex_lock(&pm.lock);
 	while (!pm.stop) {
 		uint64_t now = clk_now_us();
+		/* The configuration of this pass, held until its end. */
+		const struct config *c = cfgref_hold();
+
+		pm.cfg = c;
 
 		if (now >= next_warm) {
 			pthread_mutex_unlock(&pm.lock);
@@ -400,6 +404,7 @@ manager(void *arg)
 			else
 				tend_local(p, now);
 		}
+		cfgref_drop(c);
 		if (!pm.kick) {
 			ts = clk_ts(clk_now_us() + TICK_US);
 			pthread_cond_timedwait(&pm.wake, &pm.lock, &ts);

@@ -78,4 +78,41 @@ expect_eq "exit 0 after reloads" 0 "$GW_RC"
 expect_ge "reload events" 6 "$(sql "select count(*) from events where kind = 'reload'")"
 expect_eq "the failed one too" 1 \
     "$(sql "select count(*) from events where kind = 'reload_failed'")"
+
+# Reloads go on for good: 1,100 of them, while a request that began
+# before the first holds its configuration; what they replace is freed
+# once nothing uses it (the log line of each reload counts the older
+# configurations still in use).
+conf r0 5s
+start_gateway --config "$W/cgigate.conf" --timings "$W/many.db"
+curl -s -o "$W/held.out" -w '%{http_code}' "$URL/slow" >"$W/held.code" &
+cl=$!
+wait_route /slow 1 0
+n=0
+while [ $n -lt 1100 ]; do
+	n=$((n + 1))
+	[ $n -lt 1100 ] || conf r1100 5s
+	kill -HUP "$GW_PID"
+	i=0
+	while [ "$(grep -c 'configuration reloaded' "$GW_LOG")" -lt $n ] &&
+	    [ $i -lt 500 ]; do
+		i=$((i + 1))
+		sleep 0.01
+	done
+done
+wait $cl
+expect_eq "1,100 reloads: all of them logged" 1100 \
+    "$(grep -c 'configuration reloaded' "$GW_LOG")"
+expect_eq "the 1,100th took effect" r1100 "$(curl -s "$URL/greet")"
+expect_eq "the request held across them finished on its own" "200 slow" \
+    "$(cat "$W/held.code") $(cat "$W/held.out")"
+expect_contains "while it ran, its configuration was kept" \
+    "(1 older still in use)" "$(gw_log)"
+kill -HUP "$GW_PID"
+retry 50 eval '[ "$(grep -c "configuration reloaded" "$GW_LOG")" -ge 1101 ]'
+expect_eq "once it ended, every older one was freed" 1 \
+    "$(tail -n 20 "$GW_LOG" | grep 'configuration reloaded' | tail -n 1 |
+    grep -c '(0 older still in use)')"
+stop_gateway
+expect_eq "exit 0 after 1,101 reloads" 0 "$GW_RC"
 finish
