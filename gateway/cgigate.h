@@ -250,6 +250,20 @@ const struct config_key *config_key_at(size_t i);
 const char *config_scope_name(enum config_scope s);
 const char *config_type_name(enum config_type t);
 
+/* confread.c */
+
+/*
+ * As root, before any thread: fork the reader that reads path for us
+ * once we are no longer root.  0, or -1 with errno.
+ */
+int	 confread_start(const char *path);
+/*
+ * The file's text (malloc'd, NUL-terminated, *len bytes), read by the
+ * reader; NULL with errno when it could not (ENOSYS: no reader).
+ */
+char	*confread_fetch(size_t *len);
+void	 confread_stop(void);
+
 /* cfgref.c */
 
 /*

@@ -178,6 +178,28 @@ apply_opts(const struct opts *o, struct config *c)
 	return 0;
 }
 
+/*
+ * The file, through the reader (confread.c) once there is one: after the
+ * switch to the user, a file only root may read is still read.
+ */
+static int
+load_file(struct config *c, const char *path, char *err, size_t errlen)
+{
+	size_t len;
+	char *text;
+	int rc;
+
+	if ((text = confread_fetch(&len)) == NULL) {
+		if (errno == ENOSYS)
+			return config_load(c, path, err, errlen);
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	rc = config_parse(c, text, path, err, errlen);
+	free(text);
+	return rc;
+}
+
 /* The configuration: built-ins, the file, the command line.  NULL: err. */
 static struct config *
 build_config(const struct opts *o, char *err, size_t errlen)
@@ -189,8 +211,7 @@ build_config(const struct opts *o, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	if (o->conffile != NULL &&
-	    config_load(c, o->conffile, err, errlen) == -1)
+	if (o->conffile != NULL && load_file(c, o->conffile, err, errlen) == -1)
 		goto fail;
 	if (apply_opts(o, c) == -1) {
 		snprintf(err, errlen, "out of memory");
@@ -488,6 +509,12 @@ main(int argc, char *argv[])
 	/* Before any thread: the keeper is a fork of this process. */
 	if (keeper_start(pw) == -1)
 		return 1;
+	/* So is the reader that lets a SIGHUP read a root-only file. */
+	if (pw != NULL && o.conffile != NULL && geteuid() == 0 &&
+	    confread_start(o.conffile) == -1)
+		log_msg(NULL, "%s: no reader for reloads (%s): after the "
+		    "switch to %s, the file must be readable by that user",
+		    o.conffile, strerror(errno), cfg->user);
 
 	/* Before any thread: every thread inherits this mask. */
 	sigemptyset(&set);
@@ -584,5 +611,6 @@ main(int argc, char *argv[])
 	timelog_close();
 	/* Every request is over: the configurations can go. */
 	cfgref_free_all();
+	confread_stop();
 	return 0;
 }

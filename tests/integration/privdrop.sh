@@ -65,4 +65,39 @@ stop_gateway
 expect_eq "and stops cleanly" 0 "$GW_RC"
 expect_eq "the timing rows were written after the switch" 2 \
     "$(sql "select count(*) from requests where status = 200")"
+# A configuration only root may read (0600): after the switch to nobody,
+# a SIGHUP still reads it, through the reader forked while root.
+cat >"$H/greet.cgi" <<'EOF'
+#!/bin/sh
+printf 'Content-Type: text/plain\n\n%s\n' "$GREETING"
+EOF
+chmod 755 "$H/greet.cgi"
+greet() {
+	printf '[server]\nuser = nobody\nhandlers = %s\nwww = %s/www\n' \
+	    "$H" "$W"
+	printf 'timings = %s/root.db\n[route /greet]\nenv = GREETING=%s\n' \
+	    "$W" "$1"
+}
+greet one >"$W/root.conf"
+chmod 600 "$W/root.conf"
+start_gateway --config "$W/root.conf"
+expect_eq "root-only file: cgigate runs as nobody" "$nobody" \
+    "$(awk '/^Uid:/ { print $3 }' "/proc/$GW_PID/status")"
+su nobody -s /bin/sh -c "cat '$W/root.conf'" >/dev/null 2>&1 &&
+    not_ok "nobody cannot read the file" || ok "nobody cannot read the file"
+expect_eq "root-only file: the first setting" one "$(curl -s "$URL/greet")"
+greet two >"$W/root.conf"
+kill -HUP "$GW_PID"
+retry 50 eval '[ "$(curl -s "$URL/greet")" = two ]'
+expect_eq "root-only file: SIGHUP read it" two "$(curl -s "$URL/greet")"
+expect_absent "and nothing was refused" "Permission denied" "$(gw_log)"
+reader=$(pgrep -P "$GW_PID" -x cgigate | head -n 1)
+expect_eq "the reader is root" 0 \
+    "$(awk '/^Uid:/ { print $3 }' "/proc/$reader/status" 2>/dev/null)"
+expect_eq "and holds nothing but its socket and stdio" 4 \
+    "$(ls "/proc/$reader/fd" 2>/dev/null | wc -l)"
+stop_gateway
+expect_eq "root-only file: stops cleanly" 0 "$GW_RC"
+running "$reader" && not_ok "the reader ends with cgigate" ||
+    ok "the reader ends with cgigate"
 finish
