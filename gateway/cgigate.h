@@ -111,6 +111,8 @@ struct config {
 	char		*handlers;
 	char		*www;
 	char		*timings;
+	char		*access_log;	/* NULL or "off": none */
+	int		 access_log_line;	/* its line in the file, or 0 */
 	char		*path_env;	/* PATH handed to handlers */
 	int		 threads;	/* civetweb worker threads */
 	int64_t		 header_timeout_us;	/* a whole request head */
@@ -559,6 +561,8 @@ struct httpout {
 	int		 sized;		/* a Content-Length frames the body */
 	long long	 left;		/* bytes it still owes, when sized */
 	int		 gone;		/* write failed: the client is gone */
+	int		 raw;		/* nph: the handler wrote it all */
+	long long	 body_bytes;	/* written, without chunk framing */
 	const char	*note;		/* an anomaly to log, set once each */
 };
 
@@ -749,6 +753,49 @@ void	 jsonq_string(FILE *f, const char *s);
 void	 jsonq_label(FILE *f, const char *s);
 /* n bytes of s as they are, but ill-formed UTF-8 as U+FFFD. */
 void	 jsonq_utf8(FILE *f, const char *s, size_t n);
+
+/* alogfmt.c */
+
+/* The longest line alog_format writes, its '\n' included. */
+#define ALOG_LINE_MAX	8192
+
+/* One request, as the access log tells it; NULL fields are absent. */
+struct alog_line {
+	const char	*addr;		/* the client's address */
+	time_t		 when;		/* the request's start, UTC */
+	const char	*method;	/* NULL: no request line ("-") */
+	const char	*target;	/* as sent, without its query */
+	const char	*query;		/* after '?', or NULL: no '?' */
+	const char	*proto;		/* "HTTP/1.1", or NULL */
+	int		 status;
+	long long	 bytes;		/* body bytes; 0 or less: "-" */
+	const char	*referer, *agent;
+};
+
+/*
+ * The combined log format line of l into buf (ALOG_LINE_MAX bytes at
+ * least), '\n'-ended, every field escaped (alogfmt.c); its length.
+ */
+size_t	 alog_format(char *buf, const struct alog_line *l);
+
+/* accesslog.c */
+
+/*
+ * Open path for appending as the access log (NULL or "off": none),
+ * replacing the one open.  0, or -1 with errno (the old one stays).
+ */
+int	 alog_open(const char *path);
+/* Reopen the same path (after a rotation): 0, 1 with none set, or -1. */
+int	 alog_reopen(void);
+/* The path open now, or NULL (the main thread's call). */
+const char *alog_path(void);
+/* Is a log open?  A hint, for skipping the work of a line. */
+int	 alog_enabled(void);
+/* Make the log file owned by uid:gid (started as root). */
+int	 alog_chown(uid_t uid, gid_t gid);
+/* Write l's line, in one write(2), when a log is open. */
+void	 alog_write(const struct alog_line *l);
+void	 alog_close(void);
 
 /* log.c */
 

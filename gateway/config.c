@@ -149,6 +149,7 @@ config_free(struct config *c)
 	free(c->handlers);
 	free(c->www);
 	free(c->timings);
+	free(c->access_log);
 	free(c->path_env);
 	free(c->user);
 	for (i = 0; i < c->nroutes; i++) {
@@ -605,6 +606,7 @@ static const struct config_choice modes[] = {
  * bytes), 1 for "more than 0".
  */
 static const struct config_key keys[] = {
+	{ "access_log", CT_STRING, SRV(access_log) },
 	{ "admin_allow", CT_CIDRS, SRV(admin_allow), .repeat = 1,
 	    .noff = offsetof(struct config, nadmin_allow),
 	    .set = set_admin_allow,
@@ -828,6 +830,8 @@ set_key(struct config *c, struct route_conf *r, const char *name,
 	if (r == NULL) {
 		if (strcmp(k->name, "user") == 0)
 			c->user_line = line;
+		if (strcmp(k->name, "access_log") == 0)
+			c->access_log_line = line;
 		for (j = before; j < c->nlisten; j++)
 			c->listen_line[j] = line;
 		return NULL;

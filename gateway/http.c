@@ -58,6 +58,7 @@ static atomic_int www_done;
 
 static _Thread_local struct {
 	uint64_t	 start;
+	time_t		 wall;		/* the start, for the access log */
 	int		 answered;
 	int		 in_request;	/* between begin_ and end_request */
 	char		 reqid[24];
@@ -767,6 +768,38 @@ dispatch(struct exchange *x, const char *raw)
 	return run(x, fastcgi_run, &tg);
 }
 
+/*
+ * The request's line in the access log: the request line as civetweb
+ * read it (the door's rewrite of what the client sent), the client as
+ * the door saw it, and body bytes, or 0 when unknown.
+ */
+static void
+access_line(const struct mg_connection *conn, const char *peer,
+    time_t when, int status, long long bytes)
+{
+	const struct mg_request_info *ri = mg_get_request_info(conn);
+	struct alog_line l;
+	char proto[24];
+
+	if (!alog_enabled() || ri == NULL)
+		return;
+	memset(&l, 0, sizeof(l));
+	l.addr = peer;
+	l.when = when;
+	l.method = ri->request_method;
+	l.target = ri->request_uri;
+	l.query = ri->query_string;
+	if (ri->http_version != NULL) {
+		snprintf(proto, sizeof(proto), "HTTP/%s", ri->http_version);
+		l.proto = proto;
+	}
+	l.status = status;
+	l.bytes = bytes;
+	l.referer = mg_get_header(conn, "Referer");
+	l.agent = mg_get_header(conn, "User-Agent");
+	alog_write(&l);
+}
+
 /* Does the client want the connection kept (RFC 9112 9.3)? */
 static int
 want_keep_alive(const struct mg_connection *conn)
@@ -844,6 +877,9 @@ handle(struct mg_connection *conn, void *cbdata)
 		x->t.total_us = (long long)(clk_now_us() - x->start_us);
 		timelog_push(&x->t);
 		stats_leave(&x->t, x->stats);
+		/* nph: the handler's own head is among the bytes. */
+		access_line(conn, x->peer, (time_t)x->t.ts, x->t.status,
+		    x->o.raw ? x->t.bytes_out : x->o.body_bytes);
 	}
 	/* 0: civetweb serves it, end_request logs it. */
 	bufpool_put(BUF_HTTP_OUT, tls.out);
@@ -866,6 +902,7 @@ begin_request(struct mg_connection *conn)
 
 	atomic_fetch_add(&inflight, 1);
 	tls.start = clk_now_us();
+	tls.wall = time(NULL);
 	tls.answered = 0;
 	tls.in_request = 1;
 	http_reqid(tls.reqid, sizeof(tls.reqid));
@@ -904,6 +941,8 @@ end_request(const struct mg_connection *conn, int status)
 	t.total_us = tls.start ? (long long)(clk_now_us() - tls.start) : 0;
 	timelog_push(&t);
 	stats_leave(&t, -1);
+	/* civetweb sends files with sendfile(2), which it does not count. */
+	access_line(conn, tls.peer, tls.wall, status, 0);
 }
 
 /*
@@ -918,6 +957,7 @@ refused(struct mg_connection *conn, int status, const char *msg)
 {
 	const struct mg_request_info *ri = mg_get_request_info(conn);
 	struct timing t;
+	struct alog_line l;
 	char id[24], addr[64];
 	int port, sport, stalled;
 
@@ -939,6 +979,11 @@ refused(struct mg_connection *conn, int status, const char *msg)
 	snprintf(t.error, sizeof(t.error), "%s", msg);
 	timelog_push(&t);
 	stats_leave(&t, -1);
+	memset(&l, 0, sizeof(l));	/* no request line to trust: "-" */
+	l.addr = addr;
+	l.when = time(NULL);
+	l.status = status;
+	alog_write(&l);
 	return 1;
 }
 

@@ -177,6 +177,7 @@ httpout_body(struct httpout *o, const char *buf, size_t n)
 			return o->gone ? -1 : 0;
 	} else if (o->sized)
 		o->left -= (long long)n;
+	o->body_bytes += (long long)n;
 	if (!o->chunked)
 		return put(o, buf, n);
 	k = snprintf(size, sizeof(size), "%zx\r\n", n);
@@ -189,6 +190,7 @@ int
 httpout_raw(struct httpout *o, const char *buf, size_t n)
 {
 	o->keep_alive = 0;
+	o->raw = 1;
 	if (o->status == 0)
 		o->status = 200;
 	return put(o, buf, n);

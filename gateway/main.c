@@ -9,9 +9,9 @@
  * cares about is blocked before any thread exists; the main
  * thread takes them with sigtimedwait() and, every 100 ms, reaps the
  * orphans the kernel gives it (spawn_tick).  SIGTERM, SIGINT and SIGQUIT
- * stop gracefully (a drain); SIGHUP reloads; SIGUSR1 (what logrotate
- * sends) and SIGUSR2 are logged and change nothing, since cgigate writes
- * no log file of its own.  SIGCHLD stays blocked and pending: each thread
+ * stop gracefully (a drain); SIGHUP reloads (and opens a new access_log
+ * path); SIGUSR1, what logrotate sends, reopens the access log at its
+ * path (accesslog.c); SIGUSR2 is logged and changes nothing.  SIGCHLD stays blocked and pending: each thread
  * reaps its own children.  A service manager that asked for it
  * ($NOTIFY_SOCKET) hears READY once serving, RELOADING and READY around
  * a reload, STOPPING at the drain (notify.c).
@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "cgigate.h"
 
@@ -142,6 +143,96 @@ give_away(const char *db, const struct passwd *pw)
 	}
 	return 0;
 }
+
+/* Does c ask for an access log? */
+static const char *
+alog_wanted(const struct config *c)
+{
+	if (c->access_log == NULL || strcmp(c->access_log, "off") == 0)
+		return NULL;
+	return c->access_log;
+}
+
+/* Where access_log was set, for messages: "file:line: access_log: ". */
+static void
+alog_where(const struct config *c, char *buf, size_t len)
+{
+	if (c->access_log_line > 0)
+		snprintf(buf, len, "%s:%d: access_log: ", c->file,
+		    c->access_log_line);
+	else
+		snprintf(buf, len, "access_log: ");
+}
+
+/*
+ * Open c's access log, or close the one open if c has none; nothing
+ * when it is the one open already.  -1 with "file:line: access_log:
+ * PATH: reason" in err.
+ */
+static int
+alog_switch(const struct config *c, char *err, size_t errlen)
+{
+	const char *want = alog_wanted(c), *cur = alog_path();
+
+	if (want == NULL ? cur == NULL : cur != NULL && strcmp(want, cur) == 0)
+		return 0;
+	if (alog_open(want) == 0)
+		return 0;
+	if (c->access_log_line > 0)
+		snprintf(err, errlen, "%s:%d: access_log: %s: %s", c->file,
+		    c->access_log_line, want, strerror(errno));
+	else
+		snprintf(err, errlen, "access_log: %s: %s", want,
+		    strerror(errno));
+	return -1;
+}
+
+/*
+ * --check: could the access log be opened for appending, by whoever runs
+ * this?  Looked at without creating it.  The count of errors.
+ */
+static int
+check_alog(const struct config *c)
+{
+	const char *p = alog_wanted(c);
+	char where[1024], dir[4096], *slash;
+	struct stat st;
+
+	if (p == NULL)
+		return 0;
+	alog_where(c, where, sizeof(where));
+	if (stat(p, &st) == 0) {
+		if (S_ISDIR(st.st_mode)) {
+			fprintf(stderr, "%s%s: %s\n", where, p,
+			    strerror(EISDIR));
+			return 1;
+		}
+		if (access(p, W_OK) == -1) {
+			fprintf(stderr, "%s%s: %s\n", where, p,
+			    strerror(errno));
+			return 1;
+		}
+		return 0;
+	}
+	if (errno != ENOENT) {
+		fprintf(stderr, "%s%s: %s\n", where, p, strerror(errno));
+		return 1;
+	}
+	snprintf(dir, sizeof(dir), "%s", p);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		slash[slash == dir ? 1 : 0] = '\0';
+	if (access(dir, W_OK | X_OK) == -1) {
+		fprintf(stderr, "%s%s: cannot create it: %s: %s\n", where, p,
+		    dir, strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
+/* SIGHUP loads a new configuration; older ones stay until exit. */
+#define MAX_RELOADS	1000
 
 /* What the command line says; it overrides the file, at every load. */
 struct opts {
@@ -320,6 +411,7 @@ check_all(const struct opts *o)
 		errors++;
 	}
 	errors += check_listen(c);
+	errors += check_alog(c);
 	errors += scan_check(c->handlers, c);
 	if (access(c->www, R_OK | X_OK) == -1) {
 		fprintf(stderr, "%s: www directory: %s\n", c->www,
@@ -364,6 +456,14 @@ reload(const struct opts *o, struct config **cur)
 		log_msg(NULL, "SIGHUP: %s; keeping the running configuration",
 		    err);
 		timelog_event("reload_failed", getpid(), "%s", err);
+		return -1;
+	}
+	if (alog_switch(nc, err, sizeof(err)) == -1) {
+		log_msg(NULL, "SIGHUP: %s; keeping the running configuration",
+		    err);
+		timelog_event("reload_failed", getpid(), "%s", err);
+		config_free(nc);
+		free(nc);
 		return -1;
 	}
 	for (i = 0; i < oc->nlisten; i++)
@@ -515,6 +615,12 @@ main(int argc, char *argv[])
 		log_msg(NULL, "%s: no reader for reloads (%s): after the "
 		    "switch to %s, the file must be readable by that user",
 		    o.conffile, strerror(errno), cfg->user);
+	/* After the keeper's fork, so that it holds no old log open. */
+	if (alog_switch(cfg, err, sizeof(err)) == -1) {
+		fprintf(stderr, "cgigate: %s\n", err);
+		keeper_stop();
+		return 1;
+	}
 
 	/* Before any thread: every thread inherits this mask. */
 	sigemptyset(&set);
@@ -535,6 +641,13 @@ main(int argc, char *argv[])
 		return 1;
 	}
 	if (pw != NULL && give_away(cfg->timings, pw) == -1) {
+		keeper_stop();
+		timelog_close();
+		return 1;
+	}
+	/* Rotated files are then made by that user: see cgigate.conf(5). */
+	if (pw != NULL && alog_chown(pw->pw_uid, pw->pw_gid) == -1) {
+		log_msg(NULL, "chown %s: %s", alog_path(), strerror(errno));
 		keeper_stop();
 		timelog_close();
 		return 1;
@@ -582,11 +695,23 @@ main(int argc, char *argv[])
 		cfgref_collect();	/* what the last requests let go */
 		if ((sig = sigtimedwait(&set, NULL, &tick)) == -1)
 			continue;
-		if (sig == SIGUSR1 || sig == SIGUSR2) {
+		if (sig == SIGUSR1) {
+			/* logrotate's postrotate: a new file at the path. */
+			if ((i = alog_reopen()) == 1)
+				log_msg(NULL, "SIGUSR1: no access_log to "
+				    "reopen");
+			else if (i == 0)
+				log_msg(NULL, "SIGUSR1: access log reopened");
+			else
+				log_msg(NULL, "SIGUSR1: access log %s: %s; "
+				    "still writing to the old file",
+				    alog_path(), strerror(errno));
+			continue;
+		}
+		if (sig == SIGUSR2) {
 			/* Logging goes to stderr: nothing to reopen. */
-			log_msg(NULL, "%s: ignored (cgigate logs to stderr "
-			    "and keeps no log file to reopen)",
-			    sig == SIGUSR1 ? "SIGUSR1" : "SIGUSR2");
+			log_msg(NULL, "SIGUSR2: ignored (cgigate logs to "
+			    "stderr and keeps no log file to reopen)");
 			continue;
 		}
 		if (sig != SIGHUP)
@@ -609,6 +734,7 @@ main(int argc, char *argv[])
 	    (unsigned long long)((clk_now_us() - t0) / 1000), spawn_zombies());
 	timelog_event("stop", getpid(), "%s", strsignal(sig));
 	timelog_close();
+	alog_close();
 	/* Every request is over: the configurations can go. */
 	cfgref_free_all();
 	confread_stop();
