@@ -20,7 +20,8 @@
  * door_read_in and door_body_in_memory.
  *
  * Each refusal, expiry and early close is logged and written to the
- * timings database as a row of mode "http" (door_row).  Everything here
+ * timings database as a row of mode "http" (door_row), and to the
+ * access log.  Everything here
  * runs on the door's one thread: no locks, and the static buffers of
  * wants_spool, rewrite_head and head_done are that thread's.
  */
@@ -31,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sys/epoll.h>
@@ -82,8 +84,61 @@ door_in_free(struct dconn *c)
 
 /* Rows, answers and lines */
 
-void
-door_row(struct dconn *c, int status, const char *why)
+/*
+ * The access log's line of a request the door ends.  Its request line
+ * and fields are read again from its head while that is whole and
+ * still where it was read, before it went on to civetweb (D_HEAD with
+ * headlen set, D_SPOOL, D_QUEUE); otherwise the line says "-" for them.
+ * The door's thread only: copy is its own.
+ */
+static void
+door_alog(struct dconn *c, int status, long long bytes)
+{
+	static char copy[DOOR_HEAD_MAX];
+	struct cgi_header f[DOOR_FIELDS];
+	unsigned char spaced[DOOR_FIELDS];
+	struct alog_line l;
+	struct reqline rl;
+	enum reqhead_end end;
+	char proto[24];
+	uint64_t now = clk_now_us();
+	int nf, i;
+
+	if (status == 0 || !alog_enabled())
+		return;
+	memset(&l, 0, sizeof(l));
+	l.addr = c->addr;
+	l.when = time(NULL);
+	if (c->t0 != 0 && now > c->t0)
+		l.when -= (time_t)((now - c->t0) / 1000000);
+	l.status = status;
+	l.bytes = bytes;
+	if (c->headlen > 0 && c->headlen <= sizeof(copy) &&
+	    c->ioff + c->headlen <= c->inlen && (c->st == D_HEAD ||
+	    c->st == D_SPOOL || c->st == D_QUEUE)) {
+		memcpy(copy, c->in + c->ioff, c->headlen);
+		if (reqhead_split(copy, c->headlen, &rl, f, DOOR_FIELDS, &nf,
+		    spaced, &end) == 0) {
+			l.method = rl.method;
+			l.target = rl.target;	/* its query included */
+			snprintf(proto, sizeof(proto), "HTTP/%s",
+			    rl.version);
+			l.proto = proto;
+			for (i = 0; i < nf; i++)
+				if (l.referer == NULL &&
+				    strcasecmp(f[i].name, "Referer") == 0)
+					l.referer = f[i].value;
+				else if (l.agent == NULL &&
+				    strcasecmp(f[i].name, "User-Agent") == 0)
+					l.agent = f[i].value;
+		}
+	}
+	alog_write(&l);
+}
+
+/* The row, the log line and the access log's line; bytes: its body. */
+static void
+row(struct dconn *c, int status, const char *why, long long bytes)
 {
 	struct timing t;
 	char id[24];
@@ -108,6 +163,13 @@ door_row(struct dconn *c, int status, const char *why)
 	timelog_push(&t);
 	if (status != 0)
 		stats_leave(&t, -1);	/* 0: nothing was asked */
+	door_alog(c, status, bytes);
+}
+
+void
+door_row(struct dconn *c, int status, const char *why)
+{
+	row(c, status, why, 0);
 }
 
 /* Close after what was written, reading what still comes until EOF. */
@@ -130,7 +192,7 @@ door_answer(struct dconn *c, int status, const char *why, const char *extra)
 	char buf[512];
 	int n;
 
-	door_row(c, status, why);
+	row(c, status, why, (long long)strlen(text) + 5);
 	n = snprintf(buf, sizeof(buf), "HTTP/1.1 %d %s\r\nServer: "
 	    CGIGATE_NAME "\r\nContent-Type: text/plain; charset=utf-8\r\n"
 	    "%sContent-Length: %zu\r\nConnection: close\r\n\r\n%d %s\n",

@@ -18,7 +18,8 @@ mkdir -p "$W/www" "$W/logs"
 printf 'static\n' >"$W/www/page.txt"
 AL="$W/logs/access.log"
 conf() {	# access_log value
-	{ server_conf; printf 'access_log = %s\n' "$1"; } >"$W/cgigate.conf"
+	{ server_conf; printf 'access_log = %s\n' "$1"
+	    printf '[route /hello]\nmax_body = 10\n'; } >"$W/cgigate.conf"
 }
 line_of() { grep -F -- "$2" "$1" 2>/dev/null | tail -n 1; }	# file text
 has_line() { grep -qF -- "$2" "$1" 2>/dev/null; }
@@ -85,8 +86,17 @@ if [ -x "$H/hi.fcgi" ]; then
 else
 	skip "FastCGI: hello-fcgi.fcgi not built"
 fi
-expect_eq "one line per request" 7 "$(wc -l <"$AL" | tr -d ' ')"
-wait_sql 7 "select count(*) from requests" &&
+# The door's own answers: a body over max_body (its head is known), a
+# head too large (it is not: "-").
+curl -s -o /dev/null -A d -d 0123456789abcdef "$URL/hello?big"
+expect_tline "the door's 413" "$AL" 'POST /hello?big ' \
+    '127.0.0.1 - - [T] "POST /hello?big HTTP/1.1" 413 22 "-" "d"'
+big=$(head -c 17000 /dev/zero | tr '\0' a)
+curl -s -o /dev/null -H "X-Big: $big" "$URL/hello?huge"
+expect_tline "the door's 431: no request line" "$AL" '" 431 ' \
+    '127.0.0.1 - - [T] "-" 431 36 "-" "-"'
+expect_eq "one line per request" 9 "$(wc -l <"$AL" | tr -d ' ')"
+wait_sql 9 "select count(*) from requests" &&
     ok "a timing row per line" || not_ok "a timing row per line ($(sql \
     "select count(*) from requests") rows)"
 
@@ -104,7 +114,7 @@ retry 50 has_line "$AL" 'after-usr1' &&
     ok "after SIGUSR1, a new file at the path" ||
     not_ok "after SIGUSR1, a new file at the path"
 expect_eq "the new file has only the new line" 1 "$(wc -l <"$AL" | tr -d ' ')"
-expect_eq "the old file kept the earlier lines" 8 \
+expect_eq "the old file kept the earlier lines" 10 \
     "$(wc -l <"$AL.1" | tr -d ' ')"
 expect_eq "the old file has none after the reopen" 0 \
     "$(grep -c after-usr1 "$AL.1")"
