@@ -31,33 +31,16 @@
 static int sock = -1;
 static pid_t reader;
 
-/* All of buf to fd: 0, or -1. */
+/* All n bytes to fd (out) or from it: 0, or -1 (an early EOF too). */
 static int
-put_all(int fd, const void *buf, size_t n)
-{
-	const char *p = buf;
-	ssize_t k;
-
-	while (n > 0) {
-		if ((k = write(fd, p, n)) == -1 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return -1;
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
-/* All of n bytes from fd: 0, or -1 (EOF too). */
-static int
-get_all(int fd, void *buf, size_t n)
+move_all(int fd, void *buf, size_t n, int out)
 {
 	char *p = buf;
 	ssize_t k;
 
 	while (n > 0) {
-		if ((k = read(fd, p, n)) == -1 && errno == EINTR)
+		k = out ? write(fd, p, n) : read(fd, p, n);
+		if (k == -1 && errno == EINTR)
 			continue;
 		if (k <= 0)
 			return -1;
@@ -78,7 +61,7 @@ serve(int fd, const char *path)
 	size_t left;
 	int f;
 
-	while (get_all(fd, &req, 1) == 0) {
+	while (move_all(fd, &req, 1, 0) == 0) {
 		hdr[0] = hdr[1] = 0;
 		if ((f = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
 		    fstat(f, &sb) == -1)
@@ -87,7 +70,7 @@ serve(int fd, const char *path)
 			hdr[0] = EFBIG;
 		else
 			hdr[1] = (uint32_t)sb.st_size;
-		if (put_all(fd, hdr, sizeof(hdr)) == -1)
+		if (move_all(fd, hdr, sizeof(hdr), 1) == -1)
 			_exit(0);
 		/* Exactly the length said: what grew since is left out. */
 		for (left = hdr[0] ? 0 : hdr[1]; left > 0; left -= (size_t)k) {
@@ -98,7 +81,7 @@ serve(int fd, const char *path)
 				k = (ssize_t)(left < sizeof(buf) ? left :
 				    sizeof(buf));
 			}
-			if (put_all(fd, buf, (size_t)k) == -1)
+			if (move_all(fd, buf, (size_t)k, 1) == -1)
 				_exit(0);
 		}
 		if (f != -1)
@@ -146,8 +129,8 @@ confread_fetch(size_t *len)
 		errno = ENOSYS;
 		return NULL;
 	}
-	if (put_all(sock, &req, 1) == -1 || get_all(sock, hdr,
-	    sizeof(hdr)) == -1) {
+	if (move_all(sock, &req, 1, 1) == -1 ||
+	    move_all(sock, hdr, sizeof(hdr), 0) == -1) {
 		errno = EPIPE;
 		return NULL;
 	}
@@ -157,7 +140,7 @@ confread_fetch(size_t *len)
 	}
 	if ((text = malloc((size_t)hdr[1] + 1)) == NULL)
 		return NULL;
-	if (get_all(sock, text, hdr[1]) == -1) {
+	if (move_all(sock, text, hdr[1], 0) == -1) {
 		free(text);
 		errno = EPIPE;
 		return NULL;
