@@ -1,5 +1,7 @@
 /*
- * admin.c: the /_gateway/ endpoints, for admin_allow addresses only.
+ * admin.c: the /_gateway/ endpoints, for admin_allow addresses only
+ * (health: health_allow when it is set).  The address is the client's,
+ * through trusted proxies (http.c).
  *
  * health answers load balancers (503 while draining), status the live
  * state as JSON, metrics the same as Prometheus text, timeseries the
@@ -37,17 +39,24 @@ admin_serve(struct exchange *x)
 
 	snprintf(x->t.mode, sizeof(x->t.mode), "admin");
 	snprintf(x->t.route, sizeof(x->t.route), "/_gateway");
-	if (!config_cidr_match(x->cfg->admin_allow, x->cfg->nadmin_allow,
-	    x->peer))
-		return http_error(x, 403, "admin endpoint: address not in "
-		    "admin_allow", NULL);
 	if (strcmp(x->path, "/_gateway/health") == 0) {
+		/* Load balancers may have a list of their own. */
+		if (x->cfg->nhealth_allow > 0 ? !config_cidr_match(
+		    x->cfg->health_allow, x->cfg->nhealth_allow, x->peer) :
+		    !config_cidr_match(x->cfg->admin_allow,
+		    x->cfg->nadmin_allow, x->peer))
+			return http_error(x, 403, "health endpoint: address "
+			    "not in health_allow (or admin_allow)", NULL);
 		if (http_draining())
 			return http_answer(x, 503, "text/plain; charset=utf-8",
 			    "draining\n", 9, NULL);
 		return http_answer(x, 200, "text/plain; charset=utf-8", "ok\n",
 		    3, NULL);
 	}
+	if (!config_cidr_match(x->cfg->admin_allow, x->cfg->nadmin_allow,
+	    x->peer))
+		return http_error(x, 403, "admin endpoint: address not in "
+		    "admin_allow", NULL);
 	if (strcmp(x->path, "/_gateway/timeseries") == 0) {
 		const char *q = http_query(x);
 		int win = q != NULL && strncmp(q, "window=", 7) == 0 ?

@@ -131,6 +131,10 @@ struct config {
 	struct cidr	 admin_allow[MAX_ALLOW];	/* default: loopback */
 	int		 nadmin_allow;
 	int		 admin_allow_set;	/* the file replaced it */
+	struct cidr	 health_allow[MAX_ALLOW];	/* none: admin_allow */
+	int		 nhealth_allow;
+	struct cidr	 trusted_proxies[MAX_ALLOW];	/* X-Forwarded-For */
+	int		 ntrusted_proxies;
 	struct route_conf *routes;	/* sorted, longest prefix first */
 	int		 nroutes;
 };

@@ -452,16 +452,27 @@ set_listen(const struct config_key *k, struct config *c,
 	return NULL;
 }
 
+/* One address block into the list at k's offsets (admin_allow, ...). */
 static const char *
-admin_item(const struct config_key *k, struct config *c,
+cidr_item(const struct config_key *k, struct config *c,
     struct route_conf *r, const char *item)
 {
+	struct cidr *a = (struct cidr *)(void *)((char *)c + k->off);
+	int *n = (int *)(void *)((char *)c + k->noff);
+
 	(void)r;
-	if (c->nadmin_allow == MAX_ALLOW ||
-	    config_cidr(item, &c->admin_allow[c->nadmin_allow]) == -1)
+	if (*n == MAX_ALLOW || config_cidr(item, &a[*n]) == -1)
 		return k->why;
-	c->nadmin_allow++;
+	(*n)++;
 	return NULL;
+}
+
+/* A list that starts empty: every line adds to it. */
+static const char *
+set_cidrs(const struct config_key *k, struct config *c,
+    struct route_conf *r, const char *v)
+{
+	return each_item(k, c, r, v, cidr_item);
 }
 
 static const char *
@@ -471,7 +482,7 @@ set_admin_allow(const struct config_key *k, struct config *c,
 	if (!c->admin_allow_set)
 		c->nadmin_allow = 0;	/* the file's list replaces */
 	c->admin_allow_set = 1;
-	return each_item(k, c, r, v, admin_item);
+	return each_item(k, c, r, v, cidr_item);
 }
 
 static const char *
@@ -621,6 +632,11 @@ static const struct config_key keys[] = {
 	{ "handlers", CT_STRING, SRV(handlers) },
 	{ "header_timeout", CT_DURATION, SRV(header_timeout_us), .min = 1,
 	    .max = LLONG_MAX, .why = DURATION },
+	{ "health_allow", CT_CIDRS, SRV(health_allow), .repeat = 1,
+	    .noff = offsetof(struct config, nhealth_allow),
+	    .set = set_cidrs,
+	    .why = "health_allow wants addresses or ADDR/BITS blocks, "
+	    "at most 16" },
 	{ "keepalive_timeout", CT_DURATION, SRV(keepalive_timeout_us),
 	    .min = 1, .max = LLONG_MAX, .why = DURATION },
 	{ "listen", CT_LIST, SRV(listen), .noff = offsetof(struct config,
@@ -646,6 +662,11 @@ static const struct config_key keys[] = {
 	{ "timings_queue", CT_INT, SRV(timings_queue), .min = 16,
 	    .max = 1 << 20,
 	    .why = "timings_queue wants a number from 16 to 1048576" },
+	{ "trusted_proxies", CT_CIDRS, SRV(trusted_proxies), .repeat = 1,
+	    .noff = offsetof(struct config, ntrusted_proxies),
+	    .set = set_cidrs,
+	    .why = "trusted_proxies wants addresses or ADDR/BITS blocks, "
+	    "at most 16" },
 	{ "user", CT_STRING, SRV(user) },
 	{ "www", CT_STRING, SRV(www) },
 

@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <arpa/inet.h>
 
 #include <civetweb.h>
 
@@ -800,6 +801,57 @@ access_line(const struct mg_connection *conn, const char *peer,
 	alog_write(&l);
 }
 
+/*
+ * Behind a proxy of trusted_proxies, the client is the rightmost address
+ * of X-Forwarded-For (all its lines, in order) that is not a trusted
+ * proxy itself: each proxy appends the address it had the request from,
+ * and only what trusted ones appended can be believed.  An entry that is
+ * not an address stops the walk at what was found so far.
+ */
+static void
+real_client(struct exchange *x)
+{
+	const struct mg_request_info *ri = mg_get_request_info(x->conn);
+	const struct config *c = x->cfg;
+	unsigned char bin[16];
+	char list[2048], *p, *a, *e;
+	size_t n = 0;
+	int i, k;
+
+	if (c->ntrusted_proxies == 0 || !config_cidr_match(c->trusted_proxies,
+	    c->ntrusted_proxies, x->peer))
+		return;
+	list[0] = '\0';
+	for (i = 0; i < ri->num_headers; i++) {
+		if (strcasecmp(ri->http_headers[i].name, "X-Forwarded-For"))
+			continue;
+		k = snprintf(list + n, sizeof(list) - n, "%s%s", n ? "," : "",
+		    ri->http_headers[i].value);
+		if (k < 0 || (size_t)k >= sizeof(list) - n)
+			return;		/* too long to trust any of it */
+		n += (size_t)k;
+	}
+	while (n > 0) {
+		p = strrchr(list, ',');
+		a = p != NULL ? p + 1 : list;
+		a += strspn(a, " \t");
+		for (e = a + strlen(a); e > a && (e[-1] == ' ' ||
+		    e[-1] == '\t'); e--)
+			;
+		*e = '\0';
+		if (inet_pton(AF_INET, a, bin) != 1 &&
+		    inet_pton(AF_INET6, a, bin) != 1)
+			return;
+		snprintf(x->peer, sizeof(x->peer), "%s", a);
+		x->peer_port = 0;	/* the proxy's is no client's */
+		if (p == NULL || !config_cidr_match(c->trusted_proxies,
+		    c->ntrusted_proxies, a))
+			return;
+		*p = '\0';
+		n = (size_t)(p - list);
+	}
+}
+
 /* Does the client want the connection kept (RFC 9112 9.3)? */
 static int
 want_keep_alive(const struct mg_connection *conn)
@@ -853,6 +905,7 @@ handle(struct mg_connection *conn, void *cbdata)
 	memcpy(x->peer, tls.peer, sizeof(x->peer));	/* begin_request's */
 	x->peer_port = tls.peer_port;
 	x->server_port = tls.server_port;
+	real_client(x);
 	te = mg_get_header(conn, "Transfer-Encoding");
 	x->body_left = ri->content_length >= 0 ? ri->content_length :
 	    te != NULL ? -1 : 0;

@@ -173,4 +173,50 @@ curl -s "$URL/_gateway/timeseries" >"$W/bad-ts.json"
 utf8json "timeseries with a name that is not UTF-8 is JSON" "$W/bad-ts.json"
 expect_contains "the timeseries shows it as U+FFFD" \
     "\"route\":\"/caf$(printf '\357\277\275')\"" "$(cat "$W/bad-ts.json")"
+stop_gateway
+
+# Behind a trusted proxy: the client is the rightmost address of
+# X-Forwarded-For that is no trusted proxy; it is what handlers, the
+# access log and admin_allow see.  From anyone else the field is noise.
+cp "$TS/handlers/env.cgi" "$H/env.cgi"
+chmod 755 "$H/env.cgi"
+{ server_conf; echo "admin_allow = 10.0.0.0/8"
+  echo "trusted_proxies = 127.0.0.1, 192.0.2.0/24"
+  echo "access_log = $W/access.log"; } >"$W/cgigate.conf"
+start_gateway --config "$W/cgigate.conf"
+ra() { curl -s "$@" "$URL/env" | sed -n 's/^REMOTE_ADDR=//p'; }
+expect_eq "X-Forwarded-For from a trusted proxy: the client" 198.51.100.7 \
+    "$(ra -H 'X-Forwarded-For: 198.51.100.7')"
+expect_eq "proxies of trusted_proxies in the chain are skipped" \
+    198.51.100.7 "$(ra -H 'X-Forwarded-For: 203.0.113.1, 198.51.100.7, 192.0.2.9')"
+expect_eq "two X-Forwarded-For lines read as one list" 198.51.100.8 \
+    "$(ra -H 'X-Forwarded-For: 203.0.113.1' -H 'X-Forwarded-For: 198.51.100.8')"
+expect_eq "an entry that is no address stops the walk" 127.0.0.1 \
+    "$(ra -H 'X-Forwarded-For: nonsense')"
+expect_eq "an IPv6 client" 2001:db8::5 "$(ra -H 'X-Forwarded-For: 2001:db8::5')"
+expect_eq "admin_allow sees the client: allowed" 200 \
+    "$(http_code -H 'X-Forwarded-For: 10.1.2.3' "$URL/_gateway/status")"
+expect_eq "admin_allow sees the client: refused" 403 \
+    "$(http_code -H 'X-Forwarded-For: 203.0.113.9' "$URL/_gateway/status")"
+expect_eq "the proxy itself is no admin" 403 \
+    "$(http_code "$URL/_gateway/metrics")"
+curl -s -o /dev/null -H 'X-Forwarded-For: 198.51.100.99' "$URL/env?al=1"
+retry 30 grep -q 'env?al=1' "$W/access.log"
+expect_eq "the access log has the client" 198.51.100.99 \
+    "$(grep 'env?al=1' "$W/access.log" | cut -d' ' -f1)"
+stop_gateway
+
+# Not trusted: X-Forwarded-For is ignored, whatever it says.
+{ server_conf; echo "admin_allow = 10.0.0.0/8"
+  echo "health_allow = 127.0.0.0/8"; } >"$W/cgigate.conf"
+start_gateway --config "$W/cgigate.conf"
+expect_eq "without trusted_proxies, X-Forwarded-For is ignored" 127.0.0.1 \
+    "$(ra -H 'X-Forwarded-For: 10.1.2.3')"
+expect_eq "and cannot open /_gateway/ either" 403 \
+    "$(http_code -H 'X-Forwarded-For: 10.1.2.3' "$URL/_gateway/status")"
+# health_allow: the load balancer's list, apart from admin_allow.
+expect_eq "health_allow lets the health check in" 200 \
+    "$(http_code "$URL/_gateway/health")"
+expect_eq "and nothing else of /_gateway/" 403 \
+    "$(http_code "$URL/_gateway/status")"
 finish
