@@ -1,5 +1,5 @@
 /*
- * http.c: the civetweb glue, and the one owner of every answer.
+ * http.c: the civetweb glue: every request in, every byte out.
  *
  * One request handler sees every request.  It vets the raw path (civetweb
  * runs with decode_url=no so that %2f and %00 are still visible), decides
@@ -9,13 +9,13 @@
  * script under document_root), and hands the request to a transport
  * (cgi_run, fastcgi_run) as a struct xreq.  The transport moves bytes
  * through the exch_ calls below and says how it ended in a struct
- * xresult; only here is that turned into a status, a log line and the
- * timing row.  Anything that is no route goes back to civetweb, which
+ * xresult, which answer.c alone turns into a status, a log line and
+ * the timing row.  Anything that is no route goes back to civetweb, which
  * serves it from the www directory; end_request writes its row.
  *
  * A handler's output goes through relay.c (the CGI header block, nph-,
- * local redirects, stderr lines) into httpout.c (the HTTP framing), whose
- * bytes are gathered in a buffer and written when it fills or when the
+ * local redirects, stderr lines) into httpout.c (the HTTP framing), both
+ * driven by answer.c; the bytes are gathered in a buffer and written when it fills or when the
  * transport is about to wait, so a small response is one send().  The
  * buffer, the request's state and the relay are lent by bufpool.c for
  * the request only: the state from the start of handle() to its end, the
@@ -65,10 +65,6 @@ static _Thread_local struct {
 	char		 reqid[24];
 	char		 peer[64];	/* the client, from door_peer */
 	int		 peer_port, server_port;
-	char		*out;		/* lent for the request, or NULL */
-	size_t		 outlen;
-	time_t		 date_sec;
-	char		 date[40];
 } tls;
 
 int
@@ -90,21 +86,6 @@ http_reqid(char *buf, size_t len)
 	    (unsigned long long)atomic_fetch_add(&reqseq, 1) + 1);
 }
 
-static const char *
-date_now(void)
-{
-	time_t t = time(NULL);
-	struct tm tm;
-
-	if (t != tls.date_sec) {
-		gmtime_r(&t, &tm);
-		strftime(tls.date, sizeof(tls.date),
-		    "%a, %d %b %Y %H:%M:%S GMT", &tm);
-		tls.date_sec = t;
-	}
-	return tls.date;
-}
-
 /*
  * The www directory as DOCUMENT_ROOT: resolved by the first request, it
  * does not move (www is bound at start).
@@ -122,6 +103,12 @@ www_root(const struct config *c)
 	}
 	pthread_mutex_unlock(&www_lock);
 	return www_real;
+}
+
+const char *
+http_query(struct exchange *x)
+{
+	return mg_get_request_info(x->conn)->query_string;
 }
 
 /* Output */
@@ -143,14 +130,14 @@ send_now(struct exchange *x, const char *buf, size_t n)
 int
 exch_flush(struct exchange *x)
 {
-	size_t n = tls.outlen;
+	size_t n = x->outlen;
 
 	if (x->client_gone)
 		return -1;
 	if (n == 0)
 		return 0;
-	tls.outlen = 0;
-	return send_now(x, tls.out, n);
+	x->outlen = 0;
+	return send_now(x, x->out, n);
 }
 
 /*
@@ -165,202 +152,18 @@ gather(void *arg, const char *buf, size_t n)
 
 	if (x->client_gone)
 		return -1;
-	if (tls.out == NULL && (tls.out = bufpool_get(BUF_HTTP_OUT)) == NULL)
+	if (x->out == NULL && (x->out = bufpool_get(BUF_HTTP_OUT)) == NULL)
 		return send_now(x, buf, n);	/* ENOMEM: unbuffered */
 	while (n > 0) {
-		if (tls.outlen == OUTBUF && exch_flush(x) == -1)
+		if (x->outlen == OUTBUF && exch_flush(x) == -1)
 			return -1;
-		k = OUTBUF - tls.outlen < n ? OUTBUF - tls.outlen : n;
-		memcpy(tls.out + tls.outlen, buf, k);
-		tls.outlen += k;
+		k = OUTBUF - x->outlen < n ? OUTBUF - x->outlen : n;
+		memcpy(x->out + x->outlen, buf, k);
+		x->outlen += k;
 		buf += k;
 		n -= k;
 	}
 	return 0;
-}
-
-/* What httpout.c noticed about the handler's framing: log and row. */
-static void
-noted(struct exchange *x)
-{
-	const char *n = x->o.note;
-
-	if (n == NULL)
-		return;
-	x->o.note = NULL;
-	if (strncmp(n, "truncated: ", 11) == 0)
-		log_msg(x->reqid, "output ended %lld bytes short of its "
-		    "Content-Length: connection closed", x->o.left);
-	else
-		log_msg(x->reqid, "%s: the rest dropped", n);
-	if (x->t.error[0] == '\0')
-		snprintf(x->t.error, sizeof(x->t.error), "%s", n);
-}
-
-static int
-head(struct exchange *x, int status, const char *reason,
-    const struct cgi_header *f, int nf, const char *extra, long long length)
-{
-	x->t.status = status;
-	return httpout_head(&x->o, status, reason, f, nf, extra, length,
-	    date_now());
-}
-
-/* The body is over: the last chunk, or the close of a cut one. */
-static void
-end_body(struct exchange *x, int truncated)
-{
-	httpout_end(&x->o, truncated);
-	noted(x);
-	exch_flush(x);
-}
-
-int
-http_answer(struct exchange *x, int status, const char *ctype,
-    const char *body, size_t len, const char *extra)
-{
-	struct cgi_header f = { "Content-Type", ctype };
-
-	tls.outlen = 0;
-	head(x, status, NULL, &f, 1, extra, (long long)len);
-	httpout_body(&x->o, body, len);
-	end_body(x, 0);
-	return status;
-}
-
-int
-http_error(struct exchange *x, int status, const char *why, const char *extra)
-{
-	char body[256];
-	int n;
-
-	if (x->o.status != 0) {
-		/*
-		 * The client has a status line already and gets a cut body:
-		 * the log and the row tell that, with the status it got.
-		 */
-		log_msg(x->reqid, "%s %s -> %d sent, then %s (%d): response "
-		    "truncated", x->t.method, x->t.path, x->t.status, why,
-		    status);
-		snprintf(x->t.error, sizeof(x->t.error), "truncated: %s",
-		    status == 504 ? "timeout after headers" : why);
-		end_body(x, 1);
-		return x->t.status;
-	}
-	log_msg(x->reqid, "%s %s -> %d: %s", x->t.method, x->t.path, status,
-	    why);
-	if (why != x->t.error)
-		snprintf(x->t.error, sizeof(x->t.error), "%s", why);
-	n = snprintf(body, sizeof(body), "%d %s\n", status,
-	    httpout_reason(status));
-	return http_answer(x, status, "text/plain; charset=utf-8", body,
-	    (size_t)n, extra);
-}
-
-const char *
-http_query(struct exchange *x)
-{
-	return mg_get_request_info(x->conn)->query_string;
-}
-
-/* The relay's sink: httpout.c behind it, the log for stderr. */
-
-static int
-sink_head(void *arg, const struct cgiresp *p)
-{
-	return head(arg, p->status, p->reason, p->fields, p->nfields, NULL,
-	    p->content_length);
-}
-
-static int
-sink_body(void *arg, const char *buf, size_t n)
-{
-	struct exchange *x = arg;
-	int rc = httpout_body(&x->o, buf, n);
-
-	noted(x);
-	return rc;
-}
-
-static int
-sink_raw(void *arg, const char *buf, size_t n)
-{
-	struct exchange *x = arg;
-
-	if (x->t.status == 0)
-		x->t.status = 200;	/* until its status line is read */
-	return httpout_raw(&x->o, buf, n);
-}
-
-static void
-sink_errline(void *arg, const char *line, size_t n)
-{
-	struct exchange *x = arg;
-
-	if (line != NULL)
-		log_msg(x->reqid, "stderr: %.*s", (int)n, line);
-	else
-		log_msg(x->reqid, "stderr: (more output dropped, limit %lld "
-		    "bytes)", (long long)x->cfg->stderr_cap);
-}
-
-static const struct relay_sink sink = {
-	sink_head, sink_body, sink_raw, sink_errline, NULL
-};
-
-/*
- * The relay and its parser, lent from the handler's first byte: -1 on
- * ENOMEM.
- */
-static int
-relay_setup(struct exchange *x)
-{
-	if (x->relay != NULL)
-		return 0;
-	if ((x->resp = bufpool_get(BUF_CGIRESP)) == NULL ||
-	    (x->relay = bufpool_get(BUF_RELAY)) == NULL) {
-		bufpool_put(BUF_CGIRESP, x->resp);
-		x->resp = NULL;
-		return -1;
-	}
-	x->sink = sink;
-	x->sink.arg = x;
-	cgiresp_init(x->resp);
-	relay_init(x->relay, &x->sink, x->resp, x->nph, x->redirect_ok,
-	    x->cfg->stderr_cap);
-	return 0;
-}
-
-static void
-relay_return(struct exchange *x)
-{
-	bufpool_put(BUF_RELAY, x->relay);
-	bufpool_put(BUF_CGIRESP, x->resp);
-	x->relay = NULL;
-	x->resp = NULL;
-}
-
-/* What a transport calls */
-
-int
-exch_out(struct exchange *x, const char *buf, size_t n)
-{
-	if (relay_setup(x) == -1)
-		return -1;
-	return relay_out(x->relay, buf, n);
-}
-
-void
-exch_err(struct exchange *x, const char *buf, size_t n)
-{
-	if (relay_setup(x) == 0)
-		relay_err(x->relay, buf, n);
-}
-
-int
-exch_answered(struct exchange *x)
-{
-	return x->relay != NULL && x->relay->phase != RELAY_HEAD;
 }
 
 int
@@ -391,7 +194,7 @@ send_continue(struct exchange *x)
 	if (!x->expect_continue)
 		return 0;
 	x->expect_continue = 0;
-	if (x->o.status != 0 || tls.outlen > 0)
+	if (x->o.status != 0 || x->outlen > 0)
 		return 0;	/* the final answer is on its way */
 	if (mg_write(x->conn, line, sizeof(line) - 1) !=
 	    (int)sizeof(line) - 1) {
@@ -477,94 +280,6 @@ exch_body(struct exchange *x, char *buf, size_t len, enum exch_wait w)
 	return n;
 }
 
-/* Answering what a transport reports */
-
-void
-xfail(struct xresult *res, int status, const char *why)
-{
-	res->end = X_FAIL;
-	res->status = status;
-	res->why = why;
-	res->retry_after = status == 503;
-}
-
-/* The client went away: log, 499 if nothing was sent, close. */
-static int
-client_gone(struct exchange *x, const char *why)
-{
-	snprintf(x->t.error, sizeof(x->t.error), "%s", why);
-	log_msg(x->reqid, "%s; handler stopped", x->t.error);
-	if (x->o.status == 0)
-		x->t.status = 499;
-	httpout_end(&x->o, 1);
-	x->o.keep_alive = 0;
-	return x->t.status;
-}
-
-static int
-finish(struct exchange *x, const struct xresult *res)
-{
-	struct timing *t = &x->t;
-	enum relay_phase ph;
-	int truncated = 0;
-
-	t->queue_us = res->queue_us;
-	t->spawn_us = res->spawn_us;
-	t->connect_us = res->connect_us;
-	t->worker_requests = res->worker_requests;
-	t->pid = res->pid;
-	t->exit_status = res->exit_status;
-	t->signal = res->signal;
-	t->user_cpu_us = res->user_cpu_us;
-	t->sys_cpu_us = res->sys_cpu_us;
-	t->max_rss_kb = res->max_rss_kb;
-	if (x->relay != NULL)
-		relay_err_end(x->relay);	/* a last unended line */
-	switch (res->end) {
-	case X_FAIL:
-		if (res->close)
-			x->o.keep_alive = 0;
-		return http_error(x, res->status, res->why,
-		    res->retry_after ? RETRY : NULL);
-	case X_BODY:
-		if (x->client_gone || x->body_status == 0)
-			return client_gone(x, x->body_fail);
-		return http_error(x, x->body_status, x->body_fail, NULL);
-	case X_OUT:
-		if (x->client_gone || x->relay == NULL ||
-		    x->relay->fail == NULL)
-			return client_gone(x, "client went away");
-		return http_error(x, 502, x->relay->fail, NULL);
-	case X_DONE:
-		break;
-	}
-	if (t->signal > 0) {
-		snprintf(t->error, sizeof(t->error), "%skilled by signal %d",
-		    x->o.status ? "truncated: " : "", t->signal);
-		if (x->o.status) {
-			log_msg(x->reqid, "%s %s -> %d sent, then handler "
-			    "killed by signal %d: response truncated",
-			    t->method, t->path, t->status, t->signal);
-			truncated = 1;
-		}
-	}
-	if (relay_setup(x) == -1)
-		return http_error(x, 503, "out of memory", RETRY);
-	ph = relay_end(x->relay);
-	if (ph == RELAY_REDIRECT) {
-		snprintf(x->redirect, sizeof(x->redirect), "%s",
-		    x->resp->location);
-		return 0;
-	}
-	if (ph == RELAY_HEAD)
-		return http_error(x, 502, t->signal > 0 ? t->error :
-		    x->relay->fail, NULL);
-	if (ph == RELAY_RAW)
-		t->status = x->relay->nph_status ? x->relay->nph_status : 200;
-	end_body(x, truncated);
-	return t->status;
-}
-
 /* The request as the handler is told it (RFC 3875 4.1) */
 
 static void
@@ -642,8 +357,8 @@ run(struct exchange *x, transport_fn *fn, const struct xtarget *tg)
 	res.exit_status = -1;
 	res.connect_us = -1;
 	fn(&x->rq, tg, &res);
-	st = finish(x, &res);
-	relay_return(x);
+	st = answer_finish(x, &res);
+	answer_release(x);
 	return st;
 }
 
@@ -910,7 +625,7 @@ handle(struct mg_connection *conn, void *cbdata)
 	x->body_left = ri->content_length >= 0 ? ri->content_length :
 	    te != NULL ? -1 : 0;
 	conn_body_init(&x->body, x->body_left < 0);
-	tls.outlen = 0;
+	x->outlen = 0;
 
 	status = dispatch(x, ri->local_uri_raw);
 	while (status == 0 && x->redirect[0] != '\0') {
@@ -935,9 +650,9 @@ handle(struct mg_connection *conn, void *cbdata)
 		    x->o.raw ? x->t.bytes_out : x->o.body_bytes);
 	}
 	/* 0: civetweb serves it, end_request logs it. */
-	bufpool_put(BUF_HTTP_OUT, tls.out);
-	tls.out = NULL;
-	tls.outlen = 0;
+	bufpool_put(BUF_HTTP_OUT, x->out);
+	x->out = NULL;
+	x->outlen = 0;
 	cfgref_drop(x->cfg);
 	bufpool_put(BUF_HTTP_CTX, x);
 	return status;

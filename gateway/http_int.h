@@ -38,7 +38,7 @@ int	 conn_read_body(struct mg_connection *conn, struct conn_body *b,
 /* Has the client closed its side?  1 or 0 (also when unknown). */
 int	 conn_closed(struct mg_connection *conn, struct conn_body *b);
 
-/* http.c, for admin.c */
+/* http.c, for admin.c and answer.c */
 
 #define RELAY_MAX_HEADERS	64
 
@@ -52,6 +52,8 @@ struct exchange {
 	uint64_t		 start_us;
 	struct timing		 t;
 	struct httpout		 o;
+	char			*out;		/* gathered output, lent */
+	size_t			 outlen;
 	int			 client_gone;
 	int			 hops;		/* internal redirects taken */
 	int			 stats;		/* stats_enter's handle, -1 */
@@ -90,6 +92,16 @@ int	 http_error(struct exchange *x, int status, const char *why,
 	    const char *extra);
 /* The query string of the request, or NULL. */
 const char *http_query(struct exchange *x);
+
+/* answer.c */
+
+/*
+ * Turn how a transport ended into the answer, the log line and the
+ * row's status; 0 after an internal redirect (x->redirect).
+ */
+int	 answer_finish(struct exchange *x, const struct xresult *res);
+/* Give back the relay the handler's output borrowed. */
+void	 answer_release(struct exchange *x);
 
 /* admin.c */
 
