@@ -165,13 +165,6 @@ int	 config_load_all(struct config *c, const char *path,
 int	 config_check_all(const struct config *c, config_report_fn report,
 	    void *arg);
 /*
- * Parse a listen address, "ADDR:PORT" or "[ADDR6]:PORT" (ADDR numeric or
- * empty, PORT 0 to 65535); fill *ss and *sslen when ss is not NULL.
- * Returns NULL, or the reason ("listen: ...").
- */
-const char *config_listen_addr(const char *addr, struct sockaddr_storage *ss,
-	    socklen_t *sslen);
-/*
  * After config_finish: refuse settings that cannot apply, whichever file
  * line set them (document_root or script_suffix on a mode = cgi route,
  * script_suffix without document_root).  Returns 0, or -1 with
@@ -186,21 +179,36 @@ void	 config_finish(struct config *c);
 /* The settings for a route name: the longest section prefix that covers it. */
 const struct route_conf *config_route(const struct config *c,
 	    const char *route);
-/* Replace a string field (listen list excluded); -1 on ENOMEM. */
 /* The longest route with remote FastCGI backends covering path, or NULL. */
 const struct route_conf *config_remote(const struct config *c,
 	    const char *path);
+/* Replace a string field (listen list excluded); -1 on ENOMEM. */
+int	 config_set(char **field, const char *value);
+int	 config_add_listen(struct config *c, const char *addr);
+void	 config_free(struct config *c);
+
+/* confval.c */
+
+/*
+ * Parse a listen address, "ADDR:PORT" or "[ADDR6]:PORT" (ADDR numeric or
+ * empty, PORT 0 to 65535); fill *ss and *sslen when ss is not NULL.
+ * Returns NULL, or the reason ("listen: ...").
+ */
+const char *config_listen_addr(const char *addr, struct sockaddr_storage *ss,
+	    socklen_t *sslen);
 /* Parse "ADDR[/BITS]" (IPv4 or IPv6).  0 or -1. */
 int	 config_cidr(const char *s, struct cidr *out);
 /* Does the textual address addr fall in one of the blocks?  1 or 0. */
 int	 config_cidr_match(const struct cidr *c, int n, const char *addr);
-int	 config_set(char **field, const char *value);
-int	 config_add_listen(struct config *c, const char *addr);
-void	 config_free(struct config *c);
 /* "2s", "500ms", "1m", "3" (seconds) -> microseconds; -1 if malformed. */
 int64_t	 config_duration(const char *s);
 /* "10M", "512K", "1G", "100" -> bytes; -1 if malformed. */
 int64_t	 config_size(const char *s);
+/* A decimal integer, all of v, in min..max, into *out: 0 or -1. */
+int	 config_int(const char *v, long long min, long long max,
+	    long long *out);
+/* yes/on/true/1 -> 1, no/off/false/0 -> 0, else -1. */
+int	 config_bool(const char *v);
 
 /*
  * The directive table: every key a section takes, its type, where its
