@@ -82,60 +82,30 @@ struct door_state door = {
 int
 door_listen(const char *addr, int *port)
 {
-	struct addrinfo hints, *res;
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	char host[128];
-	const char *colon = strrchr(addr, ':'), *h = addr;
-	size_t n;
-	int fd, on = 1;
+	struct sockaddr_storage sa, ss;
+	socklen_t salen = 0, len = sizeof(ss);
+	int fd, on = 1, err;
 
-	if (door.nlfd == MAX_LISTEN || colon == NULL) {
+	if (door.nlfd == MAX_LISTEN ||
+	    config_listen_addr(addr, &sa, &salen) != NULL || salen == 0) {
 		errno = EINVAL;
 		return -1;
 	}
-	n = (size_t)(colon - addr);
-	if (addr[0] == '[') {
-		if (n < 2 || colon[-1] != ']') {
-			errno = EINVAL;
-			return -1;
-		}
-		h = addr + 1;
-		n -= 2;
-	}
-	if (n >= sizeof(host)) {
-		errno = EINVAL;
-		return -1;
-	}
-	memcpy(host, h, n);
-	host[n] = '\0';
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = addr[0] == '[' ? AF_INET6 : AF_INET;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
-	if (getaddrinfo(n > 0 ? host : NULL, colon + 1, &hints, &res) != 0) {
-		errno = EINVAL;
-		return -1;
-	}
-	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC |
+	fd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC |
 	    SOCK_NONBLOCK, 0);
-	if (fd == -1) {
-		freeaddrinfo(res);
+	if (fd == -1)
 		return -1;
-	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-	if (res->ai_family == AF_INET6)
+	if (sa.ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
-	if (bind(fd, res->ai_addr, res->ai_addrlen) == -1 ||
+	if (bind(fd, (struct sockaddr *)&sa, salen) == -1 ||
 	    listen(fd, 4096) == -1 ||
 	    getsockname(fd, (struct sockaddr *)&ss, &len) == -1) {
-		n = (size_t)errno;
+		err = errno;
 		close(fd);
-		freeaddrinfo(res);
-		errno = (int)n;
+		errno = err;
 		return -1;
 	}
-	freeaddrinfo(res);
 	*port = ntohs(ss.ss_family == AF_INET6 ?
 	    ((struct sockaddr_in6 *)&ss)->sin6_port :
 	    ((struct sockaddr_in *)&ss)->sin_port);
