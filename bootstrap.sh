@@ -17,9 +17,10 @@ libcivetweb-dev libsqlite3-dev libcmocka-dev libfcgi-dev libfcgi-perl"
 # Tests: curl, sqlite3, procps, mandoc, php-fpm as a remote FastCGI
 # backend, php-cgi and fcgiwrap as local pools serving a document_root,
 # chromium for the dashboard, git for git-http-backend as a CGI handler,
-# python3 to hold the admin endpoints' JSON and UTF-8 to the letter.
+# python3 to hold the admin endpoints' JSON and UTF-8 to the letter,
+# haproxy as a proxy that sends the PROXY protocol.
 TEST_PKGS="curl sqlite3 procps mandoc php-fpm php-cgi fcgiwrap chromium git
-python3"
+python3 haproxy"
 
 # Install the missing ones of $@; what they brought that runs as a
 # service (php-fpm, fcgiwrap, a benchmark's peers) stays disabled: the

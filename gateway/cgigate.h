@@ -135,6 +135,7 @@ struct config {
 	int		 nhealth_allow;
 	struct cidr	 trusted_proxies[MAX_ALLOW];	/* X-Forwarded-For */
 	int		 ntrusted_proxies;
+	int		 proxy_protocol;	/* trusted_proxies send one */
 	struct route_conf *routes;	/* sorted, longest prefix first */
 	int		 nroutes;
 };
@@ -765,6 +766,26 @@ void	 jsonq_string(FILE *f, const char *s);
 void	 jsonq_label(FILE *f, const char *s);
 /* n bytes of s as they are, but ill-formed UTF-8 as U+FFFD. */
 void	 jsonq_utf8(FILE *f, const char *s, size_t n);
+
+/* proxyproto.c */
+
+#define PROXY_V2_MAX	4096	/* the longest version 2 header taken */
+
+/* Who a PROXY protocol header says the client is. */
+struct proxy_src {
+	int		 family;	/* AF_INET, AF_INET6, or AF_UNSPEC:
+					   the connection's own address */
+	char		 addr[46];	/* INET6_ADDRSTRLEN */
+	int		 port;
+};
+
+/*
+ * Parse a PROXY protocol header (version 1 or 2) at the start of
+ * buf[0..len).  Its length (> 0) when whole, 0 when what is there may
+ * still become one, -1 (why set) when it cannot.
+ */
+int	 proxy_parse(const char *buf, size_t len, struct proxy_src *src,
+	    const char **why);
 
 /* alogfmt.c */
 

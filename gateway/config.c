@@ -500,6 +500,8 @@ static const struct config_key keys[] = {
 	    .max = 1 << 20,
 	    .why = "max_connections wants a number from 16 to 1048576" },
 	{ "path", CT_STRING, SRV(path_env) },
+	{ "proxy_protocol", CT_BOOL, SRV(proxy_protocol),
+	    .why = "proxy_protocol wants yes or no" },
 	{ "stderr_limit", CT_SIZE, SRV(stderr_cap), .min = 0,
 	    .max = LLONG_MAX, .why = SIZE },
 	{ "threads", CT_INT, SRV(threads), .min = 2, .max = 1024,

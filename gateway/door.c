@@ -259,6 +259,22 @@ out_of_fds(int lfd)
 	door.reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
+int
+door_count_client(struct dconn *c, const struct config *cfg)
+{
+	c->ahash = ahash(c->addr);
+	if (cfg->max_client_connections <= 0)
+		return 0;
+	c->counted = 1;
+	if (acount_add(c, 1) > cfg->max_client_connections) {
+		atomic_fetch_add(&door.n_per_client, 1);
+		door_answer(c, 503, "max_client_connections reached for this "
+		    "address", "Retry-After: 1\r\n");
+		return -1;
+	}
+	return 0;
+}
+
 static void
 accept_all(int lfd, int sport)
 {
@@ -298,7 +314,6 @@ accept_all(int lfd, int sport)
 			    sizeof(c->addr));
 			c->port = ntohs(s4->sin_port);
 		}
-		c->ahash = ahash(c->addr);
 		c->t0 = clk_now_us();
 		c->next = door.all;
 		if (door.all != NULL)
@@ -315,16 +330,14 @@ accept_all(int lfd, int sport)
 			    "Retry-After: 1\r\n");
 			continue;
 		}
-		if (cfg->max_client_connections > 0) {
-			c->counted = 1;
-			if (acount_add(c, 1) > cfg->max_client_connections) {
-				atomic_fetch_add(&door.n_per_client, 1);
-				door_answer(c, 503, "max_client_connections "
-				    "reached for this address",
-				    "Retry-After: 1\r\n");
-				continue;
-			}
-		}
+		/*
+		 * A trusted proxy's PROXY header names the client; it is
+		 * counted once that has been read (door_client.c).
+		 */
+		c->proxy = cfg->proxy_protocol && config_cidr_match(
+		    cfg->trusted_proxies, cfg->ntrusted_proxies, c->addr);
+		if (!c->proxy && door_count_client(c, cfg) == -1)
+			continue;
 		c->deadline = c->t0 + (uint64_t)cfg->header_timeout_us;
 		door_ep_set(c, fd, EPOLLIN | EPOLLRDHUP);
 	}

@@ -327,8 +327,16 @@ head_done(struct dconn *c, const struct config *cfg)
 	c->head_req = c->spooled = 0;
 	c->max_body = -1;
 	if (reqhead_split(copy, c->headlen, &rl, f, DOOR_FIELDS, &nf, spaced,
-	    &end) != 0)
-		return 0;	/* no request line: civetweb answers it */
+	    &end) != 0) {
+		/*
+		 * No request line (or a NUL in the head).  Answered here:
+		 * civetweb would echo the line's last word as the version
+		 * of its status line.
+		 */
+		atomic_fetch_add(&door.n_bad, 1);
+		door_answer(c, 400, "malformed request line", NULL);
+		return -1;
+	}
 	snprintf(c->method, sizeof(c->method), "%s", rl.method);
 	target_path(rl.target, c->path, sizeof(c->path));
 	c->head_req = strcmp(rl.method, "HEAD") == 0;
@@ -388,6 +396,37 @@ door_body_in_memory(struct dconn *c)
 }
 
 /* Is there a whole head at ioff?  Go on with it if so. */
+/*
+ * A trusted proxy's PROXY header, before the first request: the client it
+ * names becomes the connection's, for everything after (proxyproto.c).
+ * 0 when it has been read, 1 while more of it must come, -1 when the
+ * connection got its answer.
+ */
+static int
+proxy_header(struct dconn *c, const struct config *cfg)
+{
+	struct proxy_src src;
+	const char *why;
+	int n;
+
+	n = proxy_parse(c->in + c->ioff, c->inlen - c->ioff, &src, &why);
+	if (n == 0 && !c->client_eof)
+		return 1;
+	if (n <= 0) {
+		atomic_fetch_add(&door.n_bad, 1);
+		door_answer(c, 400, n == 0 ? "client closed in the middle of "
+		    "a PROXY protocol header" : why, NULL);
+		return -1;
+	}
+	c->ioff += (size_t)n;
+	c->proxy = 0;
+	if (src.family != AF_UNSPEC) {
+		snprintf(c->addr, sizeof(c->addr), "%s", src.addr);
+		c->port = src.port;
+	}
+	return door_count_client(c, cfg);
+}
+
 void
 door_try_head(struct dconn *c)
 {
@@ -395,6 +434,8 @@ door_try_head(struct dconn *c)
 	char *s, *e = NULL, *p;
 	size_t n;
 
+	if (c->proxy && proxy_header(c, cfg) != 0)
+		return;
 	/* RFC 9112 2.2: empty lines before a request line are ignored. */
 	while (c->ioff < c->inlen && (c->in[c->ioff] == '\r' ||
 	    c->in[c->ioff] == '\n'))

@@ -83,6 +83,7 @@ struct dconn {
 	/* who */
 	char		 addr[INET6_ADDRSTRLEN];
 	int		 port, sport;
+	int		 proxy;		/* a PROXY header must come first */
 	unsigned	 ahash;
 	char		 method[16];
 	char		 path[256];
@@ -160,6 +161,11 @@ void	 door_set_idle(struct dconn *c, int idle);
 void	 door_set_state(struct dconn *c, enum dstate st);
 /* End c now: closed, and freed once this batch of events is done. */
 void	 door_drop(struct dconn *c);
+/*
+ * Count c against max_client_connections for its address; -1 when that
+ * is past the limit (c then has its 503).
+ */
+int	 door_count_client(struct dconn *c, const struct config *cfg);
 
 /* door_client.c */
 

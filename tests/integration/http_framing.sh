@@ -176,6 +176,13 @@ wait "$STALL"
 expect_eq "a chunked body stalled mid-line: 408 after body_timeout" \
     "HTTP/1.1 408" "$(head -n 1 "$W/stall.out" | cut -d' ' -f1,2)"
 
+# A request line that is none: civetweb used to answer it with the line's
+# last words, headers and all, as the version of its status line.
+raw badline "PROXY TCP4 127.0.0.2 127.0.0.1 5 6\r\nHost: x\r\n\r\n"
+refused badline 400 "a request line of six words"
+expect_absent "the status line echoes nothing of it" "127.0.0" \
+    "$(status_of badline)"
+
 # Every refusal is logged and leaves a row, civetweb's own included.
 raw badver "GET /hello HTTP/2.0\r\nHost: x\r\n\r\n"
 expect_eq "an unknown HTTP version: 505" "HTTP/2.0 505" \
@@ -187,10 +194,10 @@ expect_log "civetweb's own refusals are logged" \
 wait_sql 1 "select count(*) from requests where status = 505 and mode = 'http'"
 expect_eq "civetweb's refusal has a row" 1 "$(sql "select count(*) from
     requests where status = 505 and mode = 'http'")"
-# The door's rows: 14 heads and 2 chunked bodies refused (400), the
+# The door's rows: 15 heads and 2 chunked bodies refused (400), the
 # stalled body (408), the two bodies cut short (499), and one each of
 # 417, 431 and 501.
-expect_eq "each refusal has a row" "400|16 408|1 417|1 431|1 499|2 501|1" \
+expect_eq "each refusal has a row" "400|17 408|1 417|1 431|1 499|2 501|1" \
     "$(sql "select status, count(*) from requests where mode = 'http' and
     status <> 505 group by status order by status" | tr '\n' ' ' |
     sed 's/ $//')"
