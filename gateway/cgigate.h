@@ -898,6 +898,33 @@ int	 waitq_count(const struct waitq *q);
 void	 notify(const char *fmt, ...)
 	    __attribute__((format(printf, 1, 2)));
 
+/* timing.c */
+
+/*
+ * Who sent a request, in its timing row: the client's address (through
+ * trusted proxies), Host, the query string, User-Agent and Referer.
+ */
+enum who { WHO_CLIENT, WHO_HOST, WHO_QUERY, WHO_AGENT, WHO_REFERER, WHO_N };
+
+/* The area of struct timing that holds the five, their NULs included. */
+#define TIMING_WHO_MAX		1024
+
+struct timing;	/* timelog.c's */
+
+/*
+ * Copy v[WHO_N] (each NULL when absent) into t's area, each cut to its
+ * cap and all to TIMING_WHO_MAX as timing.c says.  t's other fields
+ * are left as they are.
+ */
+void	 timing_set_who(struct timing *t, const char *const v[WHO_N]);
+/*
+ * Value k of t, NUL-terminated and *len bytes long, or NULL when it was
+ * absent.  It lives in t.
+ */
+const char *timing_who(const struct timing *t, enum who k, size_t *len);
+/* The bytes of t that hold something: its fields and the values packed. */
+size_t	 timing_size(const struct timing *t);
+
 /* timelog.c */
 
 struct timing {
@@ -923,6 +950,10 @@ struct timing {
 	long long	 connect_us;	/* FastCGI: -1 none, 0 reused */
 	long long	 worker_requests;	/* FastCGI: this worker's count */
 	char		 error[64];
+	/* who sent it: timing_set_who and timing_who only, last */
+	unsigned char	 who_set;	/* bit k: value k is present */
+	unsigned short	 who_len[WHO_N];
+	char		 who[TIMING_WHO_MAX];
 };
 
 /*
