@@ -38,7 +38,7 @@
 
 #define BATCH_MAX	512
 #define BATCH_US	200000
-#define REQ_COLS	22
+#define REQ_COLS	27
 #define RUN_MAX		64	/* rows in the largest INSERT */
 #define NRUNS		3
 #define ROWS_PER_YIELD	64	/* rows between two sched_yield()s */
@@ -105,6 +105,24 @@ bind_opt(sqlite3_stmt *s, int i, long long v, int present)
 		sqlite3_bind_null(s, i);
 }
 
+/*
+ * Who sent it, from index i on, in the order of enum who: the client's
+ * bytes as they came, with their length, NULL for what it did not send.
+ */
+static void
+bind_who(sqlite3_stmt *s, int i, const struct timing *t)
+{
+	const char *v;
+	size_t n;
+	int k;
+
+	for (k = 0; k < WHO_N; k++, i++)
+		if ((v = timing_who(t, (enum who)k, &n)) == NULL)
+			sqlite3_bind_null(s, i);
+		else
+			sqlite3_bind_text(s, i, v, (int)n, SQLITE_STATIC);
+}
+
 /* Bind t to the REQ_COLS parameters of s from index i on. */
 static void
 bind_req(sqlite3_stmt *s, int i, const struct timing *t)
@@ -133,7 +151,8 @@ bind_req(sqlite3_stmt *s, int i, const struct timing *t)
 	bind_opt(s, i++, t->max_rss_kb, spawned);
 	bind_text(s, i++, t->error);
 	bind_opt(s, i++, t->connect_us, fcgi && t->connect_us >= 0);
-	bind_opt(s, i, t->worker_requests, t->worker_requests > 0);
+	bind_opt(s, i++, t->worker_requests, t->worker_requests > 0);
+	bind_who(s, i, t);
 }
 
 static void
@@ -191,14 +210,24 @@ write_recs(const struct rec *r, size_t n)
 	}
 }
 
+/*
+ * Append a record to the queue: an event (e), or else a request (t), of
+ * which only the bytes that hold something are copied (timing_size),
+ * straight into the queue, with no copy on the caller's stack.
+ */
 static void
-push(const struct rec *r)
+push(const struct rec *e, const struct timing *t)
 {
 	pthread_mutex_lock(&tl.lock);
 	if (!tl.running || tl.len == tl.cap) {
 		tl.dropped++;
 	} else {
-		tl.q[tl.len] = *r;
+		if (e != NULL) {
+			tl.q[tl.len] = *e;
+		} else {
+			tl.q[tl.len].kind = REC_REQUEST;
+			memcpy(&tl.q[tl.len].u.t, t, timing_size(t));
+		}
 		/*
 		 * Wake the writer only for a full batch; otherwise it comes
 		 * by itself every BATCH_US.  Waking it per row cost a context
@@ -213,13 +242,9 @@ push(const struct rec *r)
 void
 timelog_push(const struct timing *t)
 {
-	struct rec r;
-
 	if (tl.off)
 		return;
-	r.kind = REC_REQUEST;
-	r.u.t = *t;
-	push(&r);
+	push(NULL, t);
 }
 
 void
@@ -237,7 +262,7 @@ timelog_event(const char *kind, int pid, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(r.u.e.detail, sizeof(r.u.e.detail), fmt, ap);
 	va_end(ap);
-	push(&r);
+	push(&r, NULL);
 }
 
 unsigned long long
@@ -354,7 +379,8 @@ prepare_inserts(void)
 	    " route, mode, method, path, status, bytes_in, bytes_out,"
 	    " queue_us, spawn_us, ttfb_us, total_us, pid, exit_status, signal,"
 	    " user_cpu_us, sys_cpu_us, max_rss_kb, error, connect_us,"
-	    " worker_requests) VALUES ";
+	    " worker_requests, client_addr, host, query, user_agent,"
+	    " referer) VALUES ";
 	/* Each row: a comma, "(", REQ_COLS '?' with commas between, ")". */
 	char sql[sizeof(head) + RUN_MAX * (2 * REQ_COLS + 2)], *p;
 	size_t r, s;
@@ -417,6 +443,35 @@ make_parent(const char *path)
 	return 0;
 }
 
+/*
+ * Give requests the columns that a database from an earlier version
+ * lacks (timelog_sql_added), before the views and INSERTs name them.
+ * One it has already is refused as a duplicate, which is what is
+ * wanted; any other refusal is logged, and the INSERT that names the
+ * column then fails to prepare, which fails the open.
+ */
+static void
+add_columns(const char *path)
+{
+	const struct timelog_col *c;
+	char sql[128], *msg;
+
+	for (c = timelog_sql_added; c->name != NULL; c++) {
+		snprintf(sql, sizeof(sql), "ALTER TABLE requests ADD COLUMN "
+		    "%s %s", c->name, c->type);
+		msg = NULL;
+		if (sqlite3_exec(tl.db, sql, NULL, NULL, &msg) != SQLITE_OK &&
+		    (msg == NULL || strncmp(msg, "duplicate column name",
+		    21) != 0))
+			log_msg(NULL, "timelog: adding %s to %s: %s", c->name,
+			    path, msg ? msg : "out of memory");
+		else if (msg == NULL)
+			log_msg(NULL, "timelog: %s: added column %s", path,
+			    c->name);
+		sqlite3_free(msg);
+	}
+}
+
 int
 timelog_open(const char *path, int queue_len, int64_t max_age_us,
     long long max_rows)
@@ -444,15 +499,13 @@ timelog_open(const char *path, int queue_len, int64_t max_age_us,
 		sqlite3_free(msg);
 		goto fail;
 	}
+	add_columns(path);
 	if (sqlite3_exec(tl.db, timelog_sql_views, NULL, NULL, &msg) !=
 	    SQLITE_OK) {
 		log_msg(NULL, "timelog: views of %s: %s", path, msg);
 		sqlite3_free(msg);
 		msg = NULL;
 	}
-	/* Databases from before FastCGI support lack two columns. */
-	sqlite3_exec(tl.db, timelog_sql_add_connect_us, NULL, NULL, NULL);
-	sqlite3_exec(tl.db, timelog_sql_add_worker_requests, NULL, NULL, NULL);
 	if (prepare_inserts() == -1) {
 		log_msg(NULL, "timelog: prepare: %s", sqlite3_errmsg(tl.db));
 		goto fail;

@@ -14,9 +14,15 @@
 extern const char *const timelog_sql_schema;
 /* The views of cgigate-timings(7), dropped and made again. */
 extern const char *const timelog_sql_views;
-/* Columns that databases from before FastCGI support lack, one each. */
-extern const char *const timelog_sql_add_connect_us;
-extern const char *const timelog_sql_add_worker_requests;
+/*
+ * Columns of requests added since its first version, oldest first, up to
+ * a NULL name: timelog.c adds each that a database lacks.
+ */
+struct timelog_col {
+	const char	*name;
+	const char	*type;
+};
+extern const struct timelog_col timelog_sql_added[];
 /*
  * Retention's deletes, formats for snprintf: the age ones take the
  * cutoff (%.6f, seconds since the epoch) then the step (%d), the count

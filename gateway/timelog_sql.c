@@ -9,11 +9,14 @@
  * without the queue, the batching and the writer thread in the way.
  * A change here is a change of that interface: the page goes with it,
  * and a database that an earlier version created must still open (IF
- * NOT EXISTS throughout, and ALTER TABLE for a column added since).
+ * NOT EXISTS throughout, and timelog_sql_added for a column added
+ * since).
  *
  * The INSERTs stay in timelog.c beside bind_req: their column list is
  * the order it binds in, and REQ_COLS counts it.
  */
+#include <stddef.h>
+
 #include "timelog_int.h"
 
 const char *const timelog_sql_schema =
@@ -43,7 +46,12 @@ const char *const timelog_sql_schema =
 	" max_rss_kb INTEGER,"
 	" error TEXT,"
 	" connect_us INTEGER,"
-	" worker_requests INTEGER);"
+	" worker_requests INTEGER,"
+	" client_addr TEXT,"
+	" host TEXT,"
+	" query TEXT,"
+	" user_agent TEXT,"
+	" referer TEXT);"
 	"CREATE INDEX IF NOT EXISTS requests_ts ON requests(ts);"
 	/*
 	 * No (route, ts) index: it made a good part of the writer's cost
@@ -58,11 +66,22 @@ const char *const timelog_sql_schema =
 	" pid INTEGER,"
 	" detail TEXT);";
 
-/* Databases from before FastCGI support lack two columns. */
-const char *const timelog_sql_add_connect_us =
-	"ALTER TABLE requests ADD COLUMN connect_us INTEGER";
-const char *const timelog_sql_add_worker_requests =
-	"ALTER TABLE requests ADD COLUMN worker_requests INTEGER";
+/*
+ * The columns of requests that came after its first version, oldest
+ * first, as the schema above ends with them: a database from before one
+ * gets it at open.  Two came with FastCGI support, five with who sent
+ * the request.
+ */
+const struct timelog_col timelog_sql_added[] = {
+	{ "connect_us", "INTEGER" },
+	{ "worker_requests", "INTEGER" },
+	{ "client_addr", "TEXT" },
+	{ "host", "TEXT" },
+	{ "query", "TEXT" },
+	{ "user_agent", "TEXT" },
+	{ "referer", "TEXT" },
+	{ NULL, NULL }
+};
 
 /*
  * Views for the questions an admin asks (cgigate-timings(7)); replaced at
