@@ -84,25 +84,61 @@ door_in_free(struct dconn *c)
 
 /* Rows, answers and lines */
 
+/* What the door still knows of a request it ends. */
+struct ended {
+	int		 known;		/* rl and the fields below are set */
+	struct reqline	 rl;
+	const char	*host, *agent, *referer;	/* first of each, or NULL */
+};
+
 /*
- * The access log's line of a request the door ends.  Its request line
- * and fields are read again from its head while that is whole and
- * still where it was read, before it went on to civetweb (D_HEAD with
- * headlen set, D_SPOOL, D_QUEUE); otherwise the line says "-" for them.
- * The door's thread only: copy is its own.
+ * Read the request line and fields of the request c ends again from its
+ * head, while that is whole and still where it was read, before it went
+ * on to civetweb (D_HEAD with headlen set, D_SPOOL, D_QUEUE); otherwise
+ * e->known is 0.  The door's thread only: e points into copy, its own,
+ * until the next call.
  */
 static void
-door_alog(struct dconn *c, int status, long long bytes)
+reread(struct dconn *c, struct ended *e)
 {
 	static char copy[DOOR_HEAD_MAX];
 	struct cgi_header f[DOOR_FIELDS];
 	unsigned char spaced[DOOR_FIELDS];
-	struct alog_line l;
-	struct reqline rl;
 	enum reqhead_end end;
+	int nf, i;
+
+	memset(e, 0, sizeof(*e));
+	if (c->headlen == 0 || c->headlen > sizeof(copy) ||
+	    c->ioff + c->headlen > c->inlen || (c->st != D_HEAD &&
+	    c->st != D_SPOOL && c->st != D_QUEUE))
+		return;
+	memcpy(copy, c->in + c->ioff, c->headlen);
+	if (reqhead_split(copy, c->headlen, &e->rl, f, DOOR_FIELDS, &nf,
+	    spaced, &end) != 0)
+		return;
+	e->known = 1;
+	for (i = 0; i < nf; i++)
+		if (e->host == NULL && strcasecmp(f[i].name, "Host") == 0)
+			e->host = f[i].value;
+		else if (e->referer == NULL &&
+		    strcasecmp(f[i].name, "Referer") == 0)
+			e->referer = f[i].value;
+		else if (e->agent == NULL &&
+		    strcasecmp(f[i].name, "User-Agent") == 0)
+			e->agent = f[i].value;
+}
+
+/*
+ * The access log's line of a request the door ends: its request line
+ * and fields as reread found them, or "-" for them.
+ */
+static void
+door_alog(struct dconn *c, const struct ended *e, int status,
+    long long bytes)
+{
+	struct alog_line l;
 	char proto[24];
 	uint64_t now = clk_now_us();
-	int nf, i;
 
 	if (status == 0 || !alog_enabled())
 		return;
@@ -113,27 +149,36 @@ door_alog(struct dconn *c, int status, long long bytes)
 		l.when -= (time_t)((now - c->t0) / 1000000);
 	l.status = status;
 	l.bytes = bytes;
-	if (c->headlen > 0 && c->headlen <= sizeof(copy) &&
-	    c->ioff + c->headlen <= c->inlen && (c->st == D_HEAD ||
-	    c->st == D_SPOOL || c->st == D_QUEUE)) {
-		memcpy(copy, c->in + c->ioff, c->headlen);
-		if (reqhead_split(copy, c->headlen, &rl, f, DOOR_FIELDS, &nf,
-		    spaced, &end) == 0) {
-			l.method = rl.method;
-			l.target = rl.target;	/* its query included */
-			snprintf(proto, sizeof(proto), "HTTP/%s",
-			    rl.version);
-			l.proto = proto;
-			for (i = 0; i < nf; i++)
-				if (l.referer == NULL &&
-				    strcasecmp(f[i].name, "Referer") == 0)
-					l.referer = f[i].value;
-				else if (l.agent == NULL &&
-				    strcasecmp(f[i].name, "User-Agent") == 0)
-					l.agent = f[i].value;
-		}
+	if (e->known) {
+		l.method = e->rl.method;
+		l.target = e->rl.target;	/* its query included */
+		snprintf(proto, sizeof(proto), "HTTP/%s", e->rl.version);
+		l.proto = proto;
+		l.referer = e->referer;
+		l.agent = e->agent;
 	}
 	alog_write(&l);
+}
+
+/*
+ * Who sent it, into its row: the address the door had it from (the
+ * door believes no X-Forwarded-For, cgigate.conf(5)), and what reread
+ * found.
+ */
+static void
+door_who(struct dconn *c, const struct ended *e, struct timing *t)
+{
+	const char *v[WHO_N] = { NULL }, *q;
+
+	v[WHO_CLIENT] = c->addr[0] != '\0' ? c->addr : NULL;
+	if (e->known) {
+		v[WHO_HOST] = e->host;
+		if ((q = strchr(e->rl.target, '?')) != NULL)
+			v[WHO_QUERY] = q + 1;
+		v[WHO_AGENT] = e->agent;
+		v[WHO_REFERER] = e->referer;
+	}
+	timing_set_who(t, v);
 }
 
 /* The row, the log line and the access log's line; bytes: its body. */
@@ -141,6 +186,7 @@ static void
 row(struct dconn *c, int status, const char *why, long long bytes)
 {
 	struct timing t;
+	struct ended e;
 	char id[24];
 
 	http_reqid(id, sizeof(id));
@@ -160,10 +206,12 @@ row(struct dconn *c, int status, const char *why, long long bytes)
 	snprintf(t.method, sizeof(t.method), "%s", c->method);
 	snprintf(t.path, sizeof(t.path), "%s", c->path);
 	snprintf(t.error, sizeof(t.error), "%s", why);
+	reread(c, &e);
+	door_who(c, &e, &t);
 	timelog_push(&t);
 	if (status != 0)
 		stats_leave(&t, -1);	/* 0: nothing was asked */
-	door_alog(c, status, bytes);
+	door_alog(c, &e, status, bytes);
 }
 
 void

@@ -567,6 +567,25 @@ real_client(struct exchange *x)
 	}
 }
 
+/*
+ * Who sent the request, into its row: client, the address it came from
+ * (through trusted proxies), and the request's Host, query string,
+ * User-Agent and Referer as civetweb read them.
+ */
+static void
+who(struct timing *t, const struct mg_connection *conn, const char *client)
+{
+	const struct mg_request_info *ri = mg_get_request_info(conn);
+	const char *v[WHO_N];
+
+	v[WHO_CLIENT] = client != NULL && client[0] != '\0' ? client : NULL;
+	v[WHO_HOST] = mg_get_header(conn, "Host");
+	v[WHO_QUERY] = ri->query_string;
+	v[WHO_AGENT] = mg_get_header(conn, "User-Agent");
+	v[WHO_REFERER] = mg_get_header(conn, "Referer");
+	timing_set_who(t, v);
+}
+
 /* Does the client want the connection kept (RFC 9112 9.3)? */
 static int
 want_keep_alive(const struct mg_connection *conn)
@@ -621,6 +640,7 @@ handle(struct mg_connection *conn, void *cbdata)
 	x->peer_port = tls.peer_port;
 	x->server_port = tls.server_port;
 	real_client(x);
+	who(&x->t, conn, x->peer);
 	te = mg_get_header(conn, "Transfer-Encoding");
 	x->body_left = ri->content_length >= 0 ? ri->content_length :
 	    te != NULL ? -1 : 0;
@@ -649,7 +669,12 @@ handle(struct mg_connection *conn, void *cbdata)
 		access_line(conn, x->peer, (time_t)x->t.ts, x->t.status,
 		    x->o.raw ? x->t.bytes_out : x->o.body_bytes);
 	}
-	/* 0: civetweb serves it, end_request logs it. */
+	/*
+	 * 0: civetweb serves it, end_request logs it, with the client
+	 * found here.
+	 */
+	if (status == 0)
+		memcpy(tls.peer, x->peer, sizeof(tls.peer));
 	bufpool_put(BUF_HTTP_OUT, x->out);
 	x->out = NULL;
 	x->outlen = 0;
@@ -707,6 +732,7 @@ end_request(const struct mg_connection *conn, int status)
 	    ri->local_uri_raw ? ri->local_uri_raw : "");
 	t.status = status;
 	t.total_us = tls.start ? (long long)(clk_now_us() - tls.start) : 0;
+	who(&t, conn, tls.peer);
 	timelog_push(&t);
 	stats_leave(&t, -1);
 	/* civetweb sends files with sendfile(2), which it does not count. */
@@ -726,6 +752,7 @@ refused(struct mg_connection *conn, int status, const char *msg)
 	const struct mg_request_info *ri = mg_get_request_info(conn);
 	struct timing t;
 	struct alog_line l;
+	const char *v[WHO_N] = { NULL };
 	char id[24], addr[64];
 	int port, sport, stalled;
 
@@ -745,6 +772,9 @@ refused(struct mg_connection *conn, int status, const char *msg)
 	snprintf(t.request_id, sizeof(t.request_id), "%s", id);
 	snprintf(t.mode, sizeof(t.mode), "http");
 	snprintf(t.error, sizeof(t.error), "%s", msg);
+	if (strcmp(addr, "?") != 0)
+		v[WHO_CLIENT] = addr;
+	timing_set_who(&t, v);
 	timelog_push(&t);
 	stats_leave(&t, -1);
 	memset(&l, 0, sizeof(l));	/* no request line to trust: "-" */
