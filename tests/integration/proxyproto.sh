@@ -76,6 +76,12 @@ retry 30 grep -q '^198.51.100.7 .*"GET /env' "$W/access.log"
 expect_contains "the access log has the named client" '198.51.100.7 - - [' \
     "$(grep 'GET /env' "$W/access.log" | head -n 1)"
 
+wait_sql 1 "select count(*) > 0 from requests where client_addr = '203.0.113.9'"
+expect_eq "the timings rows have the named clients" \
+    "198.51.100.7 2001:db8::7 2001:db8::9 203.0.113.9" \
+    "$(sql "select distinct client_addr from requests where path = '/env'
+    and client_addr <> '127.0.0.1' order by 1" | tr '\n' ' ' | sed 's/ $//')"
+
 status() { raw "$@" | sed -n '1s/^HTTP\/1.1 \([0-9]*\).*/\1/p'; }
 expect_eq "a trusted proxy without a header: 400" 400 "$(status "$GET")"
 expect_log "and a log line that says why" "no PROXY protocol header"
