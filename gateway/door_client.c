@@ -368,6 +368,7 @@ head_done(struct dconn *c, const struct config *cfg)
 	struct reqhead_info ri;
 	struct reqline rl;
 	enum reqhead_end end;
+	char *p;
 	int nf, st;
 
 	memcpy(copy, c->in + c->ioff, c->headlen);
@@ -393,6 +394,14 @@ head_done(struct dconn *c, const struct config *cfg)
 		door_answer(c, st, ri.why, NULL);
 		return -1;
 	}
+	/*
+	 * A tab inside a field value is allowed (RFC 9110 5.5) but civetweb
+	 * refuses it; a space says the same.  The head goes on as
+	 * rewrite_head writes it from these fields.
+	 */
+	for (p = copy; (p = memchr(p, '\t', (size_t)(copy + c->headlen -
+	    p))) != NULL; p++)
+		*p = ' ';
 	if (ri.chunked)
 		framing_init(&c->body, FRAMING_CHUNKED, 0);
 	else if (ri.content_length > 0)
