@@ -13,7 +13,7 @@
  * writers hold a read lock around their write(2) and the switch takes
  * it for writing, so a write never goes to a descriptor that is being
  * closed, or that a socket has taken over since.  A failed write is
- * reported on stderr once, until a write succeeds again, not once per
+ * reported in the log once, until a write succeeds again, not once per
  * request.
  */
 #include <errno.h>
@@ -131,7 +131,7 @@ alog_write(const struct alog_line *l)
 		return;
 	}
 	if (atomic_exchange(&failing, 1) == 0)
-		log_msg(NULL, "access log: write: %s (said once until a "
+		log_err(NULL, "access log: write: %s (said once until a "
 		    "write succeeds)", strerror(err));
 }
 

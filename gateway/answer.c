@@ -48,10 +48,10 @@ noted(struct exchange *x)
 		return;
 	x->o.note = NULL;
 	if (strncmp(n, "truncated: ", 11) == 0)
-		log_msg(x->reqid, "output ended %lld bytes short of its "
+		log_warn(x->reqid, "output ended %lld bytes short of its "
 		    "Content-Length: connection closed", x->o.left);
 	else
-		log_msg(x->reqid, "%s: the rest dropped", n);
+		log_warn(x->reqid, "%s: the rest dropped", n);
 	if (x->t.error[0] == '\0')
 		snprintf(x->t.error, sizeof(x->t.error), "%s", n);
 }
@@ -98,7 +98,7 @@ http_error(struct exchange *x, int status, const char *why, const char *extra)
 		 * The client has a status line already and gets a cut body:
 		 * the log and the row tell that, with the status it got.
 		 */
-		log_msg(x->reqid, "%s %s -> %d sent, then %s (%d): response "
+		log_warn(x->reqid, "%s %s -> %d sent, then %s (%d): response "
 		    "truncated", x->t.method, x->t.path, x->t.status, why,
 		    status);
 		snprintf(x->t.error, sizeof(x->t.error), "truncated: %s",
@@ -106,8 +106,8 @@ http_error(struct exchange *x, int status, const char *why, const char *extra)
 		end_body(x, 1);
 		return x->t.status;
 	}
-	log_msg(x->reqid, "%s %s -> %d: %s", x->t.method, x->t.path, status,
-	    why);
+	log_at(log_status_level(status), x->reqid, "%s %s -> %d: %s",
+	    x->t.method, x->t.path, status, why);
 	if (why != x->t.error)
 		snprintf(x->t.error, sizeof(x->t.error), "%s", why);
 	n = snprintf(body, sizeof(body), "%d %s\n", status,
@@ -151,9 +151,9 @@ sink_errline(void *arg, const char *line, size_t n)
 	struct exchange *x = arg;
 
 	if (line != NULL)
-		log_msg(x->reqid, "stderr: %.*s", (int)n, line);
+		log_warn(x->reqid, "stderr: %.*s", (int)n, line);
 	else
-		log_msg(x->reqid, "stderr: (more output dropped, limit %lld "
+		log_warn(x->reqid, "stderr: (more output dropped, limit %lld "
 		    "bytes)", (long long)x->cfg->stderr_cap);
 }
 
@@ -230,7 +230,7 @@ static int
 client_gone(struct exchange *x, const char *why)
 {
 	snprintf(x->t.error, sizeof(x->t.error), "%s", why);
-	log_msg(x->reqid, "%s; handler stopped", x->t.error);
+	log_info(x->reqid, "%s; handler stopped", x->t.error);
 	if (x->o.status == 0)
 		x->t.status = 499;
 	httpout_end(&x->o, 1);
@@ -279,7 +279,7 @@ answer_finish(struct exchange *x, const struct xresult *res)
 		snprintf(t->error, sizeof(t->error), "%skilled by signal %d",
 		    x->o.status ? "truncated: " : "", t->signal);
 		if (x->o.status) {
-			log_msg(x->reqid, "%s %s -> %d sent, then handler "
+			log_warn(x->reqid, "%s %s -> %d sent, then handler "
 			    "killed by signal %d: response truncated",
 			    t->method, t->path, t->status, t->signal);
 			truncated = 1;
@@ -299,5 +299,6 @@ answer_finish(struct exchange *x, const struct xresult *res)
 	if (ph == RELAY_RAW)
 		t->status = x->relay->nph_status ? x->relay->nph_status : 200;
 	end_body(x, truncated);
+	log_debug(x->reqid, "%s %s -> %d", t->method, t->path, t->status);
 	return t->status;
 }

@@ -113,6 +113,9 @@ struct config {
 	char		*timings;
 	char		*access_log;	/* NULL or "off": none */
 	int		 access_log_line;	/* its line in the file, or 0 */
+	char		*error_log;	/* NULL or "stderr": stderr */
+	int		 error_log_line;	/* its line in the file, or 0 */
+	int		 log_level;	/* enum log_level */
 	char		*path_env;	/* PATH handed to handlers */
 	int		 threads;	/* civetweb worker threads */
 	int64_t		 header_timeout_us;	/* a whole request head */
@@ -185,6 +188,8 @@ const struct route_conf *config_remote(const struct config *c,
 	    const char *path);
 /* Replace a string field (listen list excluded); -1 on ENOMEM. */
 int	 config_set(char **field, const char *value);
+/* The enum log_level of a log_level value ("warn"), or -1. */
+int	 config_log_level(const char *name);
 int	 config_add_listen(struct config *c, const char *addr);
 void	 config_free(struct config *c);
 
@@ -832,8 +837,61 @@ void	 alog_close(void);
 
 /* log.c */
 
+/*
+ * Levels, most severe first (syslog's order): a line is written when its
+ * level is at or above the one set (log_level in cgigate.conf(5)).
+ */
+enum log_level { LL_ERROR, LL_WARN, LL_NOTICE, LL_INFO, LL_DEBUG };
+/* Every line cgigate wrote before there were levels is info or above. */
+#define LOG_LEVEL_DEFAULT	LL_INFO
+
 void	 log_init(void);
-void	 log_msg(const char *reqid, const char *fmt, ...)
+/* "error", "warn", "notice", "info", "debug"; "?" for another number. */
+const char *log_level_name(int level);
+/* Write lines at level and above from now on (any thread). */
+void	 log_set_level(int level);
+int	 log_get_level(void);
+/* Would a line at level be written?  For work done only to log. */
+int	 log_on(int level);
+/* Start-up is over: warnings and errors stop going to stderr as well. */
+void	 log_started(void);
+/*
+ * Open path for appending as the log file (O_APPEND, 0640), without
+ * using it yet: a descriptor, or -1 with errno.
+ */
+int	 log_file_open(const char *path);
+/*
+ * Log to fd, from log_file_open (taken, even on failure), which is path;
+ * fd -1: to stderr.  The descriptor writers use is replaced in one step
+ * (dup3).  0, or -1 with errno (the log stays where it was).  The main
+ * thread's, like the four below.
+ */
+int	 log_use(int fd, const char *path);
+/* log_file_open and log_use; NULL or "stderr": stderr. */
+int	 log_open(const char *path);
+/* Reopen the file at its path (after a rotation): 0, 1 on stderr, -1. */
+int	 log_reopen(void);
+/* The file written now, or NULL for stderr. */
+const char *log_path(void);
+/* Make the log file owned by uid:gid (started as root); 0 on stderr. */
+int	 log_chown(uid_t uid, gid_t gid);
+/* The level of the line for an answer with status: 5xx warn, else info. */
+int	 log_status_level(int status);
+/*
+ * One line at a level, "TIME [reqid] level: text" (reqid NULL: "-"),
+ * formatted only when the level is on, in one write(2).
+ */
+void	 log_at(int level, const char *reqid, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+void	 log_err(const char *reqid, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	 log_warn(const char *reqid, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	 log_notice(const char *reqid, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	 log_info(const char *reqid, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	 log_debug(const char *reqid, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 
 /* clk.c */

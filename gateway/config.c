@@ -128,6 +128,7 @@ config_init(struct config *c)
 	c->drain_us = 10 * 1000000LL;
 	c->stderr_cap = 64 * 1024;
 	c->timings_queue = 8192;
+	c->log_level = LOG_LEVEL_DEFAULT;
 	config_cidr("127.0.0.0/8", &c->admin_allow[c->nadmin_allow++]);
 	config_cidr("::1", &c->admin_allow[c->nadmin_allow++]);
 	if (config_set(&c->handlers, DEFAULT_HANDLERS) == -1 ||
@@ -152,6 +153,7 @@ config_free(struct config *c)
 	free(c->www);
 	free(c->timings);
 	free(c->access_log);
+	free(c->error_log);
 	free(c->path_env);
 	free(c->user);
 	for (i = 0; i < c->nroutes; i++) {
@@ -456,6 +458,26 @@ static const struct config_choice modes[] = {
 	{ NULL, 0 }
 };
 
+static const struct config_choice levels[] = {
+	{ "error", LL_ERROR },
+	{ "warn", LL_WARN },
+	{ "notice", LL_NOTICE },
+	{ "info", LL_INFO },
+	{ "debug", LL_DEBUG },
+	{ NULL, 0 }
+};
+
+int
+config_log_level(const char *name)
+{
+	const struct config_choice *ch;
+
+	for (ch = levels; ch->name != NULL; ch++)
+		if (strcmp(name, ch->name) == 0)
+			return ch->value;
+	return -1;
+}
+
 #define SRV(f)	.scope = CS_SERVER, .off = offsetof(struct config, f), \
 		.size = sizeof(((struct config *)0)->f)
 #define RT(f, b) .scope = CS_ROUTE, .off = offsetof(struct route_conf, f), \
@@ -481,6 +503,7 @@ static const struct config_key keys[] = {
 	    .max = LLONG_MAX, .why = DURATION },
 	{ "drain_timeout", CT_DURATION, SRV(drain_us), .min = 0,
 	    .max = LLONG_MAX, .why = DURATION },
+	{ "error_log", CT_STRING, SRV(error_log) },
 	{ "handlers", CT_STRING, SRV(handlers) },
 	{ "header_timeout", CT_DURATION, SRV(header_timeout_us), .min = 1,
 	    .max = LLONG_MAX, .why = DURATION },
@@ -493,6 +516,8 @@ static const struct config_key keys[] = {
 	    .min = 1, .max = LLONG_MAX, .why = DURATION },
 	{ "listen", CT_LIST, SRV(listen), .noff = offsetof(struct config,
 	    nlisten), .set = set_listen, .repeat = 1 },
+	{ "log_level", CT_ENUM, SRV(log_level), .choices = levels,
+	    .why = "log_level wants error, warn, notice, info or debug" },
 	{ "max_client_connections", CT_INT, SRV(max_client_connections),
 	    .min = 0, .max = 1 << 20,
 	    .why = "max_client_connections wants a number (0: no limit)" },
@@ -707,6 +732,8 @@ set_key(struct config *c, struct route_conf *r, const char *name,
 			c->user_line = line;
 		if (strcmp(k->name, "access_log") == 0)
 			c->access_log_line = line;
+		if (strcmp(k->name, "error_log") == 0)
+			c->error_log_line = line;
 		for (j = before; j < c->nlisten; j++)
 			c->listen_line[j] = line;
 		return NULL;

@@ -242,7 +242,7 @@ out_of_fds(int lfd)
 	int fd;
 
 	if (now - door.emfile_logged >= 1000000) {
-		log_msg(NULL, "door: out of file descriptors (%s): new "
+		log_err(NULL, "door: out of file descriptors (%s): new "
 		    "connections get 503", strerror(errno));
 		door.emfile_logged = now;
 	}
@@ -376,7 +376,7 @@ expire(struct dconn *c, uint64_t now)
 		if (c->stalled || c->sent > 0) {
 			if (!c->stalled)
 				atomic_fetch_add(&door.n_body_to, 1);
-			log_msg(NULL, "door: %s port %d: request body stalled "
+			log_info(NULL, "door: %s port %d: request body stalled "
 			    "past body_timeout: connection closed", c->addr,
 			    c->port);
 			door_drop(c);
@@ -554,7 +554,7 @@ door_start(const struct config *c, int target)
 	    sizeof(*door.peers))) == NULL ||
 	    (door.ep = epoll_create1(EPOLL_CLOEXEC)) == -1 ||
 	    pipe2(door.wake, O_CLOEXEC | O_NONBLOCK) == -1) {
-		log_msg(NULL, "door_start: %s", strerror(errno));
+		log_err(NULL, "door_start: %s", strerror(errno));
 		return -1;
 	}
 	memset(&e, 0, sizeof(e));
@@ -564,12 +564,12 @@ door_start(const struct config *c, int target)
 	for (i = 0; i < door.nlfd; i++) {
 		e.data.u64 = 2 * (uint64_t)(i + 1);	/* even: see run() */
 		if (epoll_ctl(door.ep, EPOLL_CTL_ADD, door.lfd[i], &e) == -1) {
-			log_msg(NULL, "door_start: %s", strerror(errno));
+			log_err(NULL, "door_start: %s", strerror(errno));
 			return -1;
 		}
 	}
 	if ((errno = pthread_create(&door.thread, NULL, run, NULL)) != 0) {
-		log_msg(NULL, "door_start: %s", strerror(errno));
+		log_err(NULL, "door_start: %s", strerror(errno));
 		return -1;
 	}
 	pthread_setname_np(door.thread, "cg-door");

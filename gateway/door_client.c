@@ -190,9 +190,9 @@ row(struct dconn *c, int status, const char *why, long long bytes)
 	char id[24];
 
 	http_reqid(id, sizeof(id));
-	log_msg(id, "%s port %d%s%s%s%s -> %d: %s", c->addr, c->port,
-	    c->method[0] ? ": " : "", c->method, c->method[0] ? " " : "",
-	    c->path, status, why);
+	log_at(log_status_level(status), id, "%s port %d%s%s%s%s -> %d: %s",
+	    c->addr, c->port, c->method[0] ? ": " : "", c->method,
+	    c->method[0] ? " " : "", c->path, status, why);
 	memset(&t, 0, sizeof(t));
 	t.ts = clk_wall();
 	t.exit_status = -1;
@@ -604,7 +604,7 @@ spool_open(void)
 	if (dir == NULL || *dir == '\0')
 		dir = "/tmp";
 	if ((fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)) == -1)
-		log_msg(NULL, "door: spool file in %s: %s", dir,
+		log_err(NULL, "door: spool file in %s: %s", dir,
 		    strerror(errno));
 	return fd;
 }
@@ -652,7 +652,7 @@ door_on_spool(struct dconn *c)
 			return;
 		}
 		if (write(c->sfd, door.scratch, k) != (ssize_t)k) {
-			log_msg(NULL, "door: spool file: %s", strerror(errno));
+			log_err(NULL, "door: spool file: %s", strerror(errno));
 			door_answer(c, 503, "cannot spool the request body",
 			    "Retry-After: 1\r\n");
 			return;

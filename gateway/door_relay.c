@@ -202,7 +202,7 @@ door_give_all(void)
 		c->bfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC |
 		    SOCK_NONBLOCK, 0);
 		if (c->bfd == -1) {
-			log_msg(NULL, "door: cannot reach the workers: %s",
+			log_err(NULL, "door: cannot reach the workers: %s",
 			    strerror(errno));
 			door_answer(c, 503, "cannot reach the workers",
 			    "Retry-After: 1\r\n");
@@ -227,7 +227,7 @@ door_give_all(void)
 		c->connecting = 0;
 		if (connect(c->bfd, (struct sockaddr *)&to, sizeof(to)) == -1) {
 			if (errno != EINPROGRESS) {
-				log_msg(NULL, "door: connect to the internal "
+				log_err(NULL, "door: connect to the internal "
 				    "port: %s", strerror(errno));
 				door_answer(c, 503, "cannot reach the workers",
 				    "Retry-After: 1\r\n");
@@ -454,7 +454,7 @@ door_relay(struct dconn *c, uint32_t cev, uint32_t bev)
 		len = sizeof(err);
 		getsockopt(c->bfd, SOL_SOCKET, SO_ERROR, &err, &len);
 		if (err != 0) {
-			log_msg(NULL, "door: connect to the internal port: %s",
+			log_err(NULL, "door: connect to the internal port: %s",
 			    strerror(err));
 			door_answer(c, 503, "cannot reach the workers",
 			    "Retry-After: 1\r\n");

@@ -310,7 +310,7 @@ conclude(struct fjob *j, enum outcome oc, uint64_t deadline, uint64_t first,
 			return;
 		}
 		if (j->fp.error != NULL)
-			log_msg(j->rq->reqid, "%s", j->fp.error);
+			log_warn(j->rq->reqid, "%s", j->fp.error);
 		/*
 		 * An answer before the whole body was sent leaves the rest
 		 * of it, maybe half a record, on the connection: the next
@@ -444,7 +444,7 @@ run(struct fjob *j, const struct xtarget *tg)
 			 * tried on a fresh connection.
 			 */
 			replayed = 1;
-			log_msg(rq->reqid, "pool %s: the connection died "
+			log_info(rq->reqid, "pool %s: the connection died "
 			    "unanswered (%s); %s is idempotent: trying again",
 			    rq->route, j->fail, rq->method);
 			pool_release(&j->pc, j->pc.pid > 0 ? POOL_FAIL :
@@ -476,8 +476,8 @@ run(struct fjob *j, const struct xtarget *tg)
 		 */
 		if (sent > 0 || err == ETIMEDOUT || attempt >= MAX_ATTEMPTS)
 			break;
-		log_msg(rq->reqid, "pool %s: a %s connection was closed before "
-		    "it took any of the request (%s); trying again",
+		log_info(rq->reqid, "pool %s: a %s connection was closed "
+		    "before it took any of the request (%s); trying again",
 		    rq->route, j->pc.reused ? "kept" : "new", strerror(err));
 		/*
 		 * A backend may close a kept connection (its worker was

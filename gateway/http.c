@@ -609,7 +609,7 @@ handle(struct mg_connection *conn, void *cbdata)
 	(void)cbdata;
 	/* civetweb's worker stacks are small: request state is lent. */
 	if ((x = bufpool_get(BUF_HTTP_CTX)) == NULL) {
-		log_msg(tls.reqid, "%s %s -> 503: out of memory",
+		log_err(tls.reqid, "%s %s -> 503: out of memory",
 		    ri->request_method, ri->local_uri_raw);
 		mg_printf(conn, "HTTP/1.1 503 Service Unavailable\r\n"
 		    "Content-Length: 0\r\nRetry-After: 1\r\n"
@@ -702,7 +702,7 @@ begin_request(struct mg_connection *conn)
 	if (door_peer(ri->remote_port, tls.peer, sizeof(tls.peer),
 	    &tls.peer_port, &tls.server_port, &stalled) == 0)
 		return 0;
-	log_msg(tls.reqid, "connection to the internal port from %s port %d "
+	log_warn(tls.reqid, "connection to the internal port from %s port %d "
 	    "refused: not made by cgigate", ri->remote_addr, ri->remote_port);
 	tls.answered = 1;
 	mg_printf(conn, "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n"
@@ -762,8 +762,8 @@ refused(struct mg_connection *conn, int status, const char *msg)
 	if (ri == NULL || door_peer(ri->remote_port, addr, sizeof(addr),
 	    &port, &sport, &stalled) == -1)
 		snprintf(addr, sizeof(addr), "?");
-	log_msg(id, "request from %s refused by civetweb -> %d: %s", addr,
-	    status, msg);
+	log_at(log_status_level(status), id, "request from %s refused by "
+	    "civetweb -> %d: %s", addr, status, msg);
 	memset(&t, 0, sizeof(t));
 	t.ts = clk_wall();
 	t.exit_status = -1;
@@ -789,7 +789,7 @@ static int
 log_message(const struct mg_connection *conn, const char *msg)
 {
 	(void)conn;
-	log_msg(NULL, "civetweb: %s", msg);
+	log_warn(NULL, "civetweb: %s", msg);
 	return 1;
 }
 
@@ -828,11 +828,11 @@ http_start(const struct config *c)
 	/* The door listens; civetweb only where the door connects. */
 	for (i = 0; i < c->nlisten; i++) {
 		if (door_listen(c->listen[i], &port) == -1) {
-			log_msg(NULL, "listen %s: %s", c->listen[i],
+			log_err(NULL, "listen %s: %s", c->listen[i],
 			    strerror(errno));
 			return -1;
 		}
-		log_msg(NULL, "listening on %.*s:%d",
+		log_notice(NULL, "listening on %.*s:%d",
 		    (int)(strrchr(c->listen[i], ':') - c->listen[i]),
 		    c->listen[i], port);
 	}
@@ -865,7 +865,7 @@ http_start(const struct config *c)
 	cb.http_error = refused;
 	cb.exit_thread = exit_thread;
 	if ((ctx = mg_start(&cb, NULL, opts)) == NULL) {
-		log_msg(NULL, "http_start: civetweb did not start");
+		log_err(NULL, "http_start: civetweb did not start");
 		return -1;
 	}
 	mg_set_auth_handler(ctx, "/", authorize, NULL);

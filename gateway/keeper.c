@@ -173,11 +173,11 @@ keeper_start(const struct passwd *pw)
 	pid_t pid;
 
 	if (pipe2(fds, O_CLOEXEC) == -1) {
-		log_msg(NULL, "keeper_start: pipe: %s", strerror(errno));
+		log_err(NULL, "keeper_start: pipe: %s", strerror(errno));
 		return -1;
 	}
 	if ((pid = fork()) == -1) {
-		log_msg(NULL, "keeper_start: fork: %s", strerror(errno));
+		log_err(NULL, "keeper_start: fork: %s", strerror(errno));
 		close(fds[0]);
 		close(fds[1]);
 		return -1;
@@ -186,7 +186,7 @@ keeper_start(const struct passwd *pw)
 		keeper_main(fds[0], pw);
 	close(fds[0]);
 	if (fcntl(fds[1], F_SETFL, O_NONBLOCK) == -1) {
-		log_msg(NULL, "keeper_start: O_NONBLOCK: %s", strerror(errno));
+		log_err(NULL, "keeper_start: O_NONBLOCK: %s", strerror(errno));
 		close(fds[1]);
 		kill(pid, SIGKILL);
 		return -1;
@@ -215,7 +215,7 @@ static void
 disarm(const char *why)
 {
 	if (__atomic_exchange_n(&kp.gone, 1, __ATOMIC_RELAXED) == 0)
-		log_msg(NULL, "keeper: %s; a kill -9 would now leave handlers "
+		log_err(NULL, "keeper: %s; a kill -9 would now leave handlers "
 		    "running", why);
 }
 
@@ -264,7 +264,7 @@ keeper_stop(void)
 	close(kp.fd);
 	kp.fd = -1;
 	if (kp.dropped > 0)
-		log_msg(NULL, "keeper: %lu process groups were not recorded "
+		log_warn(NULL, "keeper: %lu process groups were not recorded "
 		    "(its pipe was full)", kp.dropped);
 	if (kp.pidfd < 0)
 		return;

@@ -10,9 +10,12 @@
  * thread takes them with sigtimedwait() and, every 100 ms, reaps the
  * orphans the kernel gives it (spawn_tick).  SIGTERM, SIGINT and SIGQUIT
  * stop gracefully (a drain); SIGHUP reloads (and opens a new access_log
- * path); SIGUSR1, what logrotate sends, reopens the access log at its
- * path (accesslog.c); SIGUSR2 is logged and changes nothing.  SIGCHLD stays blocked and pending: each thread
- * reaps its own children.  A service manager that asked for it
+ * or error_log path, and sets the log_level); SIGUSR1, what logrotate
+ * sends, reopens the error log and the access log at their paths (log.c,
+ * accesslog.c); SIGUSR2 is logged and changes nothing.  The error log
+ * file is opened as soon as the configuration is known: what goes wrong
+ * before that is said on stderr.  SIGCHLD stays blocked and pending:
+ * each thread reaps its own children.  A service manager that asked for it
  * ($NOTIFY_SOCKET) hears READY once serving, RELOADING and READY around
  * a reload, STOPPING at the drain (notify.c).
  */
@@ -39,7 +42,7 @@ usage(FILE *f)
 	    "[--handlers DIR]\n"
 	    "               [--www DIR] [--timings FILE] [--check] "
 	    "[--directives]\n"
-	    "               [--version] [--help]\n"
+	    "               [--log-level LEVEL] [--version] [--help]\n"
 	    "\n"
 	    "  -c, --config FILE     read FILE (INI; see cgigate.conf(5))\n"
 	    "  -l, --listen ADDR:PORT  listen here (repeatable; default "
@@ -54,6 +57,8 @@ usage(FILE *f)
 	    "name section type\n"
 	    "  -u, --user NAME       started as root: run as NAME after binding\n"
 	    "      --allow-root      run handlers as root (when root, no user)\n"
+	    "      --log-level LEVEL error, warn, notice, info or debug "
+	    "(default info)\n"
 	    "  -V, --version         print the version\n"
 	    "  -h, --help            this text\n");
 }
@@ -137,7 +142,7 @@ give_away(const char *db, const struct passwd *pw)
 		snprintf(path, sizeof(path), "%s%s", db, sfx[i]);
 		if (chown(path, pw->pw_uid, pw->pw_gid) == -1 &&
 		    errno != ENOENT) {
-			log_msg(NULL, "chown %s: %s", path, strerror(errno));
+			log_err(NULL, "chown %s: %s", path, strerror(errno));
 			return -1;
 		}
 	}
@@ -188,19 +193,18 @@ alog_switch(const struct config *c, char *err, size_t errlen)
 }
 
 /*
- * --check: could the access log be opened for appending, by whoever runs
- * this?  Looked at without creating it.  The count of errors.
+ * --check: could the log file p be opened for appending, by whoever runs
+ * this?  Looked at without creating it.  The count of errors, each said
+ * after where ("file:line: key: ").
  */
 static int
-check_alog(const struct config *c)
+check_logfile(const char *p, const char *where)
 {
-	const char *p = alog_wanted(c);
-	char where[1024], dir[4096], *slash;
+	char dir[4096], *slash;
 	struct stat st;
 
 	if (p == NULL)
 		return 0;
-	alog_where(c, where, sizeof(where));
 	if (stat(p, &st) == 0) {
 		if (S_ISDIR(st.st_mode)) {
 			fprintf(stderr, "%s%s: %s\n", where, p,
@@ -231,6 +235,92 @@ check_alog(const struct config *c)
 	return 0;
 }
 
+static int
+check_alog(const struct config *c)
+{
+	char where[1024];
+
+	alog_where(c, where, sizeof(where));
+	return check_logfile(alog_wanted(c), where);
+}
+
+/* Does c ask for an error log file?  NULL: stderr. */
+static const char *
+elog_wanted(const struct config *c)
+{
+	if (c->error_log == NULL || strcmp(c->error_log, "stderr") == 0)
+		return NULL;
+	return c->error_log;
+}
+
+/* Where error_log was set, for messages: "file:line: error_log: ". */
+static void
+elog_where(const struct config *c, char *buf, size_t len)
+{
+	if (c->error_log_line > 0)
+		snprintf(buf, len, "%s:%d: error_log: ", c->file,
+		    c->error_log_line);
+	else
+		snprintf(buf, len, "error_log: ");
+}
+
+static int
+check_elog(const struct config *c)
+{
+	char where[1024];
+
+	elog_where(c, where, sizeof(where));
+	return check_logfile(elog_wanted(c), where);
+}
+
+/* elog_open's "nothing to change". */
+#define ELOG_SAME	(-2)
+
+/*
+ * Open c's error log file, unless it is the one in use; not used yet, so
+ * that a reload can still be refused.  *fd: the descriptor, -1 for
+ * stderr, ELOG_SAME for no change.  -1 with "file:line: error_log: PATH:
+ * reason" in err.
+ */
+static int
+elog_open(const struct config *c, int *fd, char *err, size_t errlen)
+{
+	const char *want = elog_wanted(c), *cur = log_path();
+
+	*fd = ELOG_SAME;
+	if (want == NULL ? cur == NULL : cur != NULL && strcmp(want, cur) == 0)
+		return 0;
+	if (want == NULL) {
+		*fd = -1;
+		return 0;
+	}
+	if ((*fd = log_file_open(want)) != -1)
+		return 0;
+	if (c->error_log_line > 0)
+		snprintf(err, errlen, "%s:%d: error_log: %s: %s", c->file,
+		    c->error_log_line, want, strerror(errno));
+	else
+		snprintf(err, errlen, "error_log: %s: %s", want,
+		    strerror(errno));
+	*fd = ELOG_SAME;
+	return -1;
+}
+
+/* Log to what elog_open gave for c from now on.  0 or -1 (logged). */
+static int
+elog_use(const struct config *c, int fd)
+{
+	const char *want = elog_wanted(c);
+
+	if (fd == ELOG_SAME)
+		return 0;
+	if (log_use(fd, want) == 0)
+		return 0;
+	log_err(NULL, "error_log %s: %s", want ? want : "stderr",
+	    strerror(errno));
+	return -1;
+}
+
 /* SIGHUP loads a new configuration; older ones stay until exit. */
 #define MAX_RELOADS	1000
 
@@ -241,6 +331,7 @@ struct opts {
 	int		 nlisten;
 	const char	*handlers, *www, *timings, *user;
 	int		 allow_root;
+	int		 log_level;	/* -1: the file's */
 };
 
 /* The command line over what the file said.  -1: out of memory. */
@@ -266,6 +357,8 @@ apply_opts(const struct opts *o, struct config *c)
 		c->user_line = 0;
 	if (o->allow_root)
 		c->allow_root = 1;
+	if (o->log_level >= 0)
+		c->log_level = o->log_level;
 	return 0;
 }
 
@@ -412,6 +505,7 @@ check_all(const struct opts *o)
 	}
 	errors += check_listen(c);
 	errors += check_alog(c);
+	errors += check_elog(c);
 	errors += scan_check(c->handlers, c);
 	if (access(c->www, R_OK | X_OK) == -1) {
 		fprintf(stderr, "%s: www directory: %s\n", c->www,
@@ -433,7 +527,7 @@ static void
 need_restart(const char *what, const char *a, const char *b)
 {
 	if (strcmp(a, b) != 0)
-		log_msg(NULL, "SIGHUP: %s changed (%s -> %s); that takes a "
+		log_warn(NULL, "SIGHUP: %s changed (%s -> %s); that takes a "
 		    "restart", what, a, b);
 }
 
@@ -450,22 +544,29 @@ reload(const struct opts *o, struct config **cur)
 {
 	struct config *nc, *oc = *cur;
 	char err[512], a[1024] = "", b[1024] = "";
-	int i;
+	int i, efd;
 
 	if ((nc = build_config(o, err, sizeof(err))) == NULL) {
-		log_msg(NULL, "SIGHUP: %s; keeping the running configuration",
+		log_err(NULL, "SIGHUP: %s; keeping the running configuration",
 		    err);
 		timelog_event("reload_failed", getpid(), "%s", err);
 		return -1;
 	}
-	if (alog_switch(nc, err, sizeof(err)) == -1) {
-		log_msg(NULL, "SIGHUP: %s; keeping the running configuration",
+	if (elog_open(nc, &efd, err, sizeof(err)) == -1 ||
+	    alog_switch(nc, err, sizeof(err)) == -1) {
+		log_err(NULL, "SIGHUP: %s; keeping the running configuration",
 		    err);
 		timelog_event("reload_failed", getpid(), "%s", err);
+		if (efd >= 0)
+			close(efd);
 		config_free(nc);
 		free(nc);
 		return -1;
 	}
+	if (efd != ELOG_SAME)
+		log_notice(NULL, "SIGHUP: the log goes to %s from now on",
+		    elog_wanted(nc) ? elog_wanted(nc) : "stderr");
+	(void)elog_use(nc, efd);
 	for (i = 0; i < oc->nlisten; i++)
 		snprintf(a + strlen(a), sizeof(a) - strlen(a), "%s%s",
 		    i ? "," : "", oc->listen[i]);
@@ -477,9 +578,9 @@ reload(const struct opts *o, struct config **cur)
 	need_restart("www", oc->www, nc->www);
 	need_restart("timings", oc->timings, nc->timings);
 	if (oc->threads != nc->threads)
-		log_msg(NULL, "SIGHUP: threads changed; that takes a restart");
+		log_warn(NULL, "SIGHUP: threads changed; that takes a restart");
 	if (cfgref_publish(nc) == -1) {
-		log_msg(NULL, "SIGHUP: out of memory; keeping the running "
+		log_err(NULL, "SIGHUP: out of memory; keeping the running "
 		    "configuration");
 		config_free(nc);
 		free(nc);
@@ -488,8 +589,13 @@ reload(const struct opts *o, struct config **cur)
 	/* oc may be gone from here on: it was only held by cfgref.c. */
 	pool_set_config(nc);
 	timelog_retention(nc->timings_max_age_us, nc->timings_max_rows);
+	if (log_get_level() != nc->log_level)
+		log_notice(NULL, "SIGHUP: log_level %s -> %s",
+		    log_level_name(log_get_level()),
+		    log_level_name(nc->log_level));
+	log_set_level(nc->log_level);
 	scan_kick();
-	log_msg(NULL, "SIGHUP: configuration reloaded%s%s (%d older still "
+	log_notice(NULL, "SIGHUP: configuration reloaded%s%s (%d older still "
 	    "in use)", o->conffile ? " from " : "",
 	    o->conffile ? o->conffile : "", cfgref_retired());
 	timelog_event("reload", getpid(), "%s",
@@ -511,6 +617,7 @@ main(int argc, char *argv[])
 		{ "user",	required_argument,	NULL, 'u' },
 		{ "allow-root",	no_argument,		NULL, 'R' },
 		{ "directives",	no_argument,		NULL, 'D' },
+		{ "log-level",	required_argument,	NULL, 'L' },
 		{ "version",	no_argument,		NULL, 'V' },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ NULL,		0,			NULL, 0 }
@@ -523,10 +630,11 @@ main(int argc, char *argv[])
 	const struct timespec tick = { 0, 100 * 1000000L };
 	sigset_t set;
 	const char *why;
-	int ch, i, check = 0, sig;
+	int ch, i, check = 0, sig, efd;
 	uint64_t t0;
 
 	memset(&o, 0, sizeof(o));
+	o.log_level = -1;
 
 	while ((ch = getopt_long(argc, argv, "c:l:d:w:t:nu:Vh", longopts,
 	    NULL)) != -1) {
@@ -568,6 +676,14 @@ main(int argc, char *argv[])
 		case 'R':
 			o.allow_root = 1;
 			break;
+		case 'L':
+			if ((o.log_level = config_log_level(optarg)) == -1) {
+				fprintf(stderr, "cgigate: --log-level %s: want "
+				    "error, warn, notice, info or debug\n",
+				    optarg);
+				return 2;
+			}
+			break;
 		case 'D':
 			for (i = 0; (k = config_key_at((size_t)i)) != NULL; i++)
 				printf("%s %s %s\n", k->name,
@@ -605,6 +721,14 @@ main(int argc, char *argv[])
 		fprintf(stderr, "cgigate: %s\n", err);
 		return 1;
 	}
+	/* From here on the log is the error_log file, if there is one. */
+	log_set_level(cfg->log_level);
+	if (elog_open(cfg, &efd, err, sizeof(err)) == -1) {
+		fprintf(stderr, "cgigate: %s\n", err);
+		return 1;
+	}
+	if (elog_use(cfg, efd) == -1)
+		return 1;
 
 	/* Before any thread: the keeper is a fork of this process. */
 	if (keeper_start(pw) == -1)
@@ -612,7 +736,7 @@ main(int argc, char *argv[])
 	/* So is the reader that lets a SIGHUP read a root-only file. */
 	if (pw != NULL && o.conffile != NULL && geteuid() == 0 &&
 	    confread_start(o.conffile) == -1)
-		log_msg(NULL, "%s: no reader for reloads (%s): after the "
+		log_warn(NULL, "%s: no reader for reloads (%s): after the "
 		    "switch to %s, the file must be readable by that user",
 		    o.conffile, strerror(errno), cfg->user);
 	/* After the keeper's fork, so that it holds no old log open. */
@@ -647,7 +771,13 @@ main(int argc, char *argv[])
 	}
 	/* Rotated files are then made by that user: see cgigate.conf(5). */
 	if (pw != NULL && alog_chown(pw->pw_uid, pw->pw_gid) == -1) {
-		log_msg(NULL, "chown %s: %s", alog_path(), strerror(errno));
+		log_err(NULL, "chown %s: %s", alog_path(), strerror(errno));
+		keeper_stop();
+		timelog_close();
+		return 1;
+	}
+	if (pw != NULL && log_chown(pw->pw_uid, pw->pw_gid) == -1) {
+		log_err(NULL, "chown %s: %s", log_path(), strerror(errno));
 		keeper_stop();
 		timelog_close();
 		return 1;
@@ -658,7 +788,7 @@ main(int argc, char *argv[])
 		return 1;
 	}
 	if (cfgref_publish(cfg) == -1) {
-		log_msg(NULL, "out of memory");
+		log_err(NULL, "out of memory");
 		scan_stop();
 		spawn_shutdown();
 		keeper_stop();
@@ -668,7 +798,7 @@ main(int argc, char *argv[])
 	/* Binds, then (as root with a user) drops privileges for good. */
 	if (http_start(cfg) == -1 || (pw != NULL && getuid() != pw->pw_uid)) {
 		if (pw != NULL && getuid() != pw->pw_uid)
-			log_msg(NULL, "could not switch to user %s", cfg->user);
+			log_err(NULL, "could not switch to user %s", cfg->user);
 		scan_stop();
 		spawn_shutdown();
 		keeper_stop();
@@ -684,9 +814,10 @@ main(int argc, char *argv[])
 		timelog_close();
 		return 1;
 	}
-	log_msg(NULL, "cgigate %s started (handlers %s, www %s, timings %s)",
+	log_notice(NULL, "cgigate %s started (handlers %s, www %s, timings %s)",
 	    PACKAGE_VERSION, cfg->handlers, cfg->www, cfg->timings);
 	timelog_event("start", getpid(), "cgigate %s", PACKAGE_VERSION);
+	log_started();
 	notify("READY=1\nMAINPID=%d\nSTATUS=serving", (int)getpid());
 
 	sigdelset(&set, SIGCHLD);
@@ -696,22 +827,28 @@ main(int argc, char *argv[])
 		if ((sig = sigtimedwait(&set, NULL, &tick)) == -1)
 			continue;
 		if (sig == SIGUSR1) {
-			/* logrotate's postrotate: a new file at the path. */
+			/* logrotate's postrotate: new files at the paths. */
+			if ((i = log_reopen()) == 0)
+				log_notice(NULL, "SIGUSR1: error log reopened");
+			else if (i == -1)
+				log_err(NULL, "SIGUSR1: error log %s: %s; still "
+				    "writing to the old file", log_path(),
+				    strerror(errno));
 			if ((i = alog_reopen()) == 1)
-				log_msg(NULL, "SIGUSR1: no access_log to "
+				log_notice(NULL, "SIGUSR1: no access_log to "
 				    "reopen");
 			else if (i == 0)
-				log_msg(NULL, "SIGUSR1: access log reopened");
+				log_notice(NULL, "SIGUSR1: access log "
+				    "reopened");
 			else
-				log_msg(NULL, "SIGUSR1: access log %s: %s; "
+				log_err(NULL, "SIGUSR1: access log %s: %s; "
 				    "still writing to the old file",
 				    alog_path(), strerror(errno));
 			continue;
 		}
 		if (sig == SIGUSR2) {
-			/* Logging goes to stderr: nothing to reopen. */
-			log_msg(NULL, "SIGUSR2: ignored (cgigate logs to "
-			    "stderr and keeps no log file to reopen)");
+			log_notice(NULL, "SIGUSR2: ignored (SIGUSR1 reopens "
+			    "the log files)");
 			continue;
 		}
 		if (sig != SIGHUP)
@@ -722,7 +859,7 @@ main(int argc, char *argv[])
 		notify("READY=1\nSTATUS=serving");
 	}
 	notify("STOPPING=1\nSTATUS=draining");
-	log_msg(NULL, "%s: draining (up to %lld ms)", strsignal(sig),
+	log_notice(NULL, "%s: draining (up to %lld ms)", strsignal(sig),
 	    (long long)(cfg->drain_us / 1000));
 	t0 = clk_now_us();
 	http_stop_drain(cfg->drain_us);
@@ -730,7 +867,7 @@ main(int argc, char *argv[])
 	scan_stop();
 	spawn_shutdown();
 	keeper_stop();
-	log_msg(NULL, "stopped after %llu ms; %d orphaned processes reaped",
+	log_notice(NULL, "stopped after %llu ms; %d orphaned processes reaped",
 	    (unsigned long long)((clk_now_us() - t0) / 1000), spawn_zombies());
 	timelog_event("stop", getpid(), "%s", strsignal(sig));
 	timelog_close();

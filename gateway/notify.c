@@ -51,7 +51,7 @@ notify(const char *fmt, ...)
 	    sendto(fd, msg, (size_t)n, MSG_NOSIGNAL, (struct sockaddr *)&sun,
 	    len) != n) {
 		if (!warned++)
-			log_msg(NULL, "NOTIFY_SOCKET %s: %s", path,
+			log_warn(NULL, "NOTIFY_SOCKET %s: %s", path,
 			    strerror(errno));
 	}
 	if (fd != -1)

@@ -148,7 +148,7 @@ pool_new(const char *route, const char *path, const struct route_conf *rc)
 		e->pool = p;
 		e->state = EP_UP;
 		if (backend_addr(e, rc->fcgi.backends[i]) == -1) {
-			log_msg(NULL, "pool %s: bad backend %s", route,
+			log_err(NULL, "pool %s: bad backend %s", route,
 			    rc->fcgi.backends[i]);
 			free(e);
 			continue;
@@ -315,7 +315,7 @@ endpoint_failed(struct endpoint *e, const char *why)
 		e->ejections++;
 		e->retry_us = clk_now_us() + wait;
 		pool_close_idle(e);
-		log_msg(NULL, "pool %s: backend %s ejected (%s); retry in "
+		log_warn(NULL, "pool %s: backend %s ejected (%s); retry in "
 		    "%llu ms", p->route, e->name, why,
 		    (unsigned long long)wait / 1000);
 		timelog_event("backend_ejected", 0, "%s %s: %s", p->route,
@@ -323,7 +323,7 @@ endpoint_failed(struct endpoint *e, const char *why)
 		return;
 	}
 	if (e->state == EP_UP) {
-		log_msg(NULL, "pool %s: worker %d failed (%s); replacing it",
+		log_warn(NULL, "pool %s: worker %d failed (%s); replacing it",
 		    p->route, (int)e->c.pid, why);
 		e->state = EP_RETIRING;
 		e->why = "failed";
@@ -409,12 +409,12 @@ idle_state(struct pool *p, const struct endpoint *e, int fd)
 		return IDLE_CLEAN;
 	if (n > 0) {
 		atomic_fetch_add(&p->idle_data, 1);
-		log_msg(NULL, "pool %s: %s: data on an idle kept connection "
+		log_warn(NULL, "pool %s: %s: data on an idle kept connection "
 		    "(late or stray records); closed it", p->route, e->name);
 		return IDLE_DATA;
 	}
 	atomic_fetch_add(&p->idle_closed, 1);
-	log_msg(NULL, "pool %s: %s closed its idle kept connection%s%s%s%s",
+	log_info(NULL, "pool %s: %s closed its idle kept connection%s%s%s%s",
 	    p->route, e->name, n == 0 ? "" : " (", n == 0 ? "" :
 	    strerror(errno), n == 0 ? "" : ")", p->remote ? "" :
 	    "; retiring it");
@@ -561,7 +561,7 @@ pool_release(struct pool_conn *pc, enum pool_end how, const char *why)
 		break;
 	case POOL_KILL:
 		if (!p->remote) {
-			log_msg(NULL, "pool %s: killing worker %d (%s)",
+			log_warn(NULL, "pool %s: killing worker %d (%s)",
 			    p->route, (int)e->c.pid, why ? why : "killed");
 			timelog_event("worker_killed", (int)e->c.pid, "%s: %s",
 			    p->route, why ? why : "killed");

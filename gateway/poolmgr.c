@@ -58,16 +58,18 @@ drain_output(struct endpoint *e, int fd, int final)
 		line = e->outbuf;
 		while ((nl = memchr(line, '\n', e->outlen - (size_t)(line -
 		    e->outbuf))) != NULL) {
-			log_msg(NULL, "pool %s worker %d: %.*s", e->pool->route,
-			    (int)e->c.pid, (int)(nl - line), line);
+			log_warn(NULL, "pool %s worker %d: %.*s",
+			    e->pool->route, (int)e->c.pid, (int)(nl - line),
+			    line);
 			line = nl + 1;
 		}
 		e->outlen -= (size_t)(line - e->outbuf);
 		memmove(e->outbuf, line, e->outlen);
 		if (e->outlen == sizeof(e->outbuf) || (final && n <= 0 &&
 		    e->outlen > 0)) {
-			log_msg(NULL, "pool %s worker %d: %.*s", e->pool->route,
-			    (int)e->c.pid, (int)e->outlen, e->outbuf);
+			log_warn(NULL, "pool %s worker %d: %.*s",
+			    e->pool->route, (int)e->c.pid, (int)e->outlen,
+			    e->outbuf);
 			e->outlen = 0;
 		}
 		if (n <= 0)
@@ -122,7 +124,7 @@ spawn_worker(struct pool *p)
 	if ((lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
 	    bind(lfd, (struct sockaddr *)sun, e->addrlen) == -1 ||
 	    listen(lfd, 64) == -1) {
-		log_msg(NULL, "pool %s: worker socket: %s", p->route,
+		log_err(NULL, "pool %s: worker socket: %s", p->route,
 		    strerror(errno));
 		goto fail;
 	}
@@ -155,7 +157,7 @@ spawn_worker(struct pool *p)
 	close(lfd);
 	lfd = -1;
 	if (rc == -1) {
-		log_msg(NULL, "pool %s: spawn %s: %s", p->route, p->path,
+		log_err(NULL, "pool %s: spawn %s: %s", p->route, p->path,
 		    strerror(saved));
 		timelog_event("worker_spawn_failed", 0, "%s: %s", p->route,
 		    strerror(saved));
@@ -176,6 +178,7 @@ spawn_worker(struct pool *p)
 	p->eps = e;
 	pool_handoff(p);
 	timelog_event("worker_spawn", (int)e->c.pid, "%s", p->route);
+	log_debug(NULL, "pool %s: worker %d started", p->route, (int)e->c.pid);
 	return;
 backoff:
 	free(e);
@@ -204,10 +207,12 @@ worker_exited(struct pool *p, struct endpoint *e)
 	drain_output(e, e->c.out, 1);
 	drain_output(e, e->c.err, 1);
 	if (e->state == EP_RETIRING) {
+		log_debug(NULL, "pool %s: worker %d exited: %s (%s)", p->route,
+		    (int)e->c.pid, how, e->why ? e->why : "retired");
 		timelog_event("worker_exit", (int)e->c.pid, "%s: %s (%s)",
 		    p->route, how, e->why ? e->why : "retired");
 	} else {
-		log_msg(NULL, "pool %s: worker %d died: %s after %lu requests",
+		log_warn(NULL, "pool %s: worker %d died: %s after %lu requests",
 		    p->route, (int)e->c.pid, how, e->served);
 		timelog_event("worker_exit", (int)e->c.pid, "%s: %s",
 		    p->route, how);
@@ -217,7 +222,7 @@ worker_exited(struct pool *p, struct endpoint *e)
 			wait = backoff_us(BACKOFF_MIN_US,
 			    (uint64_t)BACKOFF_MIN_US << 8, (unsigned)p->fails - 1);
 			p->backoff_until = clk_now_us() + wait;
-			log_msg(NULL, "pool %s: worker failed at start-up "
+			log_warn(NULL, "pool %s: worker failed at start-up "
 			    "(%d in a row); next start in %llu ms", p->route,
 			    p->fails, (unsigned long long)wait / 1000);
 			timelog_event("backoff", 0, "%s: %d failures, %llu ms",
@@ -240,7 +245,7 @@ tend_local(struct pool *p, uint64_t now)
 	/* The program is gone: retire its workers, start none. */
 	if (stat(p->path, &st) == -1) {
 		if (!p->gone)
-			log_msg(NULL, "pool %s: %s is gone; stopping its "
+			log_notice(NULL, "pool %s: %s is gone; stopping its "
 			    "workers", p->route, p->path);
 		p->gone = 1;
 		for (e = p->eps; e != NULL; e = e->next)
@@ -259,8 +264,8 @@ tend_local(struct pool *p, uint64_t now)
 		p->gen++;
 		p->fails = 0;
 		p->backoff_until = 0;
-		log_msg(NULL, "pool %s: %s changed; rolling workers", p->route,
-		    p->path);
+		log_notice(NULL, "pool %s: %s changed; rolling workers",
+		    p->route, p->path);
 		for (e = p->eps; e != NULL; e = e->next)
 			pool_retire(p, e, "program changed");
 	}
@@ -346,8 +351,8 @@ tend_remote(struct pool *p, uint64_t now)
 		if (fd >= 0) {
 			close(fd);
 			e->ejected = 0;
-			log_msg(NULL, "pool %s: backend %s restored", p->route,
-			    e->name);
+			log_notice(NULL, "pool %s: backend %s restored",
+			    p->route, e->name);
 			timelog_event("backend_restored", 0, "%s %s", p->route,
 			    e->name);
 			pool_handoff(p);
@@ -425,7 +430,7 @@ pool_start(const struct config *c)
 	pthread_mutex_unlock(&pm.lock);
 	srandom((unsigned)getpid() ^ (unsigned)clk_now_us());
 	if ((errno = pthread_create(&pm.thread, NULL, manager, NULL)) != 0) {
-		log_msg(NULL, "pool_start: pthread_create: %s",
+		log_err(NULL, "pool_start: pthread_create: %s",
 		    strerror(errno));
 		return -1;
 	}

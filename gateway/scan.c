@@ -165,7 +165,7 @@ rescan(void *arg)
 		old = sc.table;
 		sc.table = t;
 		pthread_rwlock_unlock(&sc.lock);
-		log_msg(NULL, "handlers: %zu routes (was %zu)",
+		log_notice(NULL, "handlers: %zu routes (was %zu)",
 		    route_table_count(t), route_table_count(old));
 		timelog_event("rescan", 0, "%zu routes",
 		    route_table_count(t));
@@ -179,19 +179,19 @@ int
 scan_start(const char *dir)
 {
 	if (realpath(dir, sc.real) == NULL) {
-		log_msg(NULL, "scan_start: %s: %s", dir, strerror(errno));
+		log_err(NULL, "scan_start: %s: %s", dir, strerror(errno));
 		return -1;
 	}
 	if ((sc.dir = strdup(sc.real)) == NULL ||
 	    (sc.table = build(sc.dir, NULL)) == NULL) {
-		log_msg(NULL, "scan_start: out of memory");
+		log_err(NULL, "scan_start: out of memory");
 		return -1;
 	}
-	log_msg(NULL, "handlers: %s, %zu routes", sc.dir,
+	log_notice(NULL, "handlers: %s, %zu routes", sc.dir,
 	    route_table_count(sc.table));
 	clk_cond_init(&sc.wake);
 	if ((errno = pthread_create(&sc.thread, NULL, rescan, NULL)) != 0) {
-		log_msg(NULL, "scan_start: pthread_create: %s",
+		log_err(NULL, "scan_start: pthread_create: %s",
 		    strerror(errno));
 		return -1;
 	}

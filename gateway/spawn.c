@@ -474,7 +474,7 @@ spawn_init(void)
 	struct rlimit rl;
 
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
-		log_msg(NULL, "spawn_init: PR_SET_CHILD_SUBREAPER: %s",
+		log_warn(NULL, "spawn_init: PR_SET_CHILD_SUBREAPER: %s",
 		    strerror(errno));
 	/*
 	 * Each connection costs a descriptor: take all the kernel allows.
@@ -486,17 +486,17 @@ spawn_init(void)
 		rl.rlim_cur = rl.rlim_max;
 		if (setrlimit(RLIMIT_NOFILE, &rl) == 0) {
 			nofile_raised = 1;
-			log_msg(NULL, "open files: limit raised from %llu to "
+			log_info(NULL, "open files: limit raised from %llu to "
 			    "%llu (handlers keep %llu)",
 			    (unsigned long long)nofile.rlim_cur,
 			    (unsigned long long)rl.rlim_cur,
 			    (unsigned long long)nofile.rlim_cur);
 		} else
-			log_msg(NULL, "open files: cannot raise the limit of "
+			log_warn(NULL, "open files: cannot raise the limit of "
 			    "%llu: %s", (unsigned long long)nofile.rlim_cur,
 			    strerror(errno));
 	} else if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
-		log_msg(NULL, "open files: limit %llu, the most allowed",
+		log_info(NULL, "open files: limit %llu, the most allowed",
 		    (unsigned long long)rl.rlim_cur);
 	return 0;
 }

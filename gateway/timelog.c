@@ -159,7 +159,7 @@ static void
 step(sqlite3_stmt *s)
 {
 	if (sqlite3_step(s) != SQLITE_DONE)
-		log_msg(NULL, "timelog: insert: %s", sqlite3_errmsg(tl.db));
+		log_err(NULL, "timelog: insert: %s", sqlite3_errmsg(tl.db));
 	sqlite3_reset(s);
 }
 
@@ -341,7 +341,7 @@ writer(void *arg)
 			sqlite3_exec(tl.db, "BEGIN", NULL, NULL, NULL);
 			write_recs(batch, n);
 			if (dropped > 0) {
-				log_msg(NULL, "timelog: queue full, dropped "
+				log_warn(NULL, "timelog: queue full, dropped "
 				    "%llu rows", dropped);
 				dropped_ev.kind = REC_EVENT;
 				dropped_ev.u.e.ts = clk_wall();
@@ -355,7 +355,7 @@ writer(void *arg)
 			}
 			if (sqlite3_exec(tl.db, "COMMIT", NULL, NULL, NULL) !=
 			    SQLITE_OK) {
-				log_msg(NULL, "timelog: commit: %s",
+				log_err(NULL, "timelog: commit: %s",
 				    sqlite3_errmsg(tl.db));
 				sqlite3_exec(tl.db, "ROLLBACK", NULL, NULL,
 				    NULL);
@@ -437,7 +437,7 @@ make_parent(const char *path)
 		return 0;
 	*slash = '\0';
 	if (mkdir(dir, 0750) == -1 && errno != EEXIST) {
-		log_msg(NULL, "timelog: mkdir %s: %s", dir, strerror(errno));
+		log_err(NULL, "timelog: mkdir %s: %s", dir, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -481,33 +481,33 @@ timelog_open(const char *path, int queue_len, int64_t max_age_us,
 	if (strcmp(path, "off") == 0) {
 		/* For measuring what the log costs; nothing is kept. */
 		tl.off = 1;
-		log_msg(NULL, "timings = off: no request is recorded");
+		log_notice(NULL, "timings = off: no request is recorded");
 		return 0;
 	}
 	if (make_parent(path) == -1)
 		return -1;
 	if (sqlite3_open_v2(path, &tl.db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		log_msg(NULL, "timelog: open %s: %s", path,
+		log_err(NULL, "timelog: open %s: %s", path,
 		    tl.db ? sqlite3_errmsg(tl.db) : "out of memory");
 		goto fail;
 	}
 	sqlite3_busy_timeout(tl.db, 5000);
 	if (sqlite3_exec(tl.db, timelog_sql_schema, NULL, NULL, &msg) !=
 	    SQLITE_OK) {
-		log_msg(NULL, "timelog: schema of %s: %s", path, msg);
+		log_err(NULL, "timelog: schema of %s: %s", path, msg);
 		sqlite3_free(msg);
 		goto fail;
 	}
 	add_columns(path);
 	if (sqlite3_exec(tl.db, timelog_sql_views, NULL, NULL, &msg) !=
 	    SQLITE_OK) {
-		log_msg(NULL, "timelog: views of %s: %s", path, msg);
+		log_err(NULL, "timelog: views of %s: %s", path, msg);
 		sqlite3_free(msg);
 		msg = NULL;
 	}
 	if (prepare_inserts() == -1) {
-		log_msg(NULL, "timelog: prepare: %s", sqlite3_errmsg(tl.db));
+		log_err(NULL, "timelog: prepare: %s", sqlite3_errmsg(tl.db));
 		goto fail;
 	}
 	tl.max_age_us = max_age_us;
@@ -517,13 +517,13 @@ timelog_open(const char *path, int queue_len, int64_t max_age_us,
 	tl.cap = (size_t)queue_len;
 	if ((tl.q = calloc(tl.cap, sizeof(*tl.q))) == NULL ||
 	    (tl.spare = calloc(tl.cap, sizeof(*tl.spare))) == NULL) {
-		log_msg(NULL, "timelog: out of memory");
+		log_err(NULL, "timelog: out of memory");
 		goto fail;
 	}
 	clk_cond_init(&tl.cond);
 	tl.running = 1;
 	if ((errno = pthread_create(&tl.thread, NULL, writer, NULL)) != 0) {
-		log_msg(NULL, "timelog: pthread_create: %s", strerror(errno));
+		log_err(NULL, "timelog: pthread_create: %s", strerror(errno));
 		tl.running = 0;
 		goto fail;
 	}
@@ -600,7 +600,7 @@ timelog_dashboard(FILE *f, int window_s)
 	sqlite3_busy_timeout(db, 1000);
 	if (sqlite3_prepare_v2(db, timelog_sql_dashboard, -1, &st, NULL) !=
 	    SQLITE_OK) {
-		log_msg(NULL, "timelog_dashboard: %s", sqlite3_errmsg(db));
+		log_err(NULL, "timelog_dashboard: %s", sqlite3_errmsg(db));
 		goto done;
 	}
 	sqlite3_bind_int(st, 1, window_s);

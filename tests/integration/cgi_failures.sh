@@ -193,7 +193,7 @@ expect_eq "queued requests run first come, first served" "a b c d e" \
 # 10 MB of stderr: no deadlock, logged with the request id, capped.
 out=$(curl -s -m 60 "$URL/flood")
 expect_eq "10 MB stderr flood does not deadlock" "survived" "$out"
-expect_log "stderr is logged with the request id" "] stderr: eeeeeeeeee"
+expect_log "stderr is logged with the request id" "] warn: stderr: eeeeeeeeee"
 expect_log "stderr is capped" "more output dropped, limit 8192 bytes"
 lines=$(gw_log | grep -c 'stderr: eeee')
 [ "$lines" -le 90 ] && ok "stderr lines bounded by the cap ($lines)" ||

@@ -181,7 +181,7 @@ expect_eq "the pool replaced the crashed worker" 200 "$code"
 
 code=$(http_code "$URL/fix?stderr=2000000")
 expect_eq "2 MB of STDERR records, no deadlock" 200 "$code"
-expect_log "worker stderr is logged with the request id" "] stderr: eeee"
+expect_log "worker stderr is logged with the request id" "] warn: stderr: eeee"
 expect_log "worker stderr is capped" "more output dropped"
 
 t0=$(date +%s)

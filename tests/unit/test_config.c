@@ -824,6 +824,58 @@ test_bounds_each(void **state)
 	assert_true(nbound >= 25);
 }
 
+/*
+ * error_log and log_level: stderr and info by default (what cgigate did
+ * before either existed); a path is kept with its line; each level by
+ * name, in severity order; anything else refused by line.
+ */
+static void
+test_log_directives(void **state)
+{
+	static const char *names[] = {
+		"error", "warn", "notice", "info", "debug"
+	};
+	struct config c;
+	char text[256];
+	size_t i;
+
+	(void)state;
+	load(&c, "[server]\n");
+	assert_null(c.error_log);
+	assert_int_equal(c.error_log_line, 0);
+	assert_int_equal(c.log_level, LL_INFO);
+	config_free(&c);
+	load(&c, "[server]\nthreads = 4\nerror_log = /var/log/cg.log\n");
+	assert_string_equal(c.error_log, "/var/log/cg.log");
+	assert_int_equal(c.error_log_line, 3);
+	config_free(&c);
+	load(&c, "[server]\nerror_log = stderr\n");
+	assert_string_equal(c.error_log, "stderr");
+	config_free(&c);
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(text, sizeof(text), "[server]\nlog_level = %s\n",
+		    names[i]);
+		load(&c, text);
+		assert_int_equal(c.log_level, LL_ERROR + (int)i);
+		assert_int_equal(config_log_level(names[i]),
+		    LL_ERROR + (int)i);
+		config_free(&c);
+	}
+	assert_true(LL_ERROR < LL_WARN && LL_WARN < LL_NOTICE &&
+	    LL_NOTICE < LL_INFO && LL_INFO < LL_DEBUG);
+	assert_int_equal(config_log_level("verbose"), -1);
+	assert_int_equal(config_log_level("Warn"), -1);
+	assert_int_equal(config_log_level(""), -1);
+	refused("[server]\nlog_level = verbose\n", 2,
+	    "log_level wants error, warn, notice, info or debug");
+	refused("[server]\nlog_level = warning\n", 2,
+	    "log_level wants error, warn, notice, info or debug");
+	refused("[route /a]\nlog_level = debug\n", 2,
+	    "unknown directive in [route]");
+	refused("[server]\nerror_log = /a\nerror_log = /b\n", 3,
+	    "error_log: given twice in [server] (first at line 2)");
+}
+
 /* A key of one section is unknown in the other, unless it is both's. */
 static void
 test_scope_each(void **state)
@@ -866,6 +918,7 @@ main(void)
 		cmocka_unit_test(test_inherit_each),
 		cmocka_unit_test(test_bounds_each),
 		cmocka_unit_test(test_scope_each),
+		cmocka_unit_test(test_log_directives),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
