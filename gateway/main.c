@@ -741,7 +741,7 @@ main(int argc, char *argv[])
 		    o.conffile, strerror(errno), cfg->user);
 	/* After the keeper's fork, so that it holds no old log open. */
 	if (alog_switch(cfg, err, sizeof(err)) == -1) {
-		fprintf(stderr, "cgigate: %s\n", err);
+		log_err(NULL, "%s", err);	/* and on stderr, while starting */
 		keeper_stop();
 		return 1;
 	}

@@ -188,6 +188,17 @@ expect_eq "--check fails" 1 "$?"
 expect_contains "--check names the line" \
     "cgigate.conf:6: error_log: $W/no-such-dir/e.log: cannot create it" \
     "$(cat "$W/check.out")"
+# A later start-up error: in the file, and on stderr while starting.
+rm -f "$EL"
+conf "error_log = $EL" "access_log = $W/no-such-dir/a.log"
+"$GATEWAY" $ROOTOK --config "$W/cgigate.conf" >"$W/start.out" 2>&1
+expect_eq "an access_log it cannot open: exit 1" 1 "$?"
+expect_contains "said in the file, as an error" \
+    "error: $W/cgigate.conf:7: access_log: $W/no-such-dir/a.log: No such file" \
+    "$(cat "$EL" 2>/dev/null)"
+expect_contains "and on stderr" \
+    "error: $W/cgigate.conf:7: access_log: $W/no-such-dir/a.log: No such file" \
+    "$(cat "$W/start.out")"
 conf "error_log = $W/logs"
 "$GATEWAY" --check $ROOTOK --config "$W/cgigate.conf" >"$W/check.out" 2>&1
 expect_contains "--check: a directory is no log file" \
