@@ -463,10 +463,10 @@ add_columns(const char *path)
 		if (sqlite3_exec(tl.db, sql, NULL, NULL, &msg) != SQLITE_OK &&
 		    (msg == NULL || strncmp(msg, "duplicate column name",
 		    21) != 0))
-			log_msg(NULL, "timelog: adding %s to %s: %s", c->name,
+			log_err(NULL, "timelog: adding %s to %s: %s", c->name,
 			    path, msg ? msg : "out of memory");
 		else if (msg == NULL)
-			log_msg(NULL, "timelog: %s: added column %s", path,
+			log_notice(NULL, "timelog: %s: added column %s", path,
 			    c->name);
 		sqlite3_free(msg);
 	}
