@@ -11,9 +11,11 @@
 set -eu
 cd "$(dirname "$0")"
 
-# Build and run (libfcgi-perl for handlers/hello-perl.fcgi).
+# Build and run (libfcgi-perl for handlers/hello-perl.fcgi, libjs-chart.js
+# for the dashboard's charts: cgigate serves its chart.min.js).
 RUN_PKGS="gcc make autoconf automake pkg-config libc6-dev
-libcivetweb-dev libsqlite3-dev libcmocka-dev libfcgi-dev libfcgi-perl"
+libcivetweb-dev libsqlite3-dev libcmocka-dev libfcgi-dev libfcgi-perl
+libjs-chart.js"
 # Tests: curl, sqlite3, procps, mandoc, php-fpm as a remote FastCGI
 # backend, php-cgi and fcgiwrap as local pools serving a document_root,
 # chromium for the dashboard, git for git-http-backend as a CGI handler,

@@ -26,6 +26,9 @@
 #define DEFAULT_WWW		"./www"
 #define DEFAULT_TIMINGS		"./var/timings.db"
 #define DEFAULT_PATH		"/usr/local/bin:/usr/bin:/bin"
+#ifndef DEFAULT_CHARTJS		/* configure --with-chartjs */
+#define DEFAULT_CHARTJS		"/usr/share/javascript/chart.js/chart.min.js"
+#endif
 
 #define MAX_LISTEN		16
 #define MAX_ROUTE_ENV		32
@@ -116,6 +119,7 @@ struct config {
 	char		*error_log;	/* NULL or "stderr": stderr */
 	int		 error_log_line;	/* its line in the file, or 0 */
 	int		 log_level;	/* enum log_level */
+	char		*chartjs;	/* what /_gateway/chart.js serves */
 	char		*path_env;	/* PATH handed to handlers */
 	int		 threads;	/* civetweb worker threads */
 	int64_t		 header_timeout_us;	/* a whole request head */

@@ -134,7 +134,8 @@ config_init(struct config *c)
 	if (config_set(&c->handlers, DEFAULT_HANDLERS) == -1 ||
 	    config_set(&c->www, DEFAULT_WWW) == -1 ||
 	    config_set(&c->timings, DEFAULT_TIMINGS) == -1 ||
-	    config_set(&c->path_env, DEFAULT_PATH) == -1)
+	    config_set(&c->path_env, DEFAULT_PATH) == -1 ||
+	    config_set(&c->chartjs, DEFAULT_CHARTJS) == -1)
 		return -1;
 	return 0;
 }
@@ -154,6 +155,7 @@ config_free(struct config *c)
 	free(c->timings);
 	free(c->access_log);
 	free(c->error_log);
+	free(c->chartjs);
 	free(c->path_env);
 	free(c->user);
 	for (i = 0; i < c->nroutes; i++) {
@@ -501,6 +503,8 @@ static const struct config_key keys[] = {
 	    .why = "allow_root wants yes or no" },
 	{ "body_timeout", CT_DURATION, SRV(body_timeout_us), .min = 1,
 	    .max = LLONG_MAX, .why = DURATION },
+	{ "chartjs", CT_ABSPATH, SRV(chartjs),
+	    .why = "chartjs wants an absolute path" },
 	{ "drain_timeout", CT_DURATION, SRV(drain_us), .min = 0,
 	    .max = LLONG_MAX, .why = DURATION },
 	{ "error_log", CT_STRING, SRV(error_log) },
