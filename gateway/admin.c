@@ -4,18 +4,22 @@
  * through trusted proxies (http.c).
  *
  * health answers load balancers (503 while draining), status the live
- * state as JSON, metrics the same as Prometheus text, timeseries the
- * dashboard's JSON from the timing database.  Each body is built whole
- * in memory (they are small) and answered through http.c.
+ * state as JSON, metrics the same as Prometheus text, timeseries and
+ * route the dashboard's JSON from the timing database (all routes, or
+ * one).  Each body is built whole in memory (they are small) and
+ * answered through http.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <civetweb.h>
+
 #include "http_int.h"
 
 #define RETRY		"Retry-After: 1\r\n"
 #define NO_STORE	"Cache-Control: no-store\r\n"
+#define WINDOW_S	900		/* the dashboard's, by default */
 
 /* Answer with what f gathered into buf (closed here), or a 503. */
 static int
@@ -28,6 +32,70 @@ send_stream(struct exchange *x, FILE *f, char **buf, size_t *len,
 	st = http_answer(x, 200, ctype, *buf, *len, NO_STORE);
 	free(*buf);
 	return st;
+}
+
+/*
+ * The window=SECONDS of the query, from 10 s to 7 days; WINDOW_S when
+ * it is absent or out of bounds.
+ */
+static int
+query_window(struct exchange *x)
+{
+	const char *q = http_query(x);
+	char v[16], *end;
+	long w;
+
+	if (q == NULL || mg_get_var(q, strlen(q), "window", v, sizeof(v)) < 0)
+		return WINDOW_S;
+	w = strtol(v, &end, 10);
+	if (end == v || *end != '\0' || w < 10 || w > 86400 * 7)
+		return WINDOW_S;
+	return (int)w;
+}
+
+/* The JSON of the dashboard (name NULL) or of one route. */
+static int
+serve_timings(struct exchange *x, const char *name)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+	int rc;
+
+	if ((f = open_memstream(&buf, &len)) == NULL)
+		return http_error(x, 503, "out of memory", RETRY);
+	rc = name == NULL ? timelog_dashboard(f, query_window(x)) :
+	    timelog_route(f, name, query_window(x));
+	if (rc == -1) {
+		fclose(f);
+		free(buf);
+		return http_error(x, 503, "timing database unreadable", RETRY);
+	}
+	return send_stream(x, f, &buf, &len, "application/json");
+}
+
+/*
+ * /_gateway/route?name=ROUTE: one route's JSON.  The name is decoded
+ * from the query (%XX, and + for a space as in a form), any bytes but
+ * NUL, and only ever bound to the query as a parameter.
+ */
+static int
+serve_route(struct exchange *x)
+{
+	const char *q = http_query(x);
+	char name[ROUTE_NAME_MAX];
+	int n;
+
+	if (q == NULL || (n = mg_get_var(q, strlen(q), "name", name,
+	    sizeof(name))) == -1)
+		return http_error(x, 400, "route: no name= in the query",
+		    NULL);
+	if (n < 0)
+		return http_error(x, 400, "route: name too long", NULL);
+	if (name[0] != '/' || strlen(name) != (size_t)n)
+		return http_error(x, 400, "route: a name starts with / and "
+		    "holds no NUL", NULL);
+	return serve_timings(x, name);
 }
 
 int
@@ -57,23 +125,10 @@ admin_serve(struct exchange *x)
 	    x->peer))
 		return http_error(x, 403, "admin endpoint: address not in "
 		    "admin_allow", NULL);
-	if (strcmp(x->path, "/_gateway/timeseries") == 0) {
-		const char *q = http_query(x);
-		int win = q != NULL && strncmp(q, "window=", 7) == 0 ?
-		    atoi(q + 7) : 900;
-
-		if (win < 10 || win > 86400 * 7)
-			win = 900;
-		if ((f = open_memstream(&buf, &len)) == NULL)
-			return http_error(x, 503, "out of memory", RETRY);
-		if (timelog_dashboard(f, win) == -1) {
-			fclose(f);
-			free(buf);
-			return http_error(x, 503, "timing database unreadable",
-			    RETRY);
-		}
-		return send_stream(x, f, &buf, &len, "application/json");
-	}
+	if (strcmp(x->path, "/_gateway/timeseries") == 0)
+		return serve_timings(x, NULL);
+	if (strcmp(x->path, "/_gateway/route") == 0)
+		return serve_route(x);
 	if (strcmp(x->path, "/_gateway/status") == 0) {
 		if ((f = open_memstream(&buf, &len)) == NULL)
 			return http_error(x, 503, "out of memory", RETRY);

@@ -1033,6 +1033,13 @@ unsigned long long timelog_dropped(void);
 size_t	 timelog_depth(void);
 /* The dashboard's JSON for the last window_s seconds; 0 or -1. */
 int	 timelog_dashboard(FILE *f, int window_s);
+/*
+ * The JSON of one route (the rows whose route is exactly name, any
+ * bytes) for the last window_s seconds: its own series, status codes and
+ * slowest requests.  A route without rows gives zeros and empty lists.
+ * 0 or -1.
+ */
+int	 timelog_route(FILE *f, const char *name, int window_s);
 /* New retention limits (SIGHUP). */
 void	 timelog_retention(int64_t max_age_us, long long max_rows);
 /* Write every queued record, stop the writer, close the database. */

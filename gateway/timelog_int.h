@@ -31,7 +31,11 @@ extern const struct timelog_col timelog_sql_added[];
 extern const char *const timelog_sql_retain_requests_age;
 extern const char *const timelog_sql_retain_events_age;
 extern const char *const timelog_sql_retain_requests_rows;
-/* The dashboard's JSON, its window in seconds bound to ?1. */
+/*
+ * The dashboard's JSON, and one route's: the window in seconds bound to
+ * ?1, the width of a bucket in seconds to ?2, the route's name to ?3.
+ */
 extern const char *const timelog_sql_dashboard;
+extern const char *const timelog_sql_route;
 
 #endif /* TIMELOG_INT_H */

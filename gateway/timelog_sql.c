@@ -161,47 +161,137 @@ const char *const timelog_sql_retain_requests_rows =
 	"(SELECT min(id) FROM requests) + %d)";
 
 /*
+ * The dashboard's buckets, shared by its two queries: ?1 is the window
+ * and ?2 the step, both in seconds (timelog.c picks the step).  k holds
+ * now (with its fraction), the start of the bucket that holds now
+ * (last) and of the first of the window's ceil(?1 / ?2) buckets (first);
+ * bd is every bucket, with the seconds it spans: the step, but for the
+ * last one, still filling, the seconds it has had (at least 1).  A
+ * bucket's rate is its requests over those seconds; a bucket without
+ * requests has a rate of 0 and no percentiles (JSON null), so that a
+ * chart breaks its latency lines there rather than draw a 0 ms point.
+ */
+#define BUCKETS \
+	"k AS (SELECT now, CAST(now / ?2 AS INTEGER) * ?2 AS last, " \
+	"    (CAST(now / ?2 AS INTEGER) - (?1 + ?2 - 1) / ?2 + 1) * ?2 AS first " \
+	"    FROM (SELECT (julianday('now') - 2440587.5) * 86400.0 AS now)), " \
+	"bk(t) AS (SELECT first FROM k UNION ALL " \
+	"    SELECT t + ?2 FROM bk WHERE t < (SELECT last FROM k)), " \
+	"bd AS (SELECT t, CASE WHEN t = last THEN max(1.0, now - t) ELSE ?2 * 1.0 " \
+	"    END AS d FROM bk, k) "
+
+/* Percentile p of x over the ranks r of c rows: nearest rank, as above. */
+#define PCT(p, x) \
+	"max(CASE WHEN r = (c * " #p " + 99) / 100 THEN " x " END)"
+
+/*
+ * s: per bucket of the rows of h, requests, 5xx and p50/p95/p99 of the
+ * total time; series: s over every bucket of bd, as JSON.
+ */
+#define BUCKET_STATS \
+	"b AS (SELECT t, status, total_us, " \
+	"    ROW_NUMBER() OVER (PARTITION BY t ORDER BY total_us) AS r, " \
+	"    COUNT(*) OVER (PARTITION BY t) AS c " \
+	"    FROM (SELECT CAST(ts / ?2 AS INTEGER) * ?2 AS t, status, total_us " \
+	"    FROM h)), " \
+	"s AS (SELECT t, count(*) AS n, sum(status >= 500) AS e, " \
+	"    " PCT(50, "total_us") " AS p50, " PCT(95, "total_us") " AS p95, " \
+	"    " PCT(99, "total_us") " AS p99 FROM b GROUP BY t) "
+#define SERIES \
+	"'series', (SELECT json_group_array(json_object('t', t, " \
+	"    'requests', coalesce(n, 0), 'rate', round(coalesce(n, 0) / d, 3), " \
+	"    'errors', coalesce(e, 0), 'p50_ms', p50 / 1000.0, " \
+	"    'p95_ms', p95 / 1000.0, 'p99_ms', p99 / 1000.0)) " \
+	"    FROM (SELECT * FROM bd LEFT JOIN s USING (t) ORDER BY t)) "
+
+/*
  * The dashboard's data for the last window_s seconds, as one JSON object
- * that SQLite builds: request count, 5xx and p50/p95 per 10 s, per route
- * and mode, the CGI and FastCGI averages, and the latest errors.  A
- * route's rate is over the time since its first request in the window
- * (at least 10 s), not the whole window: a route that began a minute
- * ago at 1/s shows 1/s.
+ * that SQLite builds: the buckets' series of the requests to routes
+ * (not static files, not the admin endpoints); per route and mode, its requests, 5xx, p50, p95
+ * and p99, its mean rate since its first request in the window (at
+ * least 10 s: a route that began a minute ago at 1/s shows 1/s) and its
+ * rate in every bucket (rates, in the order of series); the CGI and
+ * FastCGI averages; the latest errors, admin endpoints' included.
+ * json_group_array keeps the order of the rows it is given (the ordered
+ * subqueries below).
  */
 const char *const timelog_sql_dashboard =
-	"WITH w AS (SELECT * FROM requests WHERE ts > unixepoch() - ?1), "
-	"b AS (SELECT CAST(ts / 10 AS INTEGER) * 10 AS t, status, total_us, "
-	"    ROW_NUMBER() OVER (PARTITION BY CAST(ts / 10 AS INTEGER) ORDER BY total_us) AS r, "
-	"    COUNT(*) OVER (PARTITION BY CAST(ts / 10 AS INTEGER)) AS c FROM w), "
-	"s AS (SELECT t, count(*) AS n, sum(status >= 500) AS e, "
-	"    max(CASE WHEN r = (c * 50 + 99) / 100 THEN total_us END) AS p50, "
-	"    max(CASE WHEN r = (c * 95 + 99) / 100 THEN total_us END) AS p95 "
-	"    FROM b GROUP BY t), "
-	"rr AS (SELECT route, mode, total_us, ts, "
+	"WITH RECURSIVE " BUCKETS ", "
+	"w AS (SELECT * FROM requests WHERE ts >= (SELECT first FROM k)), "
+	"h AS (SELECT * FROM w WHERE route IS NOT NULL AND mode != 'admin'), "
+	BUCKET_STATS ", "
+	"rr AS (SELECT route, mode, status, total_us, ts, "
 	"    ROW_NUMBER() OVER (PARTITION BY route, mode ORDER BY total_us) AS r, "
-	"    COUNT(*) OVER (PARTITION BY route, mode) AS c FROM w "
-	"    WHERE route IS NOT NULL AND mode != 'admin'), "
+	"    COUNT(*) OVER (PARTITION BY route, mode) AS c FROM h), "
 	"ro AS (SELECT route, mode, max(c) AS n, min(ts) AS first, "
-	"    max(CASE WHEN r = (c * 50 + 99) / 100 THEN total_us END) AS p50, "
-	"    max(CASE WHEN r = (c * 95 + 99) / 100 THEN total_us END) AS p95 "
-	"    FROM rr GROUP BY route, mode) "
+	"    sum(status >= 500) AS e, "
+	"    " PCT(50, "total_us") " AS p50, " PCT(95, "total_us") " AS p95, "
+	"    " PCT(99, "total_us") " AS p99 FROM rr GROUP BY route, mode), "
+	"rc AS (SELECT route, mode, CAST(ts / ?2 AS INTEGER) * ?2 AS t, "
+	"    count(*) AS n FROM h GROUP BY 1, 2, 3), "
+	"rj AS (SELECT route, mode, json_group_array(round(coalesce(n, 0) / d, 3)) "
+	"    AS rates FROM (SELECT ro.route, ro.mode, bd.t, bd.d, rc.n "
+	"    FROM ro CROSS JOIN bd LEFT JOIN rc ON rc.route = ro.route "
+	"    AND rc.mode = ro.mode AND rc.t = bd.t "
+	"    ORDER BY ro.route, ro.mode, bd.t) GROUP BY route, mode) "
 	"SELECT json_object( "
-	" 'window_s', ?1, 'now', unixepoch(), "
-	" 'series', (SELECT json_group_array(json_object('t', t, 'requests', n, "
-	"    'errors', e, 'p50_ms', p50 / 1000.0, 'p95_ms', p95 / 1000.0)) "
-	"    FROM (SELECT * FROM s ORDER BY t)), "
+	" 'window_s', ?1, 'step_s', ?2, 'now', (SELECT now FROM k), "
+	" 'from', (SELECT first FROM k), "
+	SERIES ", "
 	" 'routes', (SELECT json_group_array(json_object('route', route, 'mode', mode, "
-	"    'requests', n, 'rate', round(n / max(10.0, "
-	"      (julianday('now') - 2440587.5) * 86400.0 - first), 3), "
-	"    'p50_ms', p50 / 1000.0, "
-	"    'p95_ms', p95 / 1000.0)) FROM (SELECT * FROM ro ORDER BY n DESC)), "
+	"    'requests', n, 'errors', e, 'rate', round(n / max(10.0, "
+	"      (SELECT now FROM k) - first), 3), "
+	"    'p50_ms', p50 / 1000.0, 'p95_ms', p95 / 1000.0, 'p99_ms', p99 / 1000.0, "
+	"    'rates', json(rates))) "
+	"    FROM (SELECT * FROM ro JOIN rj USING (route, mode) "
+	"    ORDER BY n DESC, route, mode)), "
 	" 'modes', (SELECT json_group_array(json_object('mode', mode, 'requests', n, "
 	"    'avg_queue_us', q, 'avg_spawn_us', sp, 'avg_connect_us', co, "
 	"    'avg_ttfb_us', tt, 'avg_total_us', tot)) "
 	"    FROM (SELECT mode, count(*) AS n, CAST(avg(queue_us) AS INTEGER) AS q, "
 	"      CAST(avg(spawn_us) AS INTEGER) AS sp, CAST(avg(connect_us) AS INTEGER) AS co, "
 	"      CAST(avg(ttfb_us) AS INTEGER) AS tt, CAST(avg(total_us) AS INTEGER) AS tot "
-	"      FROM w WHERE mode IN ('cgi', 'fastcgi') GROUP BY mode)), "
+	"      FROM w WHERE mode IN ('cgi', 'fastcgi') GROUP BY mode ORDER BY mode)), "
 	" 'errors', (SELECT json_group_array(json_object('time', datetime(ts, 'unixepoch'), "
 	"    'route', route, 'status', status, 'error', error)) "
 	"    FROM (SELECT * FROM w WHERE status >= 500 ORDER BY ts DESC LIMIT 20))); ";
+
+/*
+ * One route's data (?3: the rows whose route is exactly that, compared
+ * byte for byte) for the last ?1 seconds, as one JSON object: its
+ * requests, 5xx and modes; p50/p95/p99 of the total time and of the
+ * time to first byte over the window; the series of its buckets; its
+ * requests per status code; its ten slowest requests.
+ */
+const char *const timelog_sql_route =
+	"WITH RECURSIVE " BUCKETS ", "
+	"h AS (SELECT * FROM requests WHERE ts >= (SELECT first FROM k) "
+	"    AND route = ?3), "
+	BUCKET_STATS ", "
+	"a AS (SELECT total_us, ROW_NUMBER() OVER (ORDER BY total_us) AS r, "
+	"    COUNT(*) OVER () AS c FROM h), "
+	"f AS (SELECT ttfb_us, ROW_NUMBER() OVER (ORDER BY ttfb_us) AS r, "
+	"    COUNT(*) OVER () AS c FROM h WHERE ttfb_us IS NOT NULL) "
+	"SELECT json_object( "
+	" 'route', ?3, 'window_s', ?1, 'step_s', ?2, 'now', (SELECT now FROM k), "
+	" 'from', (SELECT first FROM k), "
+	" 'requests', (SELECT count(*) FROM h), "
+	" 'errors', (SELECT count(*) FROM h WHERE status >= 500), "
+	" 'modes', (SELECT json_group_array(mode) "
+	"    FROM (SELECT DISTINCT mode FROM h ORDER BY mode)), "
+	" 'p50_ms', (SELECT " PCT(50, "total_us") " / 1000.0 FROM a), "
+	" 'p95_ms', (SELECT " PCT(95, "total_us") " / 1000.0 FROM a), "
+	" 'p99_ms', (SELECT " PCT(99, "total_us") " / 1000.0 FROM a), "
+	" 'ttfb_p50_ms', (SELECT " PCT(50, "ttfb_us") " / 1000.0 FROM f), "
+	" 'ttfb_p95_ms', (SELECT " PCT(95, "ttfb_us") " / 1000.0 FROM f), "
+	" 'ttfb_p99_ms', (SELECT " PCT(99, "ttfb_us") " / 1000.0 FROM f), "
+	SERIES ", "
+	" 'statuses', (SELECT json_group_array(json_object('status', status, "
+	"    'requests', n)) FROM (SELECT status, count(*) AS n FROM h "
+	"    GROUP BY status ORDER BY status)), "
+	" 'slow', (SELECT json_group_array(json_object( "
+	"    'time', strftime('%Y-%m-%d %H:%M:%f', ts, 'unixepoch'), 'ts', ts, "
+	"    'request_id', request_id, 'mode', mode, 'method', method, "
+	"    'path', path, 'status', status, 'total_ms', total_us / 1000.0, "
+	"    'ttfb_ms', ttfb_us / 1000.0, 'error', error)) "
+	"    FROM (SELECT * FROM h ORDER BY total_us DESC, ts DESC LIMIT 10))); ";
