@@ -6,12 +6,21 @@
  * health answers load balancers (503 while draining), status the live
  * state as JSON, metrics the same as Prometheus text, timeseries and
  * route the dashboard's JSON from the timing database (all routes, or
- * one).  Each body is built whole in memory (they are small) and
- * answered through http.c.
+ * one), chart.js the dashboard's chart library.  Each body is built
+ * whole in memory (they are small) and answered through http.c.
+ *
+ * chart.js is the file of the chartjs directive, by default Debian's
+ * libjs-chart.js: cgigate ships no copy of it.  When it cannot be read
+ * the answer is a 404 that says so, logged once until it can be read
+ * again; the dashboard then shows its tables without charts.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
 
 #include <civetweb.h>
 
@@ -20,6 +29,10 @@
 #define RETRY		"Retry-After: 1\r\n"
 #define NO_STORE	"Cache-Control: no-store\r\n"
 #define WINDOW_S	900		/* the dashboard's, by default */
+#define CHARTJS_MAX	(16 * 1024 * 1024)	/* bytes: 200 K in Debian 12 */
+
+/* Logged that chartjs cannot be read, and not served since. */
+static atomic_int chartjs_missing;
 
 /* Answer with what f gathered into buf (closed here), or a 503. */
 static int
@@ -98,6 +111,64 @@ serve_route(struct exchange *x)
 	return serve_timings(x, name);
 }
 
+/*
+ * /_gateway/chart.js: the file of chartjs, whole.  When it cannot be
+ * read, a 404 whose body says what to install; logged once until it is
+ * served again.
+ */
+static int
+serve_chartjs(struct exchange *x)
+{
+	const char *path = x->cfg->chartjs;
+	const char *why;
+	struct stat sb;
+	char *buf = NULL, msg[512];
+	size_t len = 0;
+	ssize_t n;
+	int fd, st;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    fstat(fd, &sb) == -1)
+		goto fail;
+	if (!S_ISREG(sb.st_mode) || sb.st_size > CHARTJS_MAX) {
+		why = !S_ISREG(sb.st_mode) ? "not a regular file" :
+		    "larger than 16 MB";
+		goto fail_why;
+	}
+	if ((buf = malloc((size_t)sb.st_size + 1)) == NULL)
+		goto fail;
+	while (len < (size_t)sb.st_size &&
+	    (n = read(fd, buf + len, (size_t)sb.st_size - len)) != 0) {
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			goto fail;
+		len += (size_t)n;
+	}
+	close(fd);
+	atomic_store(&chartjs_missing, 0);
+	st = http_answer(x, 200, "text/javascript; charset=utf-8", buf, len,
+	    "Cache-Control: max-age=3600\r\n");
+	free(buf);
+	return st;
+fail:
+	why = strerror(errno);
+fail_why:
+	if (fd != -1)
+		close(fd);
+	free(buf);
+	if (atomic_exchange(&chartjs_missing, 1) == 0)
+		log_msg(x->reqid, "chartjs: %s: %s: the dashboard has no "
+		    "charts (install libjs-chart.js, or set chartjs)", path,
+		    why);
+	snprintf(x->t.error, sizeof(x->t.error), "chartjs: %s", why);
+	n = snprintf(msg, sizeof(msg), "404 Not Found\n%s: %s\nThe "
+	    "dashboard's charts need Chart.js: install Debian's "
+	    "libjs-chart.js, or set chartjs in cgigate.conf.\n", path, why);
+	return http_answer(x, 404, "text/plain; charset=utf-8", msg,
+	    n < (int)sizeof(msg) ? (size_t)n : sizeof(msg) - 1, NO_STORE);
+}
+
 int
 admin_serve(struct exchange *x)
 {
@@ -129,6 +200,8 @@ admin_serve(struct exchange *x)
 		return serve_timings(x, NULL);
 	if (strcmp(x->path, "/_gateway/route") == 0)
 		return serve_route(x);
+	if (strcmp(x->path, "/_gateway/chart.js") == 0)
+		return serve_chartjs(x);
 	if (strcmp(x->path, "/_gateway/status") == 0) {
 		if ((f = open_memstream(&buf, &len)) == NULL)
 			return http_error(x, 503, "out of memory", RETRY);
