@@ -115,7 +115,7 @@ stop_gateway
 { server_conf; echo "admin_allow = 10.1.0.0/16, 2001:db8::/32"; } \
     >"$W/cgigate.conf"
 start_gateway --config "$W/cgigate.conf"
-for e in health status metrics; do
+for e in health status metrics timeseries 'route?name=/hello' chart.js; do
 	expect_eq "/_gateway/$e refused outside admin_allow" 403 \
 	    "$(http_code "$URL/_gateway/$e")"
 done
@@ -173,6 +173,15 @@ curl -s "$URL/_gateway/timeseries" >"$W/bad-ts.json"
 utf8json "timeseries with a name that is not UTF-8 is JSON" "$W/bad-ts.json"
 expect_contains "the timeseries shows it as U+FFFD" \
     "\"route\":\"/caf$(printf '\357\277\275')\"" "$(cat "$W/bad-ts.json")"
+curl -s "$URL/_gateway/route?name=/caf%FF" >"$W/bad-route.json"
+utf8json "one route's JSON, for a name that is not UTF-8, is JSON" \
+    "$W/bad-route.json"
+expect_contains "it finds the route's rows and shows it as U+FFFD" \
+    "\"route\":\"/caf$(printf '\357\277\275')\",\"window_s\":900" \
+    "$(cat "$W/bad-route.json")"
+expect_ge "and its rows" 1 "$(python3 -c 'import json, sys
+print(json.load(open(sys.argv[1], encoding="utf-8"))["requests"])' \
+    "$W/bad-route.json")"
 stop_gateway
 
 # Behind a trusted proxy: the client is the rightmost address of
