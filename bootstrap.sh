@@ -18,11 +18,13 @@ libcivetweb-dev libsqlite3-dev libcmocka-dev libfcgi-dev libfcgi-perl
 libjs-chart.js"
 # Tests: curl, sqlite3, procps, mandoc, php-fpm as a remote FastCGI
 # backend, php-cgi and fcgiwrap as local pools serving a document_root,
-# chromium for the dashboard, git for git-http-backend as a CGI handler,
-# python3 to hold the admin endpoints' JSON and UTF-8 to the letter,
-# haproxy as a proxy that sends the PROXY protocol.
+# chromium and libjs-chart.js for the dashboard (a run-time package too;
+# here for a machine bootstrapped before it was one), git for
+# git-http-backend as a CGI handler, python3 to hold the admin endpoints'
+# JSON and UTF-8 to the letter, haproxy as a proxy that sends the PROXY
+# protocol.
 TEST_PKGS="curl sqlite3 procps mandoc php-fpm php-cgi fcgiwrap chromium git
-python3 haproxy"
+python3 libjs-chart.js haproxy"
 
 # Install the missing ones of $@; what they brought that runs as a
 # service (php-fpm, fcgiwrap, a benchmark's peers) stays disabled: the
