@@ -29,7 +29,7 @@
 #define RETRY		"Retry-After: 1\r\n"
 #define NO_STORE	"Cache-Control: no-store\r\n"
 #define WINDOW_S	900		/* the dashboard's, by default */
-#define CHARTJS_MAX	(16 * 1024 * 1024)	/* bytes: 200 K in Debian 12 */
+#define CHARTJS_MAX	(16 * 1024 * 1024)	/* Debian 12's: 200 K */
 
 /* Logged that chartjs cannot be read, and not served since. */
 static atomic_int chartjs_missing;

@@ -58,8 +58,8 @@ function fillTable(id, rows, cells) {
 	for (const r of rows) {
 		const tr = el("tr");
 		cells(r).forEach((c, i) => {
-			const td = el("td", undefined, heads[i] &&
-			    heads[i].classList.contains("num") ? "num" : undefined);
+			const num = heads[i] && heads[i].classList.contains("num");
+			const td = el("td", undefined, num ? "num" : undefined);
 			if (c instanceof Node)
 				td.append(c);
 			else
@@ -92,7 +92,8 @@ function utc(t, secs, day) {
 	if (secs)
 		s += ":" + pad2(d.getUTCSeconds());
 	if (day)
-		s = pad2(d.getUTCMonth() + 1) + "-" + pad2(d.getUTCDate()) + " " + s;
+		s = pad2(d.getUTCMonth() + 1) + "-" + pad2(d.getUTCDate()) +
+		    " " + s;
 	return s;
 }
 
@@ -102,7 +103,8 @@ function duration(s) {
 
 function routeColour(key) {
 	if (!routeColours.has(key))
-		routeColours.set(key, PALETTE[routeColours.size % PALETTE.length]);
+		routeColours.set(key,
+		    PALETTE[routeColours.size % PALETTE.length]);
 	return routeColours.get(key);
 }
 
@@ -308,7 +310,8 @@ function drawAll(ts) {
 		charts.latency = lineChart("latency", "latency (ms)", "ms", 3);
 		charts.rates = lineChart("rates", "rate (req/s)", "req/s", 0);
 	}
-	setSeries(charts.latency, ts.from, ts.now, step, latencySets(ts.series));
+	setSeries(charts.latency, ts.from, ts.now, step,
+	    latencySets(ts.series));
 	const lines = ts.routes.slice(0, MAX_LINES);
 	setSeries(charts.rates, ts.from, ts.now, step, lines.map((r) => {
 		const key = r.route + " " + r.mode;
@@ -316,7 +319,8 @@ function drawAll(ts) {
 			key,
 			label: r.route + " (" + r.mode + ")",
 			colour: routeColour(key),
-			data: r.rates.map((v, i) => ({ x: ts.series[i].t, y: v })),
+			data: r.rates.map((v, i) =>
+			    ({ x: ts.series[i].t, y: v })),
 		};
 	}));
 	const p50 = charts.latency.data.datasets[0].data;
@@ -417,8 +421,9 @@ async function refresh(gen) {
 		[ts, st, rt] = await Promise.all([
 			getJSON("/_gateway/timeseries?" + win),
 			getJSON("/_gateway/status"),
-			view.route === null ? null : getJSON("/_gateway/route?" +
-			    new URLSearchParams({ name: view.route }) + "&" + win),
+			view.route === null ? null :
+			    getJSON("/_gateway/route?" + new URLSearchParams(
+			    { name: view.route }) + "&" + win),
 		]);
 	} catch (e) {
 		if (gen !== generation)
@@ -432,8 +437,9 @@ async function refresh(gen) {
 		return;
 	const total = ts.series.reduce((a, s) => a + s.requests, 0);
 	document.getElementById("summary").textContent =
-	    total + " requests to routes in the last " + duration(ts.window_s) + "; up " +
-	    Math.round(st.uptime_s) + " s; " + st.spawns + " processes started, " +
+	    total + " requests to routes in the last " +
+	    duration(ts.window_s) + "; up " + Math.round(st.uptime_s) +
+	    " s; " + st.spawns + " processes started, " +
 	    st.kills + " killed; timing queue " + st.timings.queue_depth +
 	    ", dropped " + st.timings.dropped + (st.draining ? "; DRAINING" : "");
 	for (const s of document.querySelectorAll(".step"))
