@@ -158,7 +158,7 @@ fail_why:
 		close(fd);
 	free(buf);
 	if (atomic_exchange(&chartjs_missing, 1) == 0)
-		log_msg(x->reqid, "chartjs: %s: %s: the dashboard has no "
+		log_warn(x->reqid, "chartjs: %s: %s: the dashboard has no "
 		    "charts (install libjs-chart.js, or set chartjs)", path,
 		    why);
 	snprintf(x->t.error, sizeof(x->t.error), "chartjs: %s", why);

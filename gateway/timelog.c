@@ -640,7 +640,7 @@ dashboard_query(FILE *f, const char *sql, int window_s, const char *name)
 		putc('\n', f);
 		rc = 0;
 	} else
-		log_msg(NULL, "timelog_dashboard: %s", sqlite3_errmsg(db));
+		log_err(NULL, "timelog_dashboard: %s", sqlite3_errmsg(db));
 done:
 	sqlite3_finalize(st);
 	sqlite3_close(db);
