@@ -219,6 +219,8 @@ int	 config_int(const char *v, long long min, long long max,
 	    long long *out);
 /* yes/on/true/1 -> 1, no/off/false/0 -> 0, else -1. */
 int	 config_bool(const char *v);
+/* s without the white space around it (cut in place). */
+char	*config_trim(char *s);
 
 /*
  * The directive table: every key a section takes, its type, where its
@@ -268,8 +270,19 @@ struct config_key {
 			    struct route_conf *r, const char *v);
 };
 
+/* confkeys.c */
+
+#define CONFIG_KEYS_MAX	96	/* entries of the table, at most */
+
 /* The i-th entry of the table, NULL past its end. */
 const struct config_key *config_key_at(size_t i);
+/* The index of scope's key name, or -1. */
+int	 config_key_find(enum config_scope scope, const char *name);
+/* Set k's field of c ([server], r NULL) or of r from v: NULL or why. */
+const char *config_key_apply(const struct config_key *k, struct config *c,
+	    struct route_conf *r, const char *v);
+/* Copy into r every route field of the table that r did not set. */
+void	 config_inherit(struct route_conf *r, const struct route_conf *from);
 /* "route" or "server"; "string", "duration", ... as --directives says. */
 const char *config_scope_name(enum config_scope s);
 const char *config_type_name(enum config_type t);

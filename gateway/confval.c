@@ -221,3 +221,16 @@ config_cidr_match(const struct cidr *c, int n, const char *addr)
 	}
 	return 0;
 }
+
+char *
+config_trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
