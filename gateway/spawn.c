@@ -153,6 +153,13 @@ child_main(void *arg)
 			if (setrlimit(rlim_res[i], &rl) == -1)
 				goto fail;
 		}
+	/*
+	 * A capability cgigate was given to bind (systemd's
+	 * AmbientCapabilities=CAP_NET_BIND_SERVICE) would otherwise pass
+	 * through execve to every handler.  Fails only on kernels without
+	 * ambient capabilities (before 4.3), where there is none to clear.
+	 */
+	(void)prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	execve(r->path, r->argv, r->envp);

@@ -2,7 +2,8 @@
 # privdrop.sh: started as root, cgigate binds (a privileged port too) and
 # becomes the configured user before serving; handlers and FastCGI
 # workers run as that user; without a user it will not run as root
-# unless told to.
+# unless told to.  Started as the user with CAP_NET_BIND_SERVICE in its
+# ambient set, it binds a privileged port and its handlers hold nothing.
 . "$(dirname "$0")/gw.sh"
 
 [ "$(id -u)" -eq 0 ] || skip "needs root"
@@ -65,6 +66,33 @@ stop_gateway
 expect_eq "and stops cleanly" 0 "$GW_RC"
 expect_eq "the timing rows were written after the switch" 2 \
     "$(sql "select count(*) from requests where status = 200")"
+
+# Started as the user itself with CAP_NET_BIND_SERVICE in its ambient set
+# (the systemd unit's AmbientCapabilities= for a port below 1024): it
+# binds the port, and the handlers it starts hold no capability.
+cat >"$H/caps.cgi" <<'EOF'
+#!/bin/sh
+printf 'Content-Type: text/plain\n\n'
+awk '/^Cap(Prm|Eff|Amb):/ { printf "%s%s", s, $2; s = " " }' /proc/self/status
+EOF
+chmod 755 "$H/caps.cgi"
+mkdir -p "$W/caps"
+chown nobody "$W/caps"
+GW_LOG="$W/gateway.caps.log"
+setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups \
+    --inh-caps=+net_bind_service --ambient-caps=+net_bind_service \
+    "$GATEWAY" --listen "127.0.0.1:$port" --handlers "$H" --www "$W/www" \
+    --timings "$W/caps/timings.db" 2>"$GW_LOG" &
+GW_PID=$!
+track "$GW_PID"
+wait_port "$port"
+expect_eq "as nobody with CAP_NET_BIND_SERVICE: port $port" "$nobody" \
+    "$(awk '/^Uid:/ { print $3 }' "/proc/$GW_PID/status" 2>/dev/null)"
+expect_eq "its handlers hold no capability (permitted, effective, ambient)" \
+    "0000000000000000 0000000000000000 0000000000000000" \
+    "$(curl -s "$URL/caps")"
+stop_gateway
+expect_eq "and stops cleanly" 0 "$GW_RC"
 # A configuration only root may read (0600): after the switch to nobody,
 # a SIGHUP still reads it, through the reader forked while root.
 cat >"$H/greet.cgi" <<'EOF'
