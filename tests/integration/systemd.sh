@@ -74,7 +74,7 @@ if command -v systemd-analyze >/dev/null; then
 	printf '[server]\nhandlers = %s\nwww = %s/www\ntimings = %s/u.db\n' \
 	    "$H" "$W" "$W" >"$W/cgigate.conf"
 	mkdir -p "$W/unit"
-	sed -e "s|@bindir@/cgigate|$GATEWAY|g" \
+	sed -e "s|@sbindir@/cgigate|$GATEWAY|g" \
 	    -e "s|@sysconfdir@/cgigate/cgigate.conf|$W/cgigate.conf|g" \
 	    "$TS/gateway/cgigate.service.in" >"$W/unit/cgigate.service"
 	out=$(SYSTEMD_LOG_LEVEL=warning systemd-analyze verify \
