@@ -4,7 +4,8 @@
 # With $NOTIFY_SOCKET set (a path, then an abstract name), cgigate sends
 # READY=1 with its MAINPID once it serves, RELOADING=1 and READY=1
 # around a SIGHUP, STOPPING=1 when it drains (systemd's Type=notify);
-# without it, nothing.  The installed unit passes systemd-analyze verify.
+# without it, nothing.  The installed unit passes systemd-analyze verify,
+# and systemd-analyze security rates its hardening under 3.0.
 . "$(dirname "$0")/gw.sh"
 
 RECV="$TB/tests/fixtures/notifyrecv"
@@ -76,8 +77,10 @@ if command -v systemd-analyze >/dev/null; then
 	mkdir -p "$W/unit"
 	sed -e "s|@sbindir@/cgigate|$GATEWAY|g" \
 	    -e "s|@sysconfdir@/cgigate/cgigate.conf|$W/cgigate.conf|g" \
+	    -e "s|@sysconfdir@|$W|g" -e "s|@localstatedir@|$W|g" \
 	    "$TS/gateway/cgigate.service.in" >"$W/unit/cgigate.service"
-	out=$(SYSTEMD_LOG_LEVEL=warning systemd-analyze verify \
+	# The manual pages are not installed here: not looked for.
+	out=$(SYSTEMD_LOG_LEVEL=warning systemd-analyze verify --man=no \
 	    "$W/unit/cgigate.service" 2>&1)
 	expect_eq "systemd-analyze verify has nothing to say" "" \
 	    "$(printf '%s' "$out" | grep -v 'Failed to .*bus\|Failed to connect')"
@@ -86,6 +89,20 @@ if command -v systemd-analyze >/dev/null; then
 	expect_contains "the unit reloads with SIGHUP" \
 	    'ExecReload=/bin/kill -HUP $MAINPID' \
 	    "$(cat "$W/unit/cgigate.service")"
+	expect_eq "every @name@ of the unit was replaced" "" \
+	    "$(grep -o '@[a-z]*@' "$W/unit/cgigate.service")"
+	# Its hardening, as systemd rates it (0 safest, 10 least): under 3.
+	out=$(systemd-analyze security --offline=true \
+	    "$W/unit/cgigate.service" 2>&1)
+	score=$(printf '%s\n' "$out" |
+	    sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
+	if [ -z "$score" ]; then
+		skip_section "systemd-analyze security --offline=true: no score (systemd before 250?)"
+	elif awk "BEGIN { exit !($score < 3.0) }"; then
+		ok "systemd-analyze security rates the unit $score (under 3.0)"
+	else
+		not_ok "systemd-analyze security rates the unit $score (want under 3.0)"
+	fi
 else
 	skip_section "no systemd-analyze: the unit is not verified"
 fi
