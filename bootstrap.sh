@@ -5,6 +5,9 @@
 #   sh bootstrap.sh                 build and run: the build's packages
 #   sh bootstrap.sh --deps test     only install what the tests need
 #                                   (make check does this itself)
+#   sh bootstrap.sh --deps pkg      only install what building and
+#                                   testing the Debian package needs
+#                                   (tests/pkg/deb.sh does this itself)
 #
 # BOOTSTRAP_EXTRA adds packages (tests/bench/bench.sh uses it for its
 # peers).  Nothing installed here is left enabled as a service.
@@ -25,6 +28,10 @@ libjs-chart.js"
 # protocol.
 TEST_PKGS="curl sqlite3 procps mandoc php-fpm php-cgi fcgiwrap chromium git
 python3 libjs-chart.js haproxy"
+# The Debian package (tests/pkg/deb.sh): the build's packages, debhelper
+# and lintian, git to build from a clean clone, curl and sqlite3 to try
+# the installed daemon, logrotate to rotate its access log.
+PKG_PKGS="debhelper lintian git curl sqlite3 logrotate"
 
 # Install the missing ones of $@; what they brought that runs as a
 # service (php-fpm, fcgiwrap, a benchmark's peers) stays disabled: the
@@ -76,7 +83,8 @@ install() {
 if [ "${1:-}" = --deps ]; then
 	case "${2:-}" in
 	test)	install $TEST_PKGS ;;
-	*)	echo "usage: sh bootstrap.sh [--deps test]" >&2; exit 2 ;;
+	pkg)	install $RUN_PKGS $PKG_PKGS ;;
+	*)	echo "usage: sh bootstrap.sh [--deps test|pkg]" >&2; exit 2 ;;
 	esac
 	exit 0
 fi
