@@ -16,15 +16,18 @@
 # becomes cgigate too.  Last, apt-get purge leaves nothing behind but the
 # user (Debian's way with system users).
 #
-# Needs root and apt; installs what it needs first (sh bootstrap.sh
-# --deps pkg).  It installs and purges the package cgigate only, and
-# stops only what it started.  Not part of make check: it changes the
-# system.  About two minutes on two cores, most of it the build.
+# Needs root, apt and a git checkout; installs what it needs first (sh
+# bootstrap.sh --deps pkg).  It installs and purges the package cgigate
+# only, and stops only what it started.  make check runs it (so .ci/run
+# does, as root in a clean clone); elsewhere (not root, a tarball under
+# make distcheck) it is skipped.  About a minute and a half on two
+# cores, most of it the build.
 #   sh tests/pkg/deb.sh            TAP on standard output
 #   CGIGATE_TEST_KEEP=1 sh ...     keep the build and logs
 . "$(dirname "$0")/../integration/gw.sh"
 
 [ "$(id -u)" -eq 0 ] || skip "needs root (installs and purges the package)"
+[ -e "$TS/.git" ] || skip "not a git checkout (the package is built from a clone of HEAD)"
 command -v apt-get >/dev/null || skip "no apt-get: not Debian"
 if dpkg-query -W -f='${Status}' cgigate 2>/dev/null | grep -q installed; then
 	skip "the package cgigate is installed already: purge it first"
