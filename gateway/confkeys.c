@@ -14,6 +14,7 @@
  * name.  cgigate --directives prints the table, and the manual page test
  * holds cgigate.conf(5) to it.  Pure, like config.c: no I/O.
  */
+#include <ctype.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
