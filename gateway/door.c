@@ -253,7 +253,7 @@ out_of_fds(int lfd)
 	}
 	while ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC |
 	    SOCK_NONBLOCK)) >= 0) {
-		(void)write(fd, busy, sizeof(busy) - 1);
+		(void)!write(fd, busy, sizeof(busy) - 1);
 		close(fd);
 	}
 	door.reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -612,7 +612,7 @@ door_drain(void)
 {
 	atomic_store(&door.draining, 1);
 	if (door.running)
-		(void)write(door.wake[1], "d", 1);
+		(void)!write(door.wake[1], "d", 1);
 }
 
 int
@@ -629,7 +629,7 @@ door_stop(void)
 	int i;
 
 	if (door.running) {
-		(void)write(door.wake[1], "q", 1);
+		(void)!write(door.wake[1], "q", 1);
 		pthread_join(door.thread, NULL);
 		door.running = 0;
 	}
