@@ -28,6 +28,13 @@
 
 [ "$(id -u)" -eq 0 ] || skip "needs root (installs and purges the package)"
 [ -e "$TS/.git" ] || skip "not a git checkout (the package is built from a clone of HEAD)"
+# The build runs make check (unit tests only) inside this make check: it
+# must not inherit make's flags (a TESTS= of ours would run this script
+# again, and again), and this script never runs inside a build of its own.
+[ -z "${CGIGATE_DEB_TEST:-}" ] || skip "inside the package's own build"
+CGIGATE_DEB_TEST=1
+export CGIGATE_DEB_TEST
+unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES GNUMAKEFLAGS
 command -v apt-get >/dev/null || skip "no apt-get: not Debian"
 if dpkg-query -W -f='${Status}' cgigate 2>/dev/null | grep -q installed; then
 	skip "the package cgigate is installed already: purge it first"
