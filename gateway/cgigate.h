@@ -1057,6 +1057,8 @@ int	 timelog_route(FILE *f, const char *name, int window_s);
 void	 timelog_retention(int64_t max_age_us, long long max_rows);
 /* Write every queued record, stop the writer, close the database. */
 void	 timelog_close(void);
+/* The directory timelog_open created for the database, or NULL. */
+const char *timelog_made_dir(void);
 
 /* spawn.c */
 

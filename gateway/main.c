@@ -128,15 +128,23 @@ who_runs(const struct config *c, int dry, char *err, size_t errlen)
 }
 
 /*
- * The timing database, opened as root, must stay writable as pw.  Its
- * WAL files exist while it is open; the directory is left alone.
+ * The timing database, opened as root, must stay writable as pw, and so
+ * must the directory if cgigate made it (SQLite makes and removes the
+ * WAL files there, and the dashboard's reader opens the file); one that
+ * was there already is the admin's, and only checked (timings_dir_ok).
  */
 static int
 give_away(const char *db, const struct passwd *pw)
 {
 	static const char *sfx[] = { "", "-wal", "-shm" };
+	const char *dir = timelog_made_dir();
 	char path[4096];
 	size_t i;
+
+	if (dir != NULL && chown(dir, pw->pw_uid, pw->pw_gid) == -1) {
+		log_err(NULL, "chown %s: %s", dir, strerror(errno));
+		return -1;
+	}
 
 	for (i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
 		snprintf(path, sizeof(path), "%s%s", db, sfx[i]);
@@ -147,6 +155,32 @@ give_away(const char *db, const struct passwd *pw)
 		}
 	}
 	return 0;
+}
+
+/*
+ * Warn, as the final user, when the timing database's directory is not
+ * writable: SQLite could not remove its WAL files at the end, nor the
+ * dashboard's reader make what it needs.
+ */
+static void
+timings_dir_check(const char *db)
+{
+	char dir[4096], *slash;
+
+	if (db == NULL || strcmp(db, "off") == 0 ||
+	    snprintf(dir, sizeof(dir), "%s", db) >= (int)sizeof(dir))
+		return;
+	if ((slash = strrchr(dir, '/')) == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	if (access(dir, W_OK | X_OK) == -1)
+		log_warn(NULL, "timings: the directory %s is not writable by "
+		    "user %d: make it theirs, or the dashboard cannot read "
+		    "the database and its -wal file stays behind", dir,
+		    (int)getuid());
 }
 
 /* Does c ask for an access log? */
@@ -805,6 +839,7 @@ main(int argc, char *argv[])
 		timelog_close();
 		return 1;
 	}
+	timings_dir_check(cfg->timings);
 	/* Workers are spawned from here on, as the final user. */
 	if (pool_start(cfg) == -1) {
 		http_stop_drain(0);

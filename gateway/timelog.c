@@ -426,6 +426,9 @@ finalize_inserts(void)
 	tl.ins_ev = NULL;
 }
 
+/* The directory make_parent created, or "". */
+static char made_dir[4096];
+
 /* Create the directory that will hold path, one level deep. */
 static int
 make_parent(const char *path)
@@ -438,11 +441,19 @@ make_parent(const char *path)
 	if ((slash = strrchr(dir, '/')) == NULL || slash == dir)
 		return 0;
 	*slash = '\0';
-	if (mkdir(dir, 0750) == -1 && errno != EEXIST) {
+	if (mkdir(dir, 0750) == 0)
+		memcpy(made_dir, dir, sizeof(made_dir));
+	else if (errno != EEXIST) {
 		log_err(NULL, "timelog: mkdir %s: %s", dir, strerror(errno));
 		return -1;
 	}
 	return 0;
+}
+
+const char *
+timelog_made_dir(void)
+{
+	return made_dir[0] != '\0' ? made_dir : NULL;
 }
 
 /*

@@ -128,4 +128,23 @@ stop_gateway
 expect_eq "root-only file: stops cleanly" 0 "$GW_RC"
 running "$reader" && not_ok "the reader ends with cgigate" ||
     ok "the reader ends with cgigate"
+
+# A timings directory cgigate makes as root becomes the user's: the
+# dashboard's reader opens the database, and the WAL goes at the end.
+start_gateway --user nobody --handlers "$H" --www "$W/www" \
+    --timings "$W/made/t.db"
+expect_eq "the timings directory it made is nobody's" "$nobody" \
+    "$(stat -c %u "$W/made")"
+curl -s -o /dev/null "$URL/whoami"
+expect_eq "the dashboard reads the database" 200 \
+    "$(http_code "$URL/_gateway/timeseries")"
+stop_gateway
+expect_eq "no -wal file stays behind" "t.db" "$(ls "$W/made")"
+# One that was there, root's and closed to others: a warning says so.
+mkdir -m 700 "$W/closed"
+start_gateway --user nobody --handlers "$H" --www "$W/www" \
+    --timings "$W/closed/t.db"
+expect_log "a timings directory nobody cannot write is warned of" \
+    "warn: timings: the directory $W/closed is not writable by user $nobody"
+stop_gateway
 finish
