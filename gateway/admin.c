@@ -22,8 +22,6 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
-#include <civetweb.h>
-
 #include "http_int.h"
 
 #define RETRY		"Retry-After: 1\r\n"
@@ -54,11 +52,10 @@ send_stream(struct exchange *x, FILE *f, char **buf, size_t *len,
 static int
 query_window(struct exchange *x)
 {
-	const char *q = http_query(x);
 	char v[16], *end;
 	long w;
 
-	if (q == NULL || mg_get_var(q, strlen(q), "window", v, sizeof(v)) < 0)
+	if (http_query_var(x, "window", v, sizeof(v)) < 0)
 		return WINDOW_S;
 	w = strtol(v, &end, 10);
 	if (end == v || *end != '\0' || w < 10 || w > 86400 * 7)
@@ -95,12 +92,10 @@ serve_timings(struct exchange *x, const char *name)
 static int
 serve_route(struct exchange *x)
 {
-	const char *q = http_query(x);
 	char name[ROUTE_NAME_MAX];
 	int n;
 
-	if (q == NULL || (n = mg_get_var(q, strlen(q), "name", name,
-	    sizeof(name))) == -1)
+	if ((n = http_query_var(x, "name", name, sizeof(name))) == -1)
 		return http_error(x, 400, "route: no name= in the query",
 		    NULL);
 	if (n < 0)

@@ -111,6 +111,16 @@ http_query(struct exchange *x)
 	return mg_get_request_info(x->conn)->query_string;
 }
 
+int
+http_query_var(struct exchange *x, const char *name, char *buf, size_t len)
+{
+	const char *q = http_query(x);
+
+	if (q == NULL)
+		return -1;
+	return mg_get_var(q, strlen(q), name, buf, len);
+}
+
 /* Output */
 
 /* Write n bytes to the client now. */

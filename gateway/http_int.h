@@ -92,6 +92,12 @@ int	 http_error(struct exchange *x, int status, const char *why,
 	    const char *extra);
 /* The query string of the request, or NULL. */
 const char *http_query(struct exchange *x);
+/*
+ * The value of name= in the query, URL-decoded into buf: its length, -1
+ * when absent, -2 when buf is too small (civetweb's mg_get_var).
+ */
+int	 http_query_var(struct exchange *x, const char *name, char *buf,
+	    size_t len);
 
 /* answer.c */
 

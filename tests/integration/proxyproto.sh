@@ -76,11 +76,12 @@ retry 30 grep -q '^198.51.100.7 .*"GET /env' "$W/access.log"
 expect_contains "the access log has the named client" '198.51.100.7 - - [' \
     "$(grep 'GET /env' "$W/access.log" | head -n 1)"
 
-wait_sql 1 "select count(*) > 0 from requests where client_addr = '203.0.113.9'"
+CLIENTS="select group_concat(a, ' ') from (select distinct client_addr as a
+    from requests where path = '/env' and client_addr <> '127.0.0.1'
+    order by 1)"
+wait_sql "198.51.100.7 2001:db8::7 2001:db8::9 203.0.113.9" "$CLIENTS"
 expect_eq "the timings rows have the named clients" \
-    "198.51.100.7 2001:db8::7 2001:db8::9 203.0.113.9" \
-    "$(sql "select distinct client_addr from requests where path = '/env'
-    and client_addr <> '127.0.0.1' order by 1" | tr '\n' ' ' | sed 's/ $//')"
+    "198.51.100.7 2001:db8::7 2001:db8::9 203.0.113.9" "$(sql "$CLIENTS")"
 
 status() { raw "$@" | sed -n '1s/^HTTP\/1.1 \([0-9]*\).*/\1/p'; }
 expect_eq "a trusted proxy without a header: 400" 400 "$(status "$GET")"
@@ -110,10 +111,11 @@ stop_gateway
 conf "max_client_connections = 1"
 start_gateway --config "$W/cgigate.conf"
 PORT=${URL##*:}
-raw "$V1" 'GET /env HTTP/1.1\r\n' +4000 >/dev/null &
+raw "$V1" 'GET /env HTTP/1.1\r\n' +8000 >/dev/null &
 HOLD=$!
 track "$HOLD"
-sleep 1
+# Once the held connection's header is read, the same client is over.
+retry 30 eval '[ "$(status "$V1$GET")" = 503 ]'
 expect_eq "a second connection of the same client: 503" 503 \
     "$(status "$V1$GET")"
 expect_eq "another client through the same proxy: 200" 200 \
