@@ -24,6 +24,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -32,8 +33,10 @@
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <civetweb.h>
 
@@ -48,6 +51,7 @@
 const size_t http_ctx_size = sizeof(struct exchange);
 
 static struct mg_context *ctx;
+static int internal_port;	/* civetweb's, on 127.0.0.1 */
 static atomic_int inflight;		/* between begin and end_request */
 static atomic_int draining;
 static atomic_ullong drain_deadline;
@@ -881,11 +885,55 @@ http_start(const struct config *c)
 	mg_set_auth_handler(ctx, "/", authorize, NULL);
 	mg_set_request_handler(ctx, "/", handle, NULL);
 	if (mg_get_server_ports(ctx, 1, sp) != 1 ||
-	    door_start(c, sp[0].port) == -1) {
+	    door_start(c, (internal_port = sp[0].port)) == -1) {
 		http_stop_drain(0);
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * civetweb's master thread looks at its stop flag only between polls of
+ * the internal port, up to 2 s apart, so mg_stop took that long with
+ * nothing to do.  A connection to the port, made once mg_stop has set the
+ * flag, ends the poll: the thread sees the flag and accepts nothing.
+ */
+static atomic_int civetweb_stopped;
+
+static void *
+wake_master(void *arg)
+{
+	struct sockaddr_in sin;
+	int i, fd;
+
+	(void)arg;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)internal_port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	for (i = 0; i < 200 && !atomic_load(&civetweb_stopped); i++) {
+		usleep(20000);	/* mg_stop sets the flag first of all */
+		if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) ==
+		    -1)
+			continue;
+		(void)connect(fd, (struct sockaddr *)&sin, sizeof(sin));
+		close(fd);
+	}
+	return NULL;
+}
+
+static void
+stop_civetweb(void)
+{
+	pthread_t t;
+	int woken;
+
+	woken = internal_port > 0 &&
+	    pthread_create(&t, NULL, wake_master, NULL) == 0;
+	mg_stop(ctx);
+	atomic_store(&civetweb_stopped, 1);
+	if (woken)
+		pthread_join(t, NULL);
 }
 
 void
@@ -905,7 +953,7 @@ http_stop_drain(int64_t drain_us)
 		spawn_tick();	/* the main thread's orphans, meanwhile */
 		usleep(20000);
 	}
-	mg_stop(ctx);
+	stop_civetweb();
 	ctx = NULL;
 	door_stop();
 }
