@@ -181,7 +181,7 @@ admin_serve(struct exchange *x)
 		    x->cfg->nadmin_allow, x->peer))
 			return http_error(x, 403, "health endpoint: address "
 			    "not in health_allow (or admin_allow)", NULL);
-		if (http_draining())
+		if (!http_healthy())
 			return http_answer(x, 503, "text/plain; charset=utf-8",
 			    "draining\n", 9, NULL);
 		return http_answer(x, 200, "text/plain; charset=utf-8", "ok\n",

@@ -128,6 +128,7 @@ struct config {
 	int		 max_connections;	/* client connections */
 	int		 max_client_connections;	/* per address, 0: any */
 	int64_t		 drain_us;	/* bound on a graceful stop */
+	int64_t		 drain_grace_us;	/* health 503 before closing */
 	int64_t		 stderr_cap;	/* stderr bytes logged per request */
 	int		 timings_queue;	/* records held in memory */
 	char		*user;		/* drop to this user, or NULL */
@@ -1402,6 +1403,10 @@ void	 http_reqid(char *buf, size_t len);
  */
 void	 http_stop_drain(int64_t drain_us);
 int	 http_draining(void);
+/* From now on the health check answers 503 (drain_grace). */
+void	 http_fail_health(void);
+/* Does the health check answer 200: neither draining nor failed? */
+int	 http_healthy(void);
 /* 0 while serving; the clk_now_us() by which a drain must be over. */
 uint64_t http_drain_deadline(void);
 /* Its size, for bufpool.c. */

@@ -298,6 +298,8 @@ static const struct config_key keys[] = {
 	    .max = LLONG_MAX, .why = DURATION },
 	{ "chartjs", CT_ABSPATH, SRV(chartjs),
 	    .why = "chartjs wants an absolute path" },
+	{ "drain_grace", CT_DURATION, SRV(drain_grace_us), .min = 0,
+	    .max = LLONG_MAX, .why = DURATION },
 	{ "drain_timeout", CT_DURATION, SRV(drain_us), .min = 0,
 	    .max = LLONG_MAX, .why = DURATION },
 	{ "error_log", CT_STRING, SRV(error_log) },

@@ -77,6 +77,20 @@ http_draining(void)
 	return atomic_load(&draining);
 }
 
+static atomic_int health_failed;
+
+void
+http_fail_health(void)
+{
+	atomic_store(&health_failed, 1);
+}
+
+int
+http_healthy(void)
+{
+	return !atomic_load(&draining) && !atomic_load(&health_failed);
+}
+
 uint64_t
 http_drain_deadline(void)
 {

@@ -183,6 +183,38 @@ timings_dir_check(const char *db)
 		    (int)getuid());
 }
 
+/*
+ * drain_grace: before the listeners close, the health check answers 503
+ * for grace_us while everything else is served as before, so that a load
+ * balancer takes this node out first and no client finds its port
+ * closed.  A second stop signal ends the wait.
+ */
+static void
+grace(int64_t grace_us, const sigset_t *set, int sig)
+{
+	const struct timespec tick = { 0, 100 * 1000000L };
+	uint64_t end = clk_now_us() + (uint64_t)grace_us;
+	int s;
+
+	http_fail_health();
+	log_notice(NULL, "%s: the health check answers 503 for %lld ms, then "
+	    "the listeners close (drain_grace; another stop signal skips "
+	    "it)", strsignal(sig), (long long)(grace_us / 1000));
+	while (clk_now_us() < end) {
+		spawn_tick();
+		cfgref_collect();
+		s = sigtimedwait(set, NULL, &tick);
+		if (s == SIGTERM || s == SIGINT || s == SIGQUIT) {
+			log_notice(NULL, "%s: drain_grace cut short",
+			    strsignal(s));
+			return;
+		}
+		if (s != -1 && s != SIGCHLD)
+			log_notice(NULL, "%s: ignored while stopping",
+			    strsignal(s));
+	}
+}
+
 /* Does c ask for an access log? */
 static const char *
 alog_wanted(const struct config *c)
@@ -894,6 +926,8 @@ main(int argc, char *argv[])
 		notify("READY=1\nSTATUS=serving");
 	}
 	notify("STOPPING=1\nSTATUS=draining");
+	if (cfg->drain_grace_us > 0)
+		grace(cfg->drain_grace_us, &set, sig);
 	log_notice(NULL, "%s: draining (up to %lld ms)", strsignal(sig),
 	    (long long)(cfg->drain_us / 1000));
 	t0 = clk_now_us();

@@ -260,6 +260,40 @@ expect_eq "SIGQUIT: the in-flight request completes" "200 slow done" \
 expect_eq "SIGQUIT: exit status 0" 0 "$GW_RC"
 expect_log "SIGQUIT: the drain is logged" "Quit: draining"
 
+# drain_grace: the health check says 503 first, on new connections too,
+# while everything else is served; then the port closes and cgigate
+# exits 0.  A second SIGTERM cuts the grace short.
+{ server_conf; printf 'drain_grace = 3s\n'; } >"$W/grace.conf"
+start_gateway --config "$W/grace.conf" --handlers "$H"
+gp=$GW_PID
+expect_eq "drain_grace: healthy before the stop" 200 \
+    "$(http_code "$URL/_gateway/health")"
+kill -TERM "$gp"
+retry 30 eval '[ "$(http_code "$URL/_gateway/health")" = 503 ]'
+expect_eq "drain_grace: SIGTERM, and the health check answers 503" 503 \
+    "$(http_code "$URL/_gateway/health")"
+expect_eq "while requests are still served, on new connections" 200 \
+    "$(http_code "$URL/hello")"
+running "$gp" && ok "and cgigate is still running" ||
+    not_ok "and cgigate is still running"
+wait "$gp"
+GW_RC=$?
+GW_PID=
+expect_eq "drain_grace: then it exits 0" 0 "$GW_RC"
+expect_log "drain_grace: logged" \
+    "the health check answers 503 for 3000 ms, then the listeners close"
+start_gateway --config "$W/grace.conf" --handlers "$H"
+gp=$GW_PID
+kill -TERM "$gp"
+retry 30 eval '[ "$(http_code "$URL/_gateway/health")" = 503 ]'
+kill -TERM "$gp"
+retry 20 eval '! running "$gp"'
+running "$gp" && not_ok "drain_grace: a second SIGTERM stops it at once" ||
+    ok "drain_grace: a second SIGTERM stops it at once"
+wait "$gp"
+GW_PID=
+expect_log "drain_grace: the cut is logged" "drain_grace cut short"
+
 # Descriptors: cgigate takes the hard limit and says so; handlers keep
 # the limit it was started with (here lowered to 256 for the test).
 hard=$(ulimit -Hn)
