@@ -13,17 +13,36 @@
  * is drained completely: a graceful stop loses no row.  A crash loses at
  * most what is queued and the open batch (about BATCH_US of traffic).
  *
+ * A batch that cannot be written (disk full, I/O error) is rolled back
+ * and its rows are lost, but counted with the queue's drops
+ * (timelog_dropped), logged once when the trouble starts and once when
+ * it ends, and written to events as "lost" by the first batch that
+ * commits again.  Before each batch the writer checks that its path
+ * still names the file it has open (a stat: the device and inode it
+ * had when opened); a file deleted or replaced is closed and the path
+ * opened again, schema and all, so the rows go where an admin looks.
+ *
+ * Retention runs in each batch's own transaction: it deletes what the
+ * batch put over timings_max_rows or what has grown older than
+ * timings_max_age, at most the batch's rows plus RETAIN_STEP, so that
+ * deletion keeps pace with insertion at any rate, and each delete is
+ * bounded by the batch it goes with.  A pass with no batch (every
+ * BATCH_US when no request comes) catches up by RETAIN_STEP rows, and
+ * events are trimmed by age every RETAIN_US.
+ *
  * The WAL is checkpointed by SQLite's automatic passive checkpoints; a
  * reader that pins the WAL delays the reset but journal_size_limit trims
  * the file once it lets go.
  *
- * This file is the queue, the writer and its INSERTs, retention's pacing
+ * This file is the queue, the writer and its INSERTs, retention's pacing,
+ * the accounting of lost rows
  * and the dashboard's read-only connections and the width of its time
  * buckets.  The SQL text that admins and the dashboard see (the schema,
  * the views of cgigate-timings(7), the dashboard's queries, retention's
  * deletes) is in timelog_sql.c.
  */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -31,6 +50,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 
 #include <sqlite3.h>
 
@@ -43,8 +63,8 @@
 #define RUN_MAX		64	/* rows in the largest INSERT */
 #define NRUNS		3
 #define ROWS_PER_YIELD	64	/* rows between two sched_yield()s */
-#define RETAIN_STEP	2000
-#define RETAIN_US	(5 * 1000000ULL)
+#define RETAIN_STEP	2000	/* rows past a batch's own, per delete */
+#define RETAIN_US	(5 * 1000000ULL)	/* between events' trims */
 #define MAX_BUCKETS	120	/* in the dashboard's window */
 
 /* Rows per INSERT of a run of requests, largest first. */
@@ -73,13 +93,20 @@ static struct {
 	size_t		 cap, len;
 	int		 stop, running;
 	unsigned long long dropped, dropped_reported;
-	sqlite3		*db;
+	unsigned long long lost;	/* by failed writes; under lock */
+	sqlite3		*db;		/* NULL while it cannot be opened */
 	sqlite3_stmt	*ins_req[NRUNS], *ins_ev;	/* run_rows[i] rows */
 	int64_t		 max_age_us;
 	long long	 max_rows;
 	char		*path;
 	int		 off;		/* timings = off: record nothing */
 	uint64_t	 next_retain;
+	dev_t		 dev;		/* of path, when db was opened */
+	ino_t		 ino;
+	/* The writer's own: the trouble under way, if any. */
+	int		 failing;
+	unsigned long long lost_pending;	/* not yet in events */
+	char		 why[160];	/* what failed, for the log */
 } tl = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 };
@@ -157,20 +184,28 @@ bind_req(sqlite3_stmt *s, int i, const struct timing *t)
 	bind_who(s, i, t);
 }
 
-static void
+/* Run an INSERT; -1, with tl.why set, when it failed. */
+static int
 step(sqlite3_stmt *s)
 {
-	if (sqlite3_step(s) != SQLITE_DONE)
-		log_err(NULL, "timelog: insert: %s", sqlite3_errmsg(tl.db));
+	int rc = 0;
+
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		snprintf(tl.why, sizeof(tl.why), "insert: %s",
+		    sqlite3_errmsg(tl.db));
+		rc = -1;
+	}
 	sqlite3_reset(s);
+	return rc;
 }
 
 /*
- * Write r[0..n), in order.  A run of requests goes in statements of
- * RUN_MAX rows, then 8, then 1: SQLite spends fewer instructions on a
- * row the more rows one statement inserts.
- * A statement that fails (disk full, I/O error) is logged and its rows
- * are lost, as the rest of the transaction is likely to be.
+ * Write r[0..n), in order, or stop at the first statement that fails
+ * (disk full, I/O error) and return -1: the caller rolls the batch back,
+ * as SQLite may have done already, and counts all of it lost.
+ * A run of requests goes in statements of RUN_MAX rows, then 8, then 1:
+ * SQLite spends fewer instructions on a row the more rows one statement
+ * inserts.
  *
  * Every ROWS_PER_YIELD rows, the writer yields its CPU to the threads
  * waiting for that CPU, so that a full batch (BATCH_MAX rows or more,
@@ -179,7 +214,7 @@ step(sqlite3_stmt *s)
  * wrk, that gave more requests per second and a lower p99 than no
  * yield; yielding every 8 rows cost more than it gained.
  */
-static void
+static int
 write_recs(const struct rec *r, size_t n)
 {
 	size_t i = 0, j, k, s, written = 0;
@@ -191,7 +226,8 @@ write_recs(const struct rec *r, size_t n)
 			    SQLITE_STATIC);
 			bind_opt(tl.ins_ev, 3, r[i].u.e.pid, r[i].u.e.pid > 0);
 			bind_text(tl.ins_ev, 4, r[i].u.e.detail);
-			step(tl.ins_ev);
+			if (step(tl.ins_ev) == -1)
+				return -1;
 			i++;
 			continue;
 		}
@@ -203,13 +239,15 @@ write_recs(const struct rec *r, size_t n)
 		for (j = 0; j < run_rows[s]; j++)
 			bind_req(tl.ins_req[s], 1 + (int)j * REQ_COLS,
 			    &r[i + j].u.t);
-		step(tl.ins_req[s]);
+		if (step(tl.ins_req[s]) == -1)
+			return -1;
 		i += run_rows[s];
 		if ((written += run_rows[s]) >= ROWS_PER_YIELD) {
 			sched_yield();
 			written = 0;
 		}
 	}
+	return 0;
 }
 
 /*
@@ -273,105 +311,9 @@ timelog_dropped(void)
 	unsigned long long n;
 
 	pthread_mutex_lock(&tl.lock);
-	n = tl.dropped;
+	n = tl.dropped + tl.lost;
 	pthread_mutex_unlock(&tl.lock);
 	return n;
-}
-
-/*
- * Retention, a small step at a time so that the writer never stalls: at
- * most RETAIN_STEP rows per table per pass, one pass every RETAIN_US.
- * Row ids only grow and only the oldest go, so max(id) - min(id) + 1 is
- * the row count without a scan.
- */
-static void
-retain(int64_t max_age_us, long long max_rows)
-{
-	char sql[256];
-	double cutoff;
-
-	if (max_age_us > 0) {
-		cutoff = clk_wall() - (double)max_age_us / 1e6;
-		snprintf(sql, sizeof(sql), timelog_sql_retain_requests_age,
-		    cutoff, RETAIN_STEP);
-		sqlite3_exec(tl.db, sql, NULL, NULL, NULL);
-		snprintf(sql, sizeof(sql), timelog_sql_retain_events_age,
-		    cutoff, RETAIN_STEP);
-		sqlite3_exec(tl.db, sql, NULL, NULL, NULL);
-	}
-	if (max_rows > 0) {
-		snprintf(sql, sizeof(sql), timelog_sql_retain_requests_rows,
-		    max_rows, RETAIN_STEP);
-		sqlite3_exec(tl.db, sql, NULL, NULL, NULL);
-	}
-}
-
-static void *
-writer(void *arg)
-{
-	struct rec *batch, dropped_ev;
-	struct timespec ts;
-	size_t n;
-	int stop;
-	int64_t max_age_us;
-	long long max_rows;
-
-	(void)arg;
-	for (;;) {
-		unsigned long long dropped = 0;
-
-		pthread_mutex_lock(&tl.lock);
-		if (tl.len < BATCH_MAX && !tl.stop) {	/* a batch, or a tick */
-			ts = clk_ts(clk_now_us() + BATCH_US);
-			pthread_cond_timedwait(&tl.cond, &tl.lock, &ts);
-		}
-		batch = tl.q;
-		n = tl.len;
-		tl.q = tl.spare;
-		tl.spare = batch;
-		tl.len = 0;
-		stop = tl.stop;
-		max_age_us = tl.max_age_us;	/* SIGHUP sets them */
-		max_rows = tl.max_rows;
-		if (tl.dropped != tl.dropped_reported) {
-			dropped = tl.dropped - tl.dropped_reported;
-			tl.dropped_reported = tl.dropped;
-		}
-		pthread_mutex_unlock(&tl.lock);
-
-		if (n > 0 || dropped > 0) {
-			sqlite3_exec(tl.db, "BEGIN", NULL, NULL, NULL);
-			write_recs(batch, n);
-			if (dropped > 0) {
-				log_warn(NULL, "timelog: queue full, dropped "
-				    "%llu rows", dropped);
-				dropped_ev.kind = REC_EVENT;
-				dropped_ev.u.e.ts = clk_wall();
-				dropped_ev.u.e.pid = 0;
-				snprintf(dropped_ev.u.e.kind,
-				    sizeof(dropped_ev.u.e.kind), "dropped");
-				snprintf(dropped_ev.u.e.detail,
-				    sizeof(dropped_ev.u.e.detail), "%llu",
-				    dropped);
-				write_recs(&dropped_ev, 1);
-			}
-			if (sqlite3_exec(tl.db, "COMMIT", NULL, NULL, NULL) !=
-			    SQLITE_OK) {
-				log_err(NULL, "timelog: commit: %s",
-				    sqlite3_errmsg(tl.db));
-				sqlite3_exec(tl.db, "ROLLBACK", NULL, NULL,
-				    NULL);
-			}
-		}
-		if ((max_age_us > 0 || max_rows > 0) &&
-		    clk_now_us() >= tl.next_retain) {
-			retain(max_age_us, max_rows);
-			tl.next_retain = clk_now_us() + RETAIN_US;
-		}
-		if (stop)
-			break;
-	}
-	return NULL;
 }
 
 static int
@@ -485,30 +427,28 @@ add_columns(const char *path)
 	}
 }
 
-int
-timelog_open(const char *path, int queue_len, int64_t max_age_us,
-    long long max_rows)
+/*
+ * Open path, creating it and its schema, prepare the INSERTs and note
+ * which file it is (device and inode), for moved() to compare.  -1, with
+ * tl.why set and nothing left open, when that fails.
+ */
+static int
+db_open(const char *path)
 {
+	struct stat sb;
 	char *msg = NULL;
 
-	if (strcmp(path, "off") == 0) {
-		/* For measuring what the log costs; nothing is kept. */
-		tl.off = 1;
-		log_notice(NULL, "timings = off: no request is recorded");
-		return 0;
-	}
-	if (make_parent(path) == -1)
-		return -1;
 	if (sqlite3_open_v2(path, &tl.db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		log_err(NULL, "timelog: open %s: %s", path,
+		snprintf(tl.why, sizeof(tl.why), "open %s: %s", path,
 		    tl.db ? sqlite3_errmsg(tl.db) : "out of memory");
 		goto fail;
 	}
 	sqlite3_busy_timeout(tl.db, 5000);
 	if (sqlite3_exec(tl.db, timelog_sql_schema, NULL, NULL, &msg) !=
 	    SQLITE_OK) {
-		log_err(NULL, "timelog: schema of %s: %s", path, msg);
+		snprintf(tl.why, sizeof(tl.why), "schema of %s: %s", path,
+		    msg ? msg : "out of memory");
 		sqlite3_free(msg);
 		goto fail;
 	}
@@ -517,11 +457,288 @@ timelog_open(const char *path, int queue_len, int64_t max_age_us,
 	    SQLITE_OK) {
 		log_err(NULL, "timelog: views of %s: %s", path, msg);
 		sqlite3_free(msg);
-		msg = NULL;
 	}
 	if (prepare_inserts() == -1) {
-		log_err(NULL, "timelog: prepare: %s", sqlite3_errmsg(tl.db));
+		snprintf(tl.why, sizeof(tl.why), "prepare: %s",
+		    sqlite3_errmsg(tl.db));
 		goto fail;
+	}
+	if (stat(path, &sb) == -1) {
+		snprintf(tl.why, sizeof(tl.why), "stat %s: %s", path,
+		    strerror(errno));
+		goto fail;
+	}
+	tl.dev = sb.st_dev;
+	tl.ino = sb.st_ino;
+	return 0;
+fail:
+	finalize_inserts();
+	sqlite3_close(tl.db);
+	tl.db = NULL;
+	return -1;
+}
+
+static void
+db_close(void)
+{
+	finalize_inserts();
+	sqlite3_close(tl.db);
+	tl.db = NULL;
+}
+
+/*
+ * Whether the path no longer names the file the writer has open: it was
+ * deleted, or another was put in its place.  A stat that fails for
+ * another reason (a permission) says nothing, and the writer goes on.
+ */
+static int
+moved(void)
+{
+	struct stat sb;
+
+	if (stat(tl.path, &sb) == -1)
+		return errno == ENOENT || errno == ENOTDIR;
+	return sb.st_dev != tl.dev || sb.st_ino != tl.ino;
+}
+
+/* Run one of retention's deletes; -1, with tl.why set, when it failed. */
+static int
+retain_exec(const char *fmt, ...)
+{
+	char sql[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(sql, sizeof(sql), fmt, ap);
+	va_end(ap);
+	if (sqlite3_exec(tl.db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+		snprintf(tl.why, sizeof(tl.why), "retention: %s",
+		    sqlite3_errmsg(tl.db));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Retention of requests: delete at most step rows past max_rows and
+ * step past max_age_us.  Each delete is a range of an index: the count
+ * one of the row ids, which only grow, so that max(id) - min(id) + 1 is
+ * the row count without a scan; the age one of ts.  -1 when one failed.
+ */
+static int
+retain(int64_t max_age_us, long long max_rows, int step)
+{
+	if (max_age_us > 0 && retain_exec(timelog_sql_retain_requests_age,
+	    clk_wall() - (double)max_age_us / 1e6, step) == -1)
+		return -1;
+	if (max_rows > 0 && retain_exec(timelog_sql_retain_requests_rows,
+	    max_rows, step) == -1)
+		return -1;
+	return 0;
+}
+
+static void
+event_rec(struct rec *r, const char *kind, const char *fmt, ...)
+{
+	va_list ap;
+
+	r->kind = REC_EVENT;
+	r->u.e.ts = clk_wall();
+	r->u.e.pid = 0;
+	snprintf(r->u.e.kind, sizeof(r->u.e.kind), "%s", kind);
+	va_start(ap, fmt);
+	vsnprintf(r->u.e.detail, sizeof(r->u.e.detail), fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * Write a batch in one transaction: its records, an event for the rows
+ * the queue dropped since the last batch and one for those lost since
+ * trouble began, and retention's share.  0 when it committed; -1, with
+ * tl.why set and the transaction rolled back, when not.
+ */
+static int
+write_batch(const struct rec *batch, size_t n, unsigned long long dropped,
+    int64_t max_age_us, long long max_rows)
+{
+	struct rec ev;
+	int step;
+
+	if (tl.db == NULL)
+		return -1;
+	if (sqlite3_exec(tl.db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+		snprintf(tl.why, sizeof(tl.why), "begin: %s",
+		    sqlite3_errmsg(tl.db));
+		return -1;
+	}
+	if (write_recs(batch, n) == -1)
+		goto fail;
+	if (dropped > 0) {
+		event_rec(&ev, "dropped", "%llu", dropped);
+		if (write_recs(&ev, 1) == -1)
+			goto fail;
+	}
+	if (tl.lost_pending > 0) {
+		event_rec(&ev, "lost", "%llu rows: %s", tl.lost_pending,
+		    tl.why);
+		if (write_recs(&ev, 1) == -1)
+			goto fail;
+	}
+	step = n > INT_MAX - RETAIN_STEP ? INT_MAX : (int)n + RETAIN_STEP;
+	if ((max_age_us > 0 || max_rows > 0) &&
+	    retain(max_age_us, max_rows, step) == -1)
+		goto fail;
+	if (sqlite3_exec(tl.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		snprintf(tl.why, sizeof(tl.why), "commit: %s",
+		    sqlite3_errmsg(tl.db));
+		goto fail;
+	}
+	return 0;
+fail:
+	sqlite3_exec(tl.db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+/*
+ * n rows could not be written: count them where status and metrics see
+ * them, and say so once, when the trouble starts.
+ */
+static void
+lose(size_t n)
+{
+	pthread_mutex_lock(&tl.lock);
+	tl.lost += n;
+	pthread_mutex_unlock(&tl.lock);
+	tl.lost_pending += n;
+	if (!tl.failing) {
+		tl.failing = 1;
+		log_err(NULL, "timelog: %s: %s; timing rows are being lost "
+		    "(counted as dropped) until it writes again", tl.path,
+		    tl.why);
+	}
+}
+
+/*
+ * The path names another file than the one open, or none: close it and
+ * open the path again (after a failure, every pass).  Rows wait in the
+ * batch meanwhile; the file left behind keeps those it was given.
+ */
+static void
+reopen(void)
+{
+	if (tl.db != NULL) {
+		log_warn(NULL, "timelog: %s was deleted or replaced; "
+		    "opening it again", tl.path);
+		db_close();
+	}
+	if (db_open(tl.path) == 0)
+		log_notice(NULL, "timelog: %s opened again", tl.path);
+}
+
+/*
+ * Write a batch and account for it: a batch that failed, or that went
+ * to a file deleted or replaced in the instant it was written, is lost
+ * (and the queue's drops it was to record are recorded by a later one);
+ * the first that commits after a failure ends the trouble.
+ */
+static void
+write_pass(const struct rec *batch, size_t n, unsigned long long dropped,
+    int64_t max_age_us, long long max_rows)
+{
+	int ok;
+
+	ok = write_batch(batch, n, dropped, max_age_us, max_rows) == 0;
+	if (ok && moved()) {
+		snprintf(tl.why, sizeof(tl.why), "%s was deleted or replaced "
+		    "as rows were written", tl.path);
+		ok = 0;
+		lose(n);
+		reopen();
+	} else if (!ok)
+		lose(n);
+	if (!ok) {
+		pthread_mutex_lock(&tl.lock);
+		tl.dropped_reported -= dropped;
+		pthread_mutex_unlock(&tl.lock);
+		return;
+	}
+	if (dropped > 0)
+		log_warn(NULL, "timelog: queue full, dropped %llu rows",
+		    dropped);
+	if (tl.failing) {
+		log_notice(NULL, "timelog: %s: writing again; %llu rows were "
+		    "lost", tl.path, tl.lost_pending);
+		tl.failing = 0;
+		tl.lost_pending = 0;
+	}
+}
+
+static void *
+writer(void *arg)
+{
+	struct rec *batch;
+	struct timespec ts;
+	size_t n;
+	int stop;
+	int64_t max_age_us;
+	long long max_rows;
+
+	(void)arg;
+	for (;;) {
+		unsigned long long dropped = 0;
+
+		pthread_mutex_lock(&tl.lock);
+		if (tl.len < BATCH_MAX && !tl.stop) {	/* a batch, or a tick */
+			ts = clk_ts(clk_now_us() + BATCH_US);
+			pthread_cond_timedwait(&tl.cond, &tl.lock, &ts);
+		}
+		batch = tl.q;
+		n = tl.len;
+		tl.q = tl.spare;
+		tl.spare = batch;
+		tl.len = 0;
+		stop = tl.stop;
+		max_age_us = tl.max_age_us;	/* SIGHUP sets them */
+		max_rows = tl.max_rows;
+		if (tl.dropped != tl.dropped_reported) {
+			dropped = tl.dropped - tl.dropped_reported;
+			tl.dropped_reported = tl.dropped;
+		}
+		pthread_mutex_unlock(&tl.lock);
+
+		if (tl.db == NULL || moved())
+			reopen();
+		if (n > 0 || dropped > 0 || tl.failing)
+			write_pass(batch, n, dropped, max_age_us, max_rows);
+		else if (tl.db != NULL && (max_age_us > 0 || max_rows > 0))
+			retain(max_age_us, max_rows, RETAIN_STEP);
+		if (max_age_us > 0 && tl.db != NULL &&
+		    clk_now_us() >= tl.next_retain) {
+			retain_exec(timelog_sql_retain_events_age, clk_wall() -
+			    (double)max_age_us / 1e6, RETAIN_STEP);
+			tl.next_retain = clk_now_us() + RETAIN_US;
+		}
+		if (stop)
+			break;
+	}
+	return NULL;
+}
+
+int
+timelog_open(const char *path, int queue_len, int64_t max_age_us,
+    long long max_rows)
+{
+	if (strcmp(path, "off") == 0) {
+		/* For measuring what the log costs; nothing is kept. */
+		tl.off = 1;
+		log_notice(NULL, "timings = off: no request is recorded");
+		return 0;
+	}
+	if (make_parent(path) == -1)
+		return -1;
+	if (db_open(path) == -1) {
+		log_err(NULL, "timelog: %s", tl.why);
+		return -1;
 	}
 	tl.max_age_us = max_age_us;
 	tl.max_rows = max_rows;
@@ -543,12 +760,12 @@ timelog_open(const char *path, int queue_len, int64_t max_age_us,
 	pthread_setname_np(tl.thread, "cg-timelog");
 	return 0;
 fail:
-	finalize_inserts();
-	sqlite3_close(tl.db);
-	tl.db = NULL;
+	db_close();
 	free(tl.q);
 	free(tl.spare);
+	free(tl.path);
 	tl.q = tl.spare = NULL;
+	tl.path = NULL;
 	return -1;
 }
 
@@ -565,14 +782,12 @@ timelog_close(void)
 	pthread_mutex_lock(&tl.lock);
 	tl.running = 0;
 	pthread_mutex_unlock(&tl.lock);
-	finalize_inserts();
-	sqlite3_close(tl.db);
+	db_close();
 	free(tl.q);
 	free(tl.spare);
 	free(tl.path);
 	tl.q = tl.spare = NULL;
 	tl.path = NULL;
-	tl.db = NULL;
 }
 
 size_t

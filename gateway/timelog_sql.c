@@ -145,11 +145,15 @@ const char *const timelog_sql_views =
 /*
  * Retention's deletes, formats that retain() in timelog.c fills in: the
  * oldest rows past the age kept, in either table, and the requests past
- * the count kept, at most a step's worth each time.
+ * the count kept, at most a step's worth each time.  Each is a range of
+ * an index, however many rows the table holds: the age one of requests
+ * goes by requests_ts (ordered by id, it scanned the whole table when
+ * no row was old enough), the count one by the row id.  events has no
+ * index on ts and few rows.
  */
 const char *const timelog_sql_retain_requests_age =
 	"DELETE FROM requests WHERE id IN "
-	"(SELECT id FROM requests WHERE ts < %.6f ORDER BY id "
+	"(SELECT id FROM requests WHERE ts < %.6f ORDER BY ts "
 	"LIMIT %d)";
 const char *const timelog_sql_retain_events_age =
 	"DELETE FROM events WHERE id IN "
