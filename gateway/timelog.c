@@ -51,6 +51,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -103,6 +104,7 @@ static struct {
 	uint64_t	 next_retain;
 	dev_t		 dev;		/* of path, when db was opened */
 	ino_t		 ino;
+	struct stat	 side[2];	/* of its -wal and -shm, or zeroed */
 	/* The writer's own: the trouble under way, if any. */
 	int		 failing;
 	unsigned long long lost_pending;	/* not yet in events */
@@ -428,6 +430,38 @@ add_columns(const char *path)
 }
 
 /*
+ * The -wal and -shm files beside the database.  SQLite neither
+ * checkpoints nor deletes those of a database file deleted or renamed
+ * while open (its databaseIsUnlinked), and would replay that WAL into
+ * whatever file is opened at the path next.  So db_open notes which
+ * files they are (the views it makes have written the WAL), and once
+ * the old database is closed those still at the path, and no others,
+ * are removed (remove set).
+ */
+static void
+side_files(int remove)
+{
+	static const char *const ext[2] = { "-wal", "-shm" };
+	char p[4096];
+	struct stat sb;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		if (snprintf(p, sizeof(p), "%s%s", tl.path, ext[i]) >=
+		    (int)sizeof(p))
+			continue;
+		if (stat(p, &sb) == -1)
+			memset(&sb, 0, sizeof(sb));
+		else if (remove && sb.st_dev == tl.side[i].st_dev &&
+		    sb.st_ino == tl.side[i].st_ino && unlink(p) == -1)
+			log_err(NULL, "timelog: unlink %s: %s", p,
+			    strerror(errno));
+		if (!remove)
+			tl.side[i] = sb;
+	}
+}
+
+/*
  * Open path, creating it and its schema, prepare the INSERTs and note
  * which file it is (device and inode), for moved() to compare.  -1, with
  * tl.why set and nothing left open, when that fails.
@@ -470,6 +504,7 @@ db_open(const char *path)
 	}
 	tl.dev = sb.st_dev;
 	tl.ino = sb.st_ino;
+	side_files(0);
 	return 0;
 fail:
 	finalize_inserts();
@@ -630,6 +665,7 @@ reopen(void)
 		log_warn(NULL, "timelog: %s was deleted or replaced; "
 		    "opening it again", tl.path);
 		db_close();
+		side_files(1);
 	}
 	if (db_open(tl.path) == 0)
 		log_notice(NULL, "timelog: %s opened again", tl.path);
@@ -736,14 +772,16 @@ timelog_open(const char *path, int queue_len, int64_t max_age_us,
 	}
 	if (make_parent(path) == -1)
 		return -1;
+	if ((tl.path = strdup(path)) == NULL) {
+		log_err(NULL, "timelog: out of memory");
+		return -1;
+	}
 	if (db_open(path) == -1) {
 		log_err(NULL, "timelog: %s", tl.why);
-		return -1;
+		goto fail;
 	}
 	tl.max_age_us = max_age_us;
 	tl.max_rows = max_rows;
-	if ((tl.path = strdup(path)) == NULL)
-		goto fail;
 	tl.cap = (size_t)queue_len;
 	if ((tl.q = calloc(tl.cap, sizeof(*tl.q))) == NULL ||
 	    (tl.spare = calloc(tl.cap, sizeof(*tl.spare))) == NULL) {
