@@ -1042,6 +1042,10 @@ int	 timelog_open(const char *path, int queue_len, int64_t max_age_us,
 void	 timelog_push(const struct timing *t);
 void	 timelog_event(const char *kind, int pid, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
+/*
+ * Rows lost since start: dropped by a full queue, or in a write that
+ * failed (disk full, I/O error) or went to a file deleted meanwhile.
+ */
 unsigned long long timelog_dropped(void);
 /* Rows waiting for the writer now. */
 size_t	 timelog_depth(void);

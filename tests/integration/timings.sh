@@ -13,9 +13,7 @@ exit 3
 EOF
 chmod 755 "$H"/*.cgi
 mkdir -p "$W/www"
-{ server_conf; cat <<EOF; } >"$W/cgigate.conf"
-timings_max_rows = 40
-EOF
+server_conf >"$W/cgigate.conf"
 start_gateway --config "$W/cgigate.conf"
 seq 1 30 | sed "s|.*|$URL/fast|" >"$W/urls"
 xargs -n 10 curl -m 120 -s <"$W/urls" >/dev/null
@@ -90,7 +88,13 @@ expect_eq "and its own time" 0 "$(sql "select count(*) from requests a
     join requests b on b.id = a.id + 1 where b.ts < a.ts
     and (a.path like '/fast/%' or a.path like '/s%.txt')")"
 
-# Row retention: 40 rows at most, trimmed by the writer within seconds.
+# Row retention: 40 rows at most, trimmed by the writer within seconds
+# (it trims as it writes: the rows above wanted every row kept).
+stop_gateway
+{ server_conf; cat <<EOF; } >"$W/cgigate.conf"
+timings_max_rows = 40
+EOF
+start_gateway --config "$W/cgigate.conf"
 seq 1 100 | sed "s|.*|$URL/fast|" >"$W/urls"
 xargs -n 20 curl -m 120 -s <"$W/urls" >/dev/null
 retry 80 sql_is 1 "select count(*) <= 40 from requests"
