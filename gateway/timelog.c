@@ -656,7 +656,8 @@ lose(size_t n)
 /*
  * The path names another file than the one open, or none: close it and
  * open the path again (after a failure, every pass).  Rows wait in the
- * batch meanwhile; the file left behind keeps those it was given.
+ * batch meanwhile; the file left behind keeps those it was given, its
+ * WAL checkpointed into it.
  */
 static void
 reopen(void)
@@ -664,6 +665,12 @@ reopen(void)
 	if (tl.db != NULL) {
 		log_warn(NULL, "timelog: %s was deleted or replaced; "
 		    "opening it again", tl.path);
+		/*
+		 * Into the file it has open, which SQLite will not do at
+		 * close: a database renamed away (rotated) keeps its rows.
+		 */
+		sqlite3_wal_checkpoint_v2(tl.db, NULL,
+		    SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 		db_close();
 		side_files(1);
 	}

@@ -59,6 +59,23 @@ expect_eq "the next rows are in the file put there, schema and all" \
     group_concat(path, ' ') from (select path from requests
     where path like '%.txt' order by id)") $(stat -c %i "$W/timings.db")"
 expect_eq "nothing counted lost" 0 "$(dropped)"
+
+# Renamed away (rotated): the old file keeps every row it was given,
+# its WAL's too, and the path starts afresh.
+mv "$W/timings.db" "$W/rotated.db"
+curl -s -o /dev/null "$URL/f.txt"
+retry 30 sh -c "[ \$(grep -c 'timings.db was deleted or replaced' \
+    $W/gateway.*.log) -ge 3 ]" && ok "a database renamed away is noticed" ||
+    not_ok "a database renamed away is noticed"
+wait_sql /f.txt "select group_concat(path, ' ') from requests
+    where path like '%.txt'"
+expect_eq "the next rows go to a new file at the path" /f.txt \
+    "$(sql "select group_concat(path, ' ') from requests
+    where path like '%.txt'")"
+expect_eq "the renamed file keeps its rows" "42 /d.txt /e.txt" \
+    "$(sqlite3 "$W/rotated.db" "select (select x from marker) || ' ' ||
+    group_concat(path, ' ') from (select path from requests
+    where path like '%.txt' order by id)")"
 stop_gateway
 
 # A full disk.
@@ -78,7 +95,7 @@ retry 50 sh -c "[ \"\$(sqlite3 -cmd '.timeout 5000' $FULL/timings.db \
     'select count(*) from requests')\" = 1 ]"
 dd if=/dev/zero of="$FULL/filler" bs=4k 2>/dev/null
 echo "# full: $(df -k "$FULL" | tail -n 1)"
-codes=$(curl -s -o /dev/null -w '%{http_code}\n' "$URL/f.txt?[1-300]" |
+codes=$(curl -s -o /dev/null -w '%{http_code}\n' "$URL/g.txt?[1-300]" |
     sort | uniq -c | awk '{ print $1 "x" $2 }' | tr '\n' ' ')
 expect_eq "on a full disk requests are still answered" "300x200 " "$codes"
 retry 50 sh -c "[ \"\$(curl -s -m 5 $URL/_gateway/status |
@@ -91,11 +108,11 @@ expect_ge "and in the metrics" "$lost" "$(curl -s -m 5 "$URL/_gateway/metrics" |
 expect_log "the log says rows are being lost" "timing rows are being lost"
 expect_eq "once" 1 "$(gw_log | grep -c "timing rows are being lost")"
 rm "$FULL/filler"
-curl -s -o /dev/null "$URL/g.txt"
+curl -s -o /dev/null "$URL/a.txt?again"
 retry 50 sh -c "[ \"\$(sqlite3 -cmd '.timeout 5000' $FULL/timings.db \
-    \"select count(*) from requests where path = '/g.txt'\")\" = 1 ]"
+    \"select count(*) from requests where query = 'again'\")\" = 1 ]"
 expect_eq "with room again, rows are written" 1 \
-    "$(sqlf "select count(*) from requests where path = '/g.txt'")"
+    "$(sqlf "select count(*) from requests where query = 'again'")"
 ev=$(sqlf "select detail from events where kind = 'lost'")
 expect_contains "and an events row says how many were lost" \
     "$(dropped) rows: " "$ev"
