@@ -11,7 +11,8 @@
  * through the exch_ calls below and says how it ended in a struct
  * xresult, which answer.c alone turns into a status, a log line and
  * the timing row.  Anything that is no route goes back to civetweb, which
- * serves it from the www directory; end_request writes its row.
+ * serves it from the www directory; end_request and log_access write
+ * its row.
  *
  * A handler's output goes through relay.c (the CGI header block, nph-,
  * local redirects, stderr lines) into httpout.c (the HTTP framing), both
@@ -739,32 +740,113 @@ begin_request(struct mg_connection *conn)
 	return 403;
 }
 
+/*
+ * The bytes civetweb wrote for the request, head and body, as its access
+ * log line says them (civetweb 1.15 log_access): "<addr> - <user>
+ * [<date>] \"<method> <uri>[?<query>] HTTP/<version>\" <status> <bytes>
+ * <referer> <agent>".  What stands before the bytes is read from the
+ * request itself, so that no byte of the target, the Referer or the
+ * User-Agent is taken for the count.  -1 when the line does not read so
+ * (cut at civetweb's 4 KB for a long target).
+ */
+static long long
+sent_bytes(const struct mg_connection *conn, const char *msg, int status)
+{
+	const struct mg_request_info *ri = mg_get_request_info(conn);
+	char want[64];
+	const char *p, *s;
+	char *e;
+	size_t n;
+	long long v;
+
+	if (ri == NULL || (p = strchr(msg, '[')) == NULL ||
+	    (p = strchr(p, ']')) == NULL || strncmp(p, "] \"", 3) != 0)
+		return -1;
+	p += 3;
+	s = ri->request_method ? ri->request_method : "-";
+	if (strncmp(p, s, n = strlen(s)) != 0 || p[n] != ' ')
+		return -1;
+	p += n + 1;
+	s = ri->request_uri ? ri->request_uri : "-";
+	if (strncmp(p, s, n = strlen(s)) != 0)
+		return -1;
+	p += n;
+	if (ri->query_string != NULL) {
+		if (*p != '?' || strncmp(p + 1, ri->query_string,
+		    n = strlen(ri->query_string)) != 0)
+			return -1;
+		p += 1 + n;
+	}
+	snprintf(want, sizeof(want), " HTTP/%s\" %d ", ri->http_version ?
+	    ri->http_version : "", status);
+	if (strncmp(p, want, n = strlen(want)) != 0)
+		return -1;
+	p += n;
+	errno = 0;
+	v = strtoll(p, &e, 10);
+	if (e == p || errno != 0 || v < 0 || (*e != ' ' && *e != '\0'))
+		return -1;
+	return v;
+}
+
+/*
+ * A request civetweb answered (a static file, its 304, its 404) ends:
+ * its row waits in pend for the byte count, which civetweb gives only in
+ * the access log callback that follows (log_access, below).
+ */
+static _Thread_local struct timing pend;
+static _Thread_local int pending;
+
+static void
+pend_push(const struct mg_connection *conn, long long bytes)
+{
+	pending = 0;
+	pend.bytes_out = bytes;
+	timelog_push(&pend);
+	stats_leave(&pend, -1);
+	/* The access log wants the body alone, which civetweb does not say. */
+	if (conn != NULL)
+		access_line(conn, tls.peer, tls.wall, pend.status, 0);
+}
+
 static void
 end_request(const struct mg_connection *conn, int status)
 {
 	const struct mg_request_info *ri = mg_get_request_info(conn);
-	struct timing t;
+	struct timing *t = &pend;
 
 	atomic_fetch_sub(&inflight, 1);
 	tls.in_request = 0;
+	if (pending)	/* no log_access came for the last one */
+		pend_push(NULL, -1);
 	if (tls.answered || ri == NULL)
 		return;
-	memset(&t, 0, sizeof(t));
-	t.ts = clk_wall();
-	t.exit_status = -1;
-	snprintf(t.request_id, sizeof(t.request_id), "%s", tls.reqid);
-	snprintf(t.mode, sizeof(t.mode), "static");
-	snprintf(t.method, sizeof(t.method), "%s",
+	memset(t, 0, sizeof(*t));
+	t->ts = clk_wall();
+	t->exit_status = -1;
+	snprintf(t->request_id, sizeof(t->request_id), "%s", tls.reqid);
+	snprintf(t->mode, sizeof(t->mode), "static");
+	snprintf(t->method, sizeof(t->method), "%s",
 	    ri->request_method ? ri->request_method : "");
-	snprintf(t.path, sizeof(t.path), "%s",
+	snprintf(t->path, sizeof(t->path), "%s",
 	    ri->local_uri_raw ? ri->local_uri_raw : "");
-	t.status = status;
-	t.total_us = tls.start ? (long long)(clk_now_us() - tls.start) : 0;
-	who(&t, conn, tls.peer);
-	timelog_push(&t);
-	stats_leave(&t, -1);
-	/* civetweb sends files with sendfile(2), which it does not count. */
-	access_line(conn, tls.peer, tls.wall, status, 0);
+	t->status = status;
+	t->total_us = tls.start ? (long long)(clk_now_us() - tls.start) : 0;
+	who(t, conn, tls.peer);
+	pending = 1;
+}
+
+/*
+ * civetweb 1.15 calls this right after end_request, on the same thread
+ * (handle_request_stat_log); nothing is written to a file (there is no
+ * access_log_file), the gateway keeps its own access log.
+ */
+static int
+log_access(const struct mg_connection *conn, const char *msg)
+{
+	if (pending)
+		pend_push(conn, sent_bytes(conn, msg, pend.status));
+	return 1;
 }
 
 /*
@@ -878,6 +960,12 @@ http_start(const struct config *c)
 	opts[n++] = "access_control_allow_origin"; opts[n++] = "";
 	opts[n++] = "cgi_pattern";		opts[n++] = "";
 	opts[n++] = "ssi_pattern";		opts[n++] = "";
+	/*
+	 * civetweb counts the bytes it sends with write(2), not those of
+	 * sendfile(2): without it, a static file's row has its bytes_out.
+	 * It writes to the door on loopback, which copies them anyway.
+	 */
+	opts[n++] = "allow_sendfile_call";	opts[n++] = "no";
 	opts[n++] = "listen_backlog";		opts[n++] = "1024";
 	opts[n++] = "connection_queue";		opts[n++] = "256";
 	if (c->user != NULL && geteuid() == 0) {
@@ -889,6 +977,7 @@ http_start(const struct config *c)
 	memset(&cb, 0, sizeof(cb));
 	cb.begin_request = begin_request;
 	cb.end_request = end_request;
+	cb.log_access = log_access;
 	cb.log_message = log_message;
 	cb.http_error = refused;
 	cb.exit_thread = exit_thread;

@@ -169,7 +169,7 @@ bind_req(sqlite3_stmt *s, int i, const struct timing *t)
 	bind_text(s, i++, t->path);
 	sqlite3_bind_int(s, i++, t->status);
 	sqlite3_bind_int64(s, i++, t->bytes_in);
-	sqlite3_bind_int64(s, i++, t->bytes_out);
+	bind_opt(s, i++, t->bytes_out, t->bytes_out >= 0);
 	sqlite3_bind_int64(s, i++, t->queue_us);
 	bind_opt(s, i++, t->spawn_us, spawned);
 	bind_opt(s, i++, t->ttfb_us, t->ttfb_us > 0);
