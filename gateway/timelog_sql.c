@@ -87,7 +87,7 @@ const struct timelog_col timelog_sql_added[] = {
  * Views for the questions an admin asks (cgigate-timings(7)); replaced at
  * every start so that they follow the schema.  Each covers the last
  * hour, whose rows the ts index finds: a view costs what that hour
- * holds, not what the table does (route_stats took 144 s over all of a
+ * holds, not what the table does (route_stats took 113-144 s over all of a
  * table of 10,000,000 rows; tests/bench/views.sh).
  *
  * route_stats and startup_cost count every row of their hour in one

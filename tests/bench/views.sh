@@ -22,8 +22,8 @@
 # whose other work shows in them: run it twice.
 #
 # On a 2-core VM (sqlite3 3.40.1), 10,000,000 rows, ~139,000 in the last
-# hour: route_stats over the whole table took 144-186 s, startup_cost
-# 13 s; over the last hour, 1.0 s and 0.13 s (RESULTS.md).
+# hour: route_stats over the whole table took 113-144 s, startup_cost
+# 8-13 s; over the last hour, 1.0 s and 0.13 s (RESULTS.md).
 set -eu
 
 TS=$(cd "$(dirname "$0")/../.." && pwd)
