@@ -256,6 +256,7 @@ pump(struct pump *s, uint64_t deadline)
 static void
 record_exit(struct xresult *res, const struct child *c)
 {
+	res->max_rss_kb = spawn_rss_kb(c);
 	if (!c->done)
 		return;
 	if (WIFEXITED(c->status))
@@ -266,7 +267,6 @@ record_exit(struct xresult *res, const struct child *c)
 	    c->ru.ru_utime.tv_usec;
 	res->sys_cpu_us = (long long)c->ru.ru_stime.tv_sec * 1000000 +
 	    c->ru.ru_stime.tv_usec;
-	res->max_rss_kb = c->ru.ru_maxrss;
 }
 
 /* Spawn the handler, pump, reap: the ending in res. */

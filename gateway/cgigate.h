@@ -1022,7 +1022,7 @@ struct timing {
 	int		 signal;
 	long long	 user_cpu_us;
 	long long	 sys_cpu_us;
-	long long	 max_rss_kb;
+	long long	 max_rss_kb;	/* CGI: -1 unknown (spawn_rss_kb) */
 	long long	 connect_us;	/* FastCGI: -1 none, 0 reused */
 	long long	 worker_requests;	/* FastCGI: this worker's count */
 	char		 error[64];
@@ -1125,6 +1125,12 @@ void	 spawn_release(struct child *c);
  * be reaped yet.
  */
 void	 spawn_kill_group(struct child *c, uint64_t grace_us);
+/*
+ * The peak RSS in KB of reaped child c (its own, or a child's it waited
+ * for), or -1 when unknown: its rusage figure may be cgigate's own peak,
+ * which the kernel counts into it at exec (spawn.c says why).
+ */
+long long spawn_rss_kb(const struct child *c);
 int	 spawn_zombies(void);	/* reaped orphans, for the log */
 
 /* keeper.c */

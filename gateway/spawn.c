@@ -34,12 +34,32 @@
  * Built with ThreadSanitizer (configure --enable-sanitizers=thread), and
  * only then, children are forked instead (SPAWN_FORK, spawn_fork below):
  * TSan cannot follow a child that runs on the parent's memory.
+ *
+ * A child's peak memory (spawn_rss_kb) is not simply the ru_maxrss of its
+ * rusage.  At execve the kernel keeps the hiwater RSS of the memory the
+ * process leaves (fs/exec.c, exec_mmap: setmax_mm_hiwater_rss into
+ * signal->maxrss), and that memory is cgigate's: borrowed under CLONE_VM,
+ * or a fork's copy under TSan.  So ru_maxrss is the larger of cgigate's
+ * peak at the exec and the handler's own (or that of a child it waited
+ * for).  A figure above cgigate's own peak, read after the reap with
+ * getrusage(RUSAGE_THREAD) (the process's hiwater, one cheap syscall,
+ * made only when a figure passes the peak last read), can only be the
+ * handler's; any other is unknown.  On top of the peak comes a margin,
+ * a batch of pages per CPU plus an eighth of the peak: the kernel's RSS
+ * counters are per-CPU and read without summing (percpu_counter_read,
+ * off by up to a batch per CPU), and an RSS that passed cgigate's
+ * recorded hiwater just before the exec, then was reclaimed without an
+ * unmap, is in the figure but not in the later read (the eighth bounds
+ * that only as far as it goes).  The peak last read is shared by every
+ * thread without a lock: a store of an older, lower read costs only one
+ * more syscall later, never a figure.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
@@ -65,6 +85,10 @@
 /* The descriptor limit cgigate started with, for its handlers. */
 static struct rlimit nofile;
 static int nofile_raised;
+
+/* cgigate's own peak RSS as last read, and the counters' slack (KB). */
+static atomic_long self_peak_kb;
+static long rss_slack_kb;
 
 static const int rlim_res[RL_COUNT] = {
 	RLIMIT_CPU, RLIMIT_AS, RLIMIT_NPROC, RLIMIT_NOFILE
@@ -381,6 +405,35 @@ spawn_wait(struct child *c, uint64_t deadline)
 	return 0;
 }
 
+/* Whether kb may be cgigate's own peak RSS, peak being what it was. */
+static int
+maybe_ours(long kb, long peak)
+{
+	return kb <= peak + peak / 8 + rss_slack_kb;
+}
+
+long long
+spawn_rss_kb(const struct child *c)
+{
+	struct rusage self;
+	long kb, peak;
+
+	if (!c->done)
+		return -1;
+	kb = c->ru.ru_maxrss;
+	peak = atomic_load_explicit(&self_peak_kb, memory_order_relaxed);
+	if (maybe_ours(kb, peak))
+		return -1;
+	/* After the reap: no lower than cgigate's peak at the exec. */
+	if (getrusage(RUSAGE_THREAD, &self) == -1)
+		return -1;
+	peak = self.ru_maxrss;
+	atomic_store_explicit(&self_peak_kb, peak, memory_order_relaxed);
+	if (maybe_ours(kb, peak))
+		return -1;
+	return kb;
+}
+
 void
 spawn_kill_group(struct child *c, uint64_t grace_us)
 {
@@ -479,6 +532,16 @@ int
 spawn_init(void)
 {
 	struct rlimit rl;
+	long ncpu, page;
+
+	/* mm/percpu_counter.c: batch = max(32, 2 * CPUs) pages per CPU. */
+	ncpu = sysconf(_SC_NPROCESSORS_CONF);
+	page = sysconf(_SC_PAGESIZE);
+	if (ncpu < 1)
+		ncpu = 1;
+	if (page < 1024)
+		page = 4096;
+	rss_slack_kb = ncpu * (ncpu * 2 > 32 ? ncpu * 2 : 32) * (page / 1024);
 
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
 		log_warn(NULL, "spawn_init: PR_SET_CHILD_SUBREAPER: %s",

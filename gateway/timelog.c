@@ -179,7 +179,7 @@ bind_req(sqlite3_stmt *s, int i, const struct timing *t)
 	bind_opt(s, i++, t->signal, t->signal > 0);
 	bind_opt(s, i++, t->user_cpu_us, spawned);
 	bind_opt(s, i++, t->sys_cpu_us, spawned);
-	bind_opt(s, i++, t->max_rss_kb, spawned);
+	bind_opt(s, i++, t->max_rss_kb, spawned && t->max_rss_kb >= 0);
 	bind_text(s, i++, t->error);
 	bind_opt(s, i++, t->connect_us, fcgi && t->connect_us >= 0);
 	bind_opt(s, i++, t->worker_requests, t->worker_requests > 0);

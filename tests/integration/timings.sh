@@ -115,7 +115,7 @@ expect_eq "and each its own fields" 24 "$(sql "select count(*) from requests
     and queue_us >= 0 and spawn_us > 0 and ttfb_us > 0
     and total_us >= ttfb_us and pid > 0 and exit_status = 0
     and signal is null and user_cpu_us >= 0 and sys_cpu_us >= 0
-    and max_rss_kb > 0 and error is null and connect_us is null
+    and max_rss_kb is null and error is null and connect_us is null
     and worker_requests is null and ts > unixepoch() - 60")"
 expect_eq "static rows too" 200 "$(sql "select count(*) from requests
     where path like '/s%.txt' and mode = 'static' and status = 200
