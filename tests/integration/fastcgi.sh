@@ -277,6 +277,9 @@ touch "$H/rec.fcgi"
 wait $load
 good=$(grep -c '^200$' "$W/codes")
 expect_eq "200 requests through recycling + a roll: all 200" 200 "$good"
+# The pool manager notices the touch on its next pass (the load may be
+# over by then, and a stop is quick).
+retry 50 log_has "pool /rec: $H/rec.fcgi changed; rolling workers"
 stop_gateway
 n=$(sql "select count(*) from events where kind='worker_retire' and detail like '/rec: max_requests%'")
 expect_ge "workers recycled after max_requests" 10 "$n"
