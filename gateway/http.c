@@ -34,10 +34,8 @@
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <arpa/inet.h>
-#include <netinet/in.h>
 
 #include <civetweb.h>
 
@@ -741,55 +739,6 @@ begin_request(struct mg_connection *conn)
 }
 
 /*
- * The bytes civetweb wrote for the request, head and body, as its access
- * log line says them (civetweb 1.15 log_access): "<addr> - <user>
- * [<date>] \"<method> <uri>[?<query>] HTTP/<version>\" <status> <bytes>
- * <referer> <agent>".  What stands before the bytes is read from the
- * request itself, so that no byte of the target, the Referer or the
- * User-Agent is taken for the count.  -1 when the line does not read so
- * (cut at civetweb's 4 KB for a long target).
- */
-static long long
-sent_bytes(const struct mg_connection *conn, const char *msg, int status)
-{
-	const struct mg_request_info *ri = mg_get_request_info(conn);
-	char want[64];
-	const char *p, *s;
-	char *e;
-	size_t n;
-	long long v;
-
-	if (ri == NULL || (p = strchr(msg, '[')) == NULL ||
-	    (p = strchr(p, ']')) == NULL || strncmp(p, "] \"", 3) != 0)
-		return -1;
-	p += 3;
-	s = ri->request_method ? ri->request_method : "-";
-	if (strncmp(p, s, n = strlen(s)) != 0 || p[n] != ' ')
-		return -1;
-	p += n + 1;
-	s = ri->request_uri ? ri->request_uri : "-";
-	if (strncmp(p, s, n = strlen(s)) != 0)
-		return -1;
-	p += n;
-	if (ri->query_string != NULL) {
-		if (*p != '?' || strncmp(p + 1, ri->query_string,
-		    n = strlen(ri->query_string)) != 0)
-			return -1;
-		p += 1 + n;
-	}
-	snprintf(want, sizeof(want), " HTTP/%s\" %d ", ri->http_version ?
-	    ri->http_version : "", status);
-	if (strncmp(p, want, n = strlen(want)) != 0)
-		return -1;
-	p += n;
-	errno = 0;
-	v = strtoll(p, &e, 10);
-	if (e == p || errno != 0 || v < 0 || (*e != ' ' && *e != '\0'))
-		return -1;
-	return v;
-}
-
-/*
  * A request civetweb answered (a static file, its 304, its 404) ends:
  * its row waits in pend for the byte count, which civetweb gives only in
  * the access log callback that follows (log_access, below).
@@ -845,7 +794,7 @@ static int
 log_access(const struct mg_connection *conn, const char *msg)
 {
 	if (pending)
-		pend_push(conn, sent_bytes(conn, msg, pend.status));
+		pend_push(conn, conn_log_bytes(conn, msg, pend.status));
 	return 1;
 }
 
@@ -995,50 +944,6 @@ http_start(const struct config *c)
 	return 0;
 }
 
-/*
- * civetweb's master thread looks at its stop flag only between polls of
- * the internal port, up to 2 s apart, so mg_stop took that long with
- * nothing to do.  A connection to the port, made once mg_stop has set the
- * flag, ends the poll: the thread sees the flag and accepts nothing.
- */
-static atomic_int civetweb_stopped;
-
-static void *
-wake_master(void *arg)
-{
-	struct sockaddr_in sin;
-	int i, fd;
-
-	(void)arg;
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons((uint16_t)internal_port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	for (i = 0; i < 200 && !atomic_load(&civetweb_stopped); i++) {
-		usleep(20000);	/* mg_stop sets the flag first of all */
-		if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) ==
-		    -1)
-			continue;
-		(void)connect(fd, (struct sockaddr *)&sin, sizeof(sin));
-		close(fd);
-	}
-	return NULL;
-}
-
-static void
-stop_civetweb(void)
-{
-	pthread_t t;
-	int woken;
-
-	woken = internal_port > 0 &&
-	    pthread_create(&t, NULL, wake_master, NULL) == 0;
-	mg_stop(ctx);
-	atomic_store(&civetweb_stopped, 1);
-	if (woken)
-		pthread_join(t, NULL);
-}
-
 void
 http_stop_drain(int64_t drain_us)
 {
@@ -1056,7 +961,7 @@ http_stop_drain(int64_t drain_us)
 		spawn_tick();	/* the main thread's orphans, meanwhile */
 		usleep(20000);
 	}
-	stop_civetweb();
+	conn_stop(ctx, internal_port);
 	ctx = NULL;
 	door_stop();
 }
