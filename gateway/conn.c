@@ -26,10 +26,8 @@
  * read that finds the buffer empty waits for the client's next bytes.
  * Without the socket, each read blocks as civetweb's do.
  *
- * Two more of civetweb's ways are worked around here: it says how many
- * bytes it sent for a request only in its access log line
- * (conn_log_bytes reads it back), and its master thread notices a stop
- * only between 2 s polls (conn_stop wakes it).
+ * One more of civetweb's ways is worked around here: its master thread
+ * notices a stop only between 2 s polls (conn_stop wakes it).
  *
  * All of this leans on civetweb 1.15's behaviour; it is the one file
  * besides http.c that includes its header.
@@ -38,8 +36,6 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -237,55 +233,6 @@ conn_closed(struct mg_connection *conn, struct conn_body *b)
 		return 0;
 	n = recv(b->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
 	return n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR);
-}
-
-/*
- * The bytes civetweb wrote for the request, head and body, as its access
- * log line says them (civetweb 1.15 log_access): "<addr> - <user>
- * [<date>] \"<method> <uri>[?<query>] HTTP/<version>\" <status> <bytes>
- * <referer> <agent>".  What stands before the bytes is read from the
- * request itself, so that no byte of the target, the Referer or the
- * User-Agent is taken for the count.  -1 when the line does not read so
- * (cut at civetweb's 4 KB for a long target).
- */
-long long
-conn_log_bytes(const struct mg_connection *conn, const char *msg, int status)
-{
-	const struct mg_request_info *ri = mg_get_request_info(conn);
-	char want[64];
-	const char *p, *s;
-	char *e;
-	size_t n;
-	long long v;
-
-	if (ri == NULL || (p = strchr(msg, '[')) == NULL ||
-	    (p = strchr(p, ']')) == NULL || strncmp(p, "] \"", 3) != 0)
-		return -1;
-	p += 3;
-	s = ri->request_method ? ri->request_method : "-";
-	if (strncmp(p, s, n = strlen(s)) != 0 || p[n] != ' ')
-		return -1;
-	p += n + 1;
-	s = ri->request_uri ? ri->request_uri : "-";
-	if (strncmp(p, s, n = strlen(s)) != 0)
-		return -1;
-	p += n;
-	if (ri->query_string != NULL) {
-		if (*p != '?' || strncmp(p + 1, ri->query_string,
-		    n = strlen(ri->query_string)) != 0)
-			return -1;
-		p += 1 + n;
-	}
-	snprintf(want, sizeof(want), " HTTP/%s\" %d ", ri->http_version ?
-	    ri->http_version : "", status);
-	if (strncmp(p, want, n = strlen(want)) != 0)
-		return -1;
-	p += n;
-	errno = 0;
-	v = strtoll(p, &e, 10);
-	if (e == p || errno != 0 || v < 0 || (*e != ' ' && *e != '\0'))
-		return -1;
-	return v;
 }
 
 /*

@@ -38,12 +38,6 @@ int	 conn_read_body(struct mg_connection *conn, struct conn_body *b,
 	    char *buf, size_t len, int w);
 /* Has the client closed its side?  1 or 0 (also when unknown). */
 int	 conn_closed(struct mg_connection *conn, struct conn_body *b);
-/*
- * The bytes civetweb says it wrote for the request in its access log line
- * msg (status: the answer's), or -1 when the line does not read so.
- */
-long long conn_log_bytes(const struct mg_connection *conn, const char *msg,
-	    int status);
 /* mg_stop, without waiting for the master thread's next poll. */
 void	 conn_stop(struct mg_context *ctx, int port);
 
