@@ -75,6 +75,26 @@ sane_stdio(void)
 		close(fd);
 }
 
+/* A log file setting's path: NULL when unset or none ("off", "stderr"). */
+static const char *
+log_wanted(const char *v, const char *none)
+{
+	return v == NULL || strcmp(v, none) == 0 ? NULL : v;
+}
+#define alog_wanted(c)	log_wanted((c)->access_log, "off")
+#define elog_wanted(c)	log_wanted((c)->error_log, "stderr")
+
+/* Where key was set, for messages: "file:line: key: ", or "key: ". */
+static void
+set_where(const struct config *c, const char *key, int line, char *buf,
+    size_t len)
+{
+	if (line > 0)
+		snprintf(buf, len, "%s:%d: %s: ", c->file, line, key);
+	else
+		snprintf(buf, len, "%s: ", key);
+}
+
 /*
  * Who handlers run as.  As root: the configured user (returned, to drop
  * to after binding), or root itself only with allow_root.  Otherwise the
@@ -90,13 +110,9 @@ who_runs(const struct config *c, int dry, char *err, size_t errlen)
 	char where[1024] = "";
 
 	err[0] = '\0';
-	if (c->user != NULL) {
-		if (c->user_line > 0)
-			snprintf(where, sizeof(where), "%s:%d: user: ",
-			    c->file, c->user_line);
-		else
-			snprintf(where, sizeof(where), "--user: ");
-	}
+	if (c->user != NULL)
+		set_where(c, c->user_line > 0 ? "user" : "--user",
+		    c->user_line, where, sizeof(where));
 	if (c->user != NULL && (pw = getpwnam(c->user)) == NULL) {
 		snprintf(err, errlen, "%s%s: no such user", where, c->user);
 		return NULL;
@@ -215,26 +231,6 @@ grace(int64_t grace_us, const sigset_t *set, int sig)
 	}
 }
 
-/* Does c ask for an access log? */
-static const char *
-alog_wanted(const struct config *c)
-{
-	if (c->access_log == NULL || strcmp(c->access_log, "off") == 0)
-		return NULL;
-	return c->access_log;
-}
-
-/* Where access_log was set, for messages: "file:line: access_log: ". */
-static void
-alog_where(const struct config *c, char *buf, size_t len)
-{
-	if (c->access_log_line > 0)
-		snprintf(buf, len, "%s:%d: access_log: ", c->file,
-		    c->access_log_line);
-	else
-		snprintf(buf, len, "access_log: ");
-}
-
 /*
  * Open c's access log, or close the one open if c has none; nothing
  * when it is the one open already.  -1 with "file:line: access_log:
@@ -244,17 +240,16 @@ static int
 alog_switch(const struct config *c, char *err, size_t errlen)
 {
 	const char *want = alog_wanted(c), *cur = alog_path();
+	int e;
 
 	if (want == NULL ? cur == NULL : cur != NULL && strcmp(want, cur) == 0)
 		return 0;
 	if (alog_open(want) == 0)
 		return 0;
-	if (c->access_log_line > 0)
-		snprintf(err, errlen, "%s:%d: access_log: %s: %s", c->file,
-		    c->access_log_line, want, strerror(errno));
-	else
-		snprintf(err, errlen, "access_log: %s: %s", want,
-		    strerror(errno));
+	e = errno;
+	set_where(c, "access_log", c->access_log_line, err, errlen);
+	snprintf(err + strlen(err), errlen - strlen(err), "%s: %s", want,
+	    strerror(e));
 	return -1;
 }
 
@@ -306,28 +301,8 @@ check_alog(const struct config *c)
 {
 	char where[1024];
 
-	alog_where(c, where, sizeof(where));
+	set_where(c, "access_log", c->access_log_line, where, sizeof(where));
 	return check_logfile(alog_wanted(c), where);
-}
-
-/* Does c ask for an error log file?  NULL: stderr. */
-static const char *
-elog_wanted(const struct config *c)
-{
-	if (c->error_log == NULL || strcmp(c->error_log, "stderr") == 0)
-		return NULL;
-	return c->error_log;
-}
-
-/* Where error_log was set, for messages: "file:line: error_log: ". */
-static void
-elog_where(const struct config *c, char *buf, size_t len)
-{
-	if (c->error_log_line > 0)
-		snprintf(buf, len, "%s:%d: error_log: ", c->file,
-		    c->error_log_line);
-	else
-		snprintf(buf, len, "error_log: ");
 }
 
 static int
@@ -335,7 +310,7 @@ check_elog(const struct config *c)
 {
 	char where[1024];
 
-	elog_where(c, where, sizeof(where));
+	set_where(c, "error_log", c->error_log_line, where, sizeof(where));
 	return check_logfile(elog_wanted(c), where);
 }
 
@@ -352,6 +327,7 @@ static int
 elog_open(const struct config *c, int *fd, char *err, size_t errlen)
 {
 	const char *want = elog_wanted(c), *cur = log_path();
+	int e;
 
 	*fd = ELOG_SAME;
 	if (want == NULL ? cur == NULL : cur != NULL && strcmp(want, cur) == 0)
@@ -362,12 +338,10 @@ elog_open(const struct config *c, int *fd, char *err, size_t errlen)
 	}
 	if ((*fd = log_file_open(want)) != -1)
 		return 0;
-	if (c->error_log_line > 0)
-		snprintf(err, errlen, "%s:%d: error_log: %s: %s", c->file,
-		    c->error_log_line, want, strerror(errno));
-	else
-		snprintf(err, errlen, "error_log: %s: %s", want,
-		    strerror(errno));
+	e = errno;
+	set_where(c, "error_log", c->error_log_line, err, errlen);
+	snprintf(err + strlen(err), errlen - strlen(err), "%s: %s", want,
+	    strerror(e));
 	*fd = ELOG_SAME;
 	return -1;
 }
@@ -386,9 +360,6 @@ elog_use(const struct config *c, int fd)
 	    strerror(errno));
 	return -1;
 }
-
-/* SIGHUP loads a new configuration; older ones stay until exit. */
-#define MAX_RELOADS	1000
 
 /* What the command line says; it overrides the file, at every load. */
 struct opts {
