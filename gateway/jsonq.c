@@ -95,31 +95,7 @@ put(FILE *f, const char *s, size_t n, int (*esc)(FILE *, int))
 	}
 }
 
-static int
-json_esc(FILE *f, int c)
-{
-	switch (c) {
-	case '"':
-	case '\\':
-		fprintf(f, "\\%c", c);
-		return 1;
-	case '\n':
-		fputs("\\n", f);
-		return 1;
-	case '\r':
-		fputs("\\r", f);
-		return 1;
-	case '\t':
-		fputs("\\t", f);
-		return 1;
-	}
-	if (c < 0x20) {
-		fprintf(f, "\\u%04x", c);
-		return 1;
-	}
-	return 0;
-}
-
+/* What both quote: the quote, the backslash and a newline. */
 static int
 label_esc(FILE *f, int c)
 {
@@ -130,6 +106,27 @@ label_esc(FILE *f, int c)
 		return 1;
 	case '\n':
 		fputs("\\n", f);
+		return 1;
+	}
+	return 0;
+}
+
+/* JSON also escapes every other control character. */
+static int
+json_esc(FILE *f, int c)
+{
+	if (label_esc(f, c))
+		return 1;
+	switch (c) {
+	case '\r':
+		fputs("\\r", f);
+		return 1;
+	case '\t':
+		fputs("\\t", f);
+		return 1;
+	}
+	if (c < 0x20) {
+		fprintf(f, "\\u%04x", c);
 		return 1;
 	}
 	return 0;

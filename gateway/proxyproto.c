@@ -134,7 +134,8 @@ static int
 v2(const unsigned char *b, size_t len, struct proxy_src *src,
     const char **why)
 {
-	size_t body;
+	size_t body, alen;
+	int af;
 
 	if (len < 16)
 		return 0;
@@ -157,23 +158,18 @@ v2(const unsigned char *b, size_t len, struct proxy_src *src,
 	if ((b[12] & 0xf) == 0)		/* LOCAL: the proxy itself */
 		return (int)(16 + body);
 	switch (b[13] >> 4) {
-	case 1:
-		if (body < 12) {
-			*why = "PROXY v2: IPv4 addresses cut short";
+	case 1:		/* IPv4: 4 + 4 address bytes, then the ports */
+	case 2:		/* IPv6: 16 + 16 */
+		af = (b[13] >> 4) == 1 ? AF_INET : AF_INET6;
+		alen = af == AF_INET ? 4 : 16;
+		if (body < 2 * alen + 4) {
+			*why = af == AF_INET ? "PROXY v2: IPv4 addresses cut "
+			    "short" : "PROXY v2: IPv6 addresses cut short";
 			return -1;
 		}
-		inet_ntop(AF_INET, b + 16, src->addr, sizeof(src->addr));
-		src->port = b[24] << 8 | b[25];
-		src->family = AF_INET;
-		break;
-	case 2:
-		if (body < 36) {
-			*why = "PROXY v2: IPv6 addresses cut short";
-			return -1;
-		}
-		inet_ntop(AF_INET6, b + 16, src->addr, sizeof(src->addr));
-		src->port = b[48] << 8 | b[49];
-		src->family = AF_INET6;
+		inet_ntop(af, b + 16, src->addr, sizeof(src->addr));
+		src->port = b[16 + 2 * alen] << 8 | b[17 + 2 * alen];
+		src->family = af;
 		break;
 	case 0:
 	case 3:		/* unspecified, or a Unix socket: no address */
