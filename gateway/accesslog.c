@@ -113,7 +113,13 @@ static _Thread_local char buf[ALOG_LINE_MAX];
 void
 alog_write(const struct alog_line *l)
 {
-	size_t n;
+	if (alog_enabled())
+		alog_write_line(buf, alog_format(buf, l));
+}
+
+void
+alog_write_line(const char *line, size_t n)
+{
 	ssize_t w = 0;
 	int err = 0;
 
@@ -122,8 +128,7 @@ alog_write(const struct alog_line *l)
 		pthread_rwlock_unlock(&lock);
 		return;
 	}
-	n = alog_format(buf, l);
-	if ((w = write(fd, buf, n)) != (ssize_t)n)
+	if ((w = write(fd, line, n)) != (ssize_t)n)
 		err = w == -1 ? errno : ENOSPC;
 	pthread_rwlock_unlock(&lock);
 	if (err == 0) {

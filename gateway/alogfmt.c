@@ -85,6 +85,14 @@ put_header(char *b, size_t *off, const char *s)
 size_t
 alog_format(char *buf, const struct alog_line *l)
 {
+	size_t at;
+
+	return alog_format_at(buf, l, &at);
+}
+
+size_t
+alog_format_at(char *buf, const struct alog_line *l, size_t *at)
+{
 	static const char *mon[] = { "Jan", "Feb", "Mar", "Apr", "May",
 	    "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
 	struct tm tm;
@@ -124,11 +132,13 @@ alog_format(char *buf, const struct alog_line *l)
 			    CAP_PROTO);
 		}
 	}
+	snprintf(num, sizeof(num), "\" %d ", l->status);
+	put_str(buf, &off, num);
+	*at = off;
 	if (l->bytes > 0)
-		snprintf(num, sizeof(num), "\" %d %lld", l->status,
-		    l->bytes);
+		snprintf(num, sizeof(num), "%lld", l->bytes);
 	else
-		snprintf(num, sizeof(num), "\" %d -", l->status);
+		snprintf(num, sizeof(num), "-");
 	put_str(buf, &off, num);
 	put_header(buf, &off, l->referer);
 	put_header(buf, &off, l->agent);

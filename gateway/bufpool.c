@@ -31,6 +31,7 @@ static const char *const kind_names[BUF_NKINDS] = {
 	[BUF_CGI_IO] = "cgi_io",
 	[BUF_FCGI_JOB] = "fcgi_job",
 	[BUF_RELAY] = "relay",
+	[BUF_LATE_ROW] = "late_row",
 };
 
 static struct {
@@ -60,6 +61,8 @@ kind_size(enum bufkind k)
 		return fastcgi_job_size;
 	case BUF_RELAY:
 		return sizeof(struct relay);
+	case BUF_LATE_ROW:
+		return sizeof(struct late_row);
 	case BUF_NKINDS:
 		break;
 	}

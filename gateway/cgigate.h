@@ -833,6 +833,8 @@ struct alog_line {
  * least), '\n'-ended, every field escaped (alogfmt.c); its length.
  */
 size_t	 alog_format(char *buf, const struct alog_line *l);
+/* The same, *at set to where the byte count (or its "-") starts. */
+size_t	 alog_format_at(char *buf, const struct alog_line *l, size_t *at);
 
 /* accesslog.c */
 
@@ -851,6 +853,8 @@ int	 alog_enabled(void);
 int	 alog_chown(uid_t uid, gid_t gid);
 /* Write l's line, in one write(2), when a log is open. */
 void	 alog_write(const struct alog_line *l);
+/* Write a line made by alog_format, n bytes, when a log is open. */
+void	 alog_write_line(const char *line, size_t n);
 void	 alog_close(void);
 
 /* log.c */
@@ -1208,6 +1212,7 @@ enum bufkind {
 	BUF_CGI_IO,		/* CGI_IOBUF bytes */
 	BUF_FCGI_JOB,		/* fastcgi.c's struct fjob, fastcgi_job_size */
 	BUF_RELAY,		/* struct relay */
+	BUF_LATE_ROW,		/* struct late_row */
 	BUF_NKINDS
 };
 
@@ -1386,15 +1391,45 @@ int	 door_listen(const char *addr, int *port);
  * listener on 127.0.0.1:target, at most c->threads at once.  0 or -1.
  */
 int	 door_start(const struct config *c, int target);
+/* Who is behind one of the door's internal connections. */
+struct door_peer {
+	char		 addr[64];	/* the client's address */
+	int		 port;		/* its port */
+	int		 sport;		/* the port it connected to */
+	int		 stalled;	/* its body stalled past body_timeout */
+	unsigned long long xseq;	/* the exchange under way on it */
+	int		 slot;		/* the door's for it */
+};
 /*
  * The client behind the internal connection whose local port civetweb
- * sees as the remote port: its address and port, the port it connected
- * to, and whether its body stalled past body_timeout.  0 with those set,
- * or -1: no connection the door made.
+ * sees as the remote port.  0 with *p set, or -1: no connection the
+ * door made.
  */
-int	 door_peer(int lport, char *addr, size_t len, int *port, int *sport,
-	    int *stalled);
+int	 door_peer(int lport, struct door_peer *p);
 int	 door_stalled(int lport);
+/*
+ * A static file's row and access log line, finished by the door.
+ * civetweb sends files with sendfile(2) and counts nothing; the door
+ * counts what it passes on to the client, and knows when the first and
+ * the last byte went.
+ */
+struct late_row {
+	struct timing	 t;		/* total_us: to civetweb's end */
+	uint64_t	 end_us;	/* civetweb's end */
+	struct late_row	*next;		/* lines that wait to be written */
+	size_t		 alen;		/* the access log line, 0: none */
+	size_t		 abytes;	/* where in it the byte count is */
+	char		 aline[ALOG_LINE_MAX + 24];	/* room for it */
+};
+/*
+ * Hand r (from bufpool, BUF_LATE_ROW) over: its row goes to the timing
+ * log and its line to the access log, with the figures of exchange xseq
+ * on internal connection lport (the door's slot for it: door_peer's),
+ * once the door has ended it; at once, with the figures unknown (NULL),
+ * when the door no longer has it.
+ */
+void	 door_late_row(int slot, int lport, unsigned long long xseq,
+	    struct late_row *r);
 /* Stop accepting; kept-alive connections between requests close. */
 void	 door_drain(void);
 /* Connections in the middle of a request. */

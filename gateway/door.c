@@ -416,6 +416,7 @@ tick(void)
 		if (c->deadline != 0 && now >= c->deadline)
 			expire(c, now);
 	}
+	door_late_flush(0);
 }
 
 /* The loop */
@@ -578,18 +579,20 @@ door_start(const struct config *c, int target)
 }
 
 int
-door_peer(int lport, char *addr, size_t len, int *port, int *sport,
-    int *stalled)
+door_peer(int lport, struct door_peer *pi)
 {
+	struct peer *p;
 	int i, found = -1;
 
 	pthread_mutex_lock(&door.lock);
 	for (i = 0; i < door.npeers; i++)
-		if (door.peers[i].lport == lport) {
-			snprintf(addr, len, "%s", door.peers[i].addr);
-			*port = door.peers[i].port;
-			*sport = door.peers[i].sport;
-			*stalled = atomic_load(&door.peers[i].stalled);
+		if ((p = &door.peers[i])->lport == lport) {
+			snprintf(pi->addr, sizeof(pi->addr), "%s", p->addr);
+			pi->port = p->port;
+			pi->sport = p->sport;
+			pi->stalled = atomic_load(&p->stalled);
+			pi->xseq = p->xseq;
+			pi->slot = i;
 			found = 0;
 			break;
 		}
@@ -600,11 +603,9 @@ door_peer(int lport, char *addr, size_t len, int *port, int *sport,
 int
 door_stalled(int lport)
 {
-	char addr[INET6_ADDRSTRLEN];
-	int port, sport, stalled;
+	struct door_peer pi;
 
-	return door_peer(lport, addr, sizeof(addr), &port, &sport,
-	    &stalled) == 0 && stalled;
+	return door_peer(lport, &pi) == 0 && pi.stalled;
 }
 
 void
@@ -636,6 +637,7 @@ door_stop(void)
 	while ((c = door.all) != NULL)
 		door_drop(c);
 	bury();
+	door_late_flush(1);
 	for (i = 0; i < door.nlfd; i++)
 		if (door.lfd[i] >= 0)
 			close(door.lfd[i]);

@@ -181,9 +181,13 @@ door_who(struct dconn *c, const struct ended *e, struct timing *t)
 	timing_set_who(t, v);
 }
 
-/* The row, the log line and the access log's line; bytes: its body. */
+/*
+ * The row, the log line and the access log's line; out: the bytes of
+ * the answer, bytes: its body's.
+ */
 static void
-row(struct dconn *c, int status, const char *why, long long bytes)
+row(struct dconn *c, int status, const char *why, long long out,
+    long long bytes)
 {
 	struct timing t;
 	struct ended e;
@@ -199,6 +203,7 @@ row(struct dconn *c, int status, const char *why, long long bytes)
 	t.connect_us = -1;
 	t.status = status;
 	t.total_us = c->t0 ? (long long)(clk_now_us() - c->t0) : 0;
+	t.bytes_out = out;
 	t.bytes_in = (long long)(c->inlen - c->ioff) + c->slen;
 	snprintf(t.request_id, sizeof(t.request_id), "%s", id);
 	snprintf(t.mode, sizeof(t.mode), "http");
@@ -217,7 +222,7 @@ row(struct dconn *c, int status, const char *why, long long bytes)
 void
 door_row(struct dconn *c, int status, const char *why)
 {
-	row(c, status, why, 0);
+	row(c, status, why, 0, 0);
 }
 
 /* Close after what was written, reading what still comes until EOF. */
@@ -238,9 +243,9 @@ door_answer(struct dconn *c, int status, const char *why, const char *extra)
 {
 	const char *text = httpout_reason(status);
 	char buf[512];
+	ssize_t w;
 	int n;
 
-	row(c, status, why, (long long)strlen(text) + 5);
 	n = snprintf(buf, sizeof(buf), "HTTP/1.1 %d %s\r\nServer: "
 	    CGIGATE_NAME "\r\nContent-Type: text/plain; charset=utf-8\r\n"
 	    "%sContent-Length: %zu\r\nConnection: close\r\n\r\n%d %s\n",
@@ -249,7 +254,10 @@ door_answer(struct dconn *c, int status, const char *why, const char *extra)
 	 * Only ever before any response byte went out on this connection
 	 * for this request, so the socket's buffer has room: one write.
 	 */
-	if (write(c->fd, buf, (size_t)n) != n) {
+	w = write(c->fd, buf, (size_t)n);
+	row(c, status, why, w > 0 ? w : 0, w == n ? (long long)strlen(text) +
+	    5 : 0);
+	if (w != n) {
 		door_drop(c);
 		return;
 	}

@@ -79,6 +79,10 @@ struct dconn {
 	int		 rhead;		/* the response head is parsed */
 	int		 rclose;	/* it ends the connection */
 	long long	 sent;		/* response bytes to the client */
+	size_t		 headlen_out;	/* the response head's, once parsed */
+	uint64_t	 first_us;	/* when the first of them went, or 0 */
+	unsigned long long xseq;	/* this exchange's number */
+	int		 xended;	/* door_exchange_end was told */
 	struct framing	 resp;
 	/* who */
 	char		 addr[INET6_ADDRSTRLEN];
@@ -90,11 +94,22 @@ struct dconn {
 	char		 route[128];	/* when it names one */
 };
 
+/* What the door counted of an exchange, for a late row. */
+struct xcount {
+	long long	 sent;		/* bytes to the client, head and body */
+	long long	 body;		/* the body's alone */
+	uint64_t	 first_us, end_us;	/* first and last byte, or 0 */
+};
+
 struct peer {
 	int		 lport;		/* 0: free */
 	char		 addr[INET6_ADDRSTRLEN];
 	int		 port, sport;
 	atomic_int	 stalled;
+	unsigned long long xseq;	/* the exchange under way */
+	unsigned long long ended;	/* the last that ended, or 0 */
+	struct xcount	 count;		/* its figures */
+	struct late_row	*late;		/* the row that waits for xseq's */
 };
 
 /* Connections per client address, for max_client_connections. */
@@ -138,6 +153,9 @@ struct door_state {
 	pthread_mutex_t	 lock;
 	struct peer	*peers;
 	int		 npeers;
+	unsigned long long xseq;	/* exchanges begun */
+	struct late_row	*lines;		/* access log lines to write */
+	uint64_t	 lines_since;	/* when the first of them came */
 	/* counters for the metrics */
 	atomic_ullong	 n_accepted, n_full, n_per_client, n_head_to,
 			 n_idle_to, n_body_to, n_wait_to, n_bad, n_spooled;
@@ -166,6 +184,25 @@ void	 door_drop(struct dconn *c);
  * is past the limit (c then has its 503).
  */
 int	 door_count_client(struct dconn *c, const struct config *cfg);
+
+/* door_late.c */
+
+/*
+ * c's exchange with civetweb begins: it gets its number, which
+ * civetweb's thread learns from door_peer.
+ */
+void	 door_exchange_begin(struct dconn *c);
+/*
+ * It is over, the whole response passed on or not: its figures go to
+ * the late row waiting for them, or wait for it.  Once per exchange.
+ */
+void	 door_exchange_end(struct dconn *c);
+
+/*
+ * Write the access log lines of late rows that the door finished and no
+ * civetweb thread took: all of them (all), or those that waited a tick.
+ */
+void	 door_late_flush(int all);
 
 /* door_client.c */
 

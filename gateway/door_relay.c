@@ -124,6 +124,7 @@ door_unpark_close(struct dconn *c)
 		door.given--;
 	}
 	if (c->slot >= 0) {
+		door_exchange_end(c);	/* if it was cut short */
 		pthread_mutex_lock(&door.lock);
 		door.peers[c->slot].lport = 0;
 		pthread_mutex_unlock(&door.lock);
@@ -247,6 +248,7 @@ door_give_all(void)
 			snprintf(p->addr, sizeof(p->addr), "%s", c->addr);
 			p->port = c->port;
 			p->sport = c->sport;
+			p->ended = 0;
 			atomic_store(&p->stalled, 0);
 			c->slot = i;
 		}
@@ -267,6 +269,7 @@ begin_exchange(struct dconn *c)
 	c->deadline = 0;
 	c->rhead = c->rclose = c->stalled = c->eof_sent = 0;
 	c->sent = 0;
+	door_exchange_begin(c);
 	framing_init(&c->resp, FRAMING_NONE, 0);
 	c->resp.done = 0;
 	if (c->slot >= 0)
@@ -320,6 +323,7 @@ parse_response(struct dconn *c)
 				continue;
 			}
 			c->rpos += (size_t)k;
+			c->headlen_out += (size_t)k;
 			if (fr.status < 200 && fr.status != 101)
 				continue;	/* 100 Continue: a head follows */
 			c->rhead = 1;
@@ -346,6 +350,7 @@ finish(struct dconn *c)
 	int keep = !c->rclose && c->resp.error == NULL && c->body.done &&
 	    !c->client_eof && !c->stalled && !atomic_load(&door.draining);
 
+	door_exchange_end(c);
 	if (keep) {
 		/* civetweb waits for its next request: keep it for now */
 		put_buffers(c);
@@ -501,6 +506,8 @@ door_relay(struct dconn *c, uint32_t cev, uint32_t bev)
 		if (c->ooff < c->rpos) {
 			n = write(c->fd, c->out + c->ooff, c->rpos - c->ooff);
 			if (n > 0) {
+				if (c->sent == 0)
+					c->first_us = clk_now_us();
 				c->ooff += (size_t)n;
 				c->sent += n;
 				progress = 1;

@@ -67,6 +67,8 @@ static _Thread_local struct {
 	char		 reqid[24];
 	char		 peer[64];	/* the client, from door_peer */
 	int		 peer_port, server_port;
+	unsigned long long xseq;	/* the door's exchange */
+	int		 dslot;		/* and its slot */
 } tls;
 
 int
@@ -513,32 +515,42 @@ dispatch(struct exchange *x, const char *raw)
 /*
  * The request's line in the access log: the request line as civetweb
  * read it (the door's rewrite of what the client sent), the client as
- * the door saw it, and body bytes, or 0 when unknown.
+ * the door saw it, and body bytes, or 0 when unknown.  proto: room for
+ * the protocol's name, which l points to.
  */
+static void
+access_fill(struct alog_line *l, char proto[24],
+    const struct mg_connection *conn, const char *peer, time_t when,
+    int status, long long bytes)
+{
+	const struct mg_request_info *ri = mg_get_request_info(conn);
+
+	memset(l, 0, sizeof(*l));
+	l->addr = peer;
+	l->when = when;
+	l->method = ri->request_method;
+	l->target = ri->request_uri;
+	l->query = ri->query_string;
+	if (ri->http_version != NULL) {
+		snprintf(proto, 24, "HTTP/%s", ri->http_version);
+		l->proto = proto;
+	}
+	l->status = status;
+	l->bytes = bytes;
+	l->referer = mg_get_header(conn, "Referer");
+	l->agent = mg_get_header(conn, "User-Agent");
+}
+
 static void
 access_line(const struct mg_connection *conn, const char *peer,
     time_t when, int status, long long bytes)
 {
-	const struct mg_request_info *ri = mg_get_request_info(conn);
 	struct alog_line l;
 	char proto[24];
 
-	if (!alog_enabled() || ri == NULL)
+	if (!alog_enabled() || mg_get_request_info(conn) == NULL)
 		return;
-	memset(&l, 0, sizeof(l));
-	l.addr = peer;
-	l.when = when;
-	l.method = ri->request_method;
-	l.target = ri->request_uri;
-	l.query = ri->query_string;
-	if (ri->http_version != NULL) {
-		snprintf(proto, sizeof(proto), "HTTP/%s", ri->http_version);
-		l.proto = proto;
-	}
-	l.status = status;
-	l.bytes = bytes;
-	l.referer = mg_get_header(conn, "Referer");
-	l.agent = mg_get_header(conn, "User-Agent");
+	access_fill(&l, proto, conn, peer, when, status, bytes);
 	alog_write(&l);
 }
 
@@ -717,7 +729,7 @@ static int
 begin_request(struct mg_connection *conn)
 {
 	const struct mg_request_info *ri = mg_get_request_info(conn);
-	int stalled;
+	struct door_peer dp;
 
 	atomic_fetch_add(&inflight, 1);
 	tls.start = clk_now_us();
@@ -725,9 +737,16 @@ begin_request(struct mg_connection *conn)
 	tls.answered = 0;
 	tls.in_request = 1;
 	http_reqid(tls.reqid, sizeof(tls.reqid));
-	if (door_peer(ri->remote_port, tls.peer, sizeof(tls.peer),
-	    &tls.peer_port, &tls.server_port, &stalled) == 0)
+	if (door_peer(ri->remote_port, &dp) == 0) {
+		memcpy(tls.peer, dp.addr, sizeof(tls.peer));
+		tls.peer_port = dp.port;
+		tls.server_port = dp.sport;
+		tls.xseq = dp.xseq;
+		tls.dslot = dp.slot;
 		return 0;
+	}
+	tls.xseq = 0;
+	tls.dslot = -1;
 	log_warn(tls.reqid, "connection to the internal port from %s port %d "
 	    "refused: not made by cgigate", ri->remote_addr, ri->remote_port);
 	tls.answered = 1;
@@ -741,35 +760,50 @@ static void
 end_request(const struct mg_connection *conn, int status)
 {
 	const struct mg_request_info *ri = mg_get_request_info(conn);
-	struct timing t;
+	struct late_row *r;
+	struct timing *t, tt;
+	struct alog_line l;
+	char proto[24];
 
 	atomic_fetch_sub(&inflight, 1);
 	tls.in_request = 0;
 	if (tls.answered || ri == NULL)
 		return;
-	memset(&t, 0, sizeof(t));
-	t.ts = clk_wall();
-	t.exit_status = -1;
-	snprintf(t.request_id, sizeof(t.request_id), "%s", tls.reqid);
-	snprintf(t.mode, sizeof(t.mode), "static");
-	snprintf(t.method, sizeof(t.method), "%s",
-	    ri->request_method ? ri->request_method : "");
-	snprintf(t.path, sizeof(t.path), "%s",
-	    ri->local_uri_raw ? ri->local_uri_raw : "");
-	t.status = status;
-	t.total_us = tls.start ? (long long)(clk_now_us() - tls.start) : 0;
 	/*
-	 * civetweb sends files with sendfile(2), which it does not count:
-	 * the row says it does not know (NULL) rather than a wrong figure.
-	 * Counting them through its access log callback made civetweb call
-	 * localtime() and tzset() from every worker thread, a data race in
-	 * the C library, and giving up sendfile cost static files 13-30%.
+	 * civetweb sends files with sendfile(2), which it does not count;
+	 * the door does.  The row and the access log line wait for its
+	 * figures (door_late_row); without a late row to lend, the row
+	 * says it does not know (NULL) rather than a wrong figure.
 	 */
-	t.bytes_out = -1;
-	who(&t, conn, tls.peer);
-	timelog_push(&t);
-	stats_leave(&t, -1);
-	access_line(conn, tls.peer, tls.wall, status, 0);
+	r = bufpool_get(BUF_LATE_ROW);
+	t = r != NULL ? &r->t : &tt;
+	memset(t, 0, sizeof(*t));
+	t->ts = clk_wall();
+	t->exit_status = -1;
+	t->ttfb_us = -1;
+	snprintf(t->request_id, sizeof(t->request_id), "%s", tls.reqid);
+	snprintf(t->mode, sizeof(t->mode), "static");
+	snprintf(t->method, sizeof(t->method), "%s",
+	    ri->request_method ? ri->request_method : "");
+	snprintf(t->path, sizeof(t->path), "%s",
+	    ri->local_uri_raw ? ri->local_uri_raw : "");
+	t->status = status;
+	t->total_us = tls.start ? (long long)(clk_now_us() - tls.start) : 0;
+	t->bytes_out = -1;
+	who(t, conn, tls.peer);
+	stats_leave(t, -1);
+	if (r == NULL) {
+		timelog_push(t);
+		access_line(conn, tls.peer, tls.wall, status, 0);
+		return;
+	}
+	r->end_us = clk_now_us();
+	r->alen = 0;
+	if (alog_enabled()) {
+		access_fill(&l, proto, conn, tls.peer, tls.wall, status, 0);
+		r->alen = alog_format_at(r->aline, &l, &r->abytes);
+	}
+	door_late_row(tls.dslot, ri->remote_port, tls.xseq, r);
 }
 
 /*
@@ -786,17 +820,16 @@ refused(struct mg_connection *conn, int status, const char *msg)
 	struct timing t;
 	struct alog_line l;
 	const char *v[WHO_N] = { NULL };
-	char id[24], addr[64];
-	int port, sport, stalled;
+	struct door_peer dp;
+	char id[24];
 
 	if (tls.in_request)
 		return 1;	/* a request's own error: end_request logs it */
 	http_reqid(id, sizeof(id));
-	if (ri == NULL || door_peer(ri->remote_port, addr, sizeof(addr),
-	    &port, &sport, &stalled) == -1)
-		snprintf(addr, sizeof(addr), "?");
+	if (ri == NULL || door_peer(ri->remote_port, &dp) == -1)
+		snprintf(dp.addr, sizeof(dp.addr), "?");
 	log_at(log_status_level(status), id, "request from %s refused by "
-	    "civetweb -> %d: %s", addr, status, msg);
+	    "civetweb -> %d: %s", dp.addr, status, msg);
 	memset(&t, 0, sizeof(t));
 	t.ts = clk_wall();
 	t.exit_status = -1;
@@ -805,13 +838,13 @@ refused(struct mg_connection *conn, int status, const char *msg)
 	snprintf(t.request_id, sizeof(t.request_id), "%s", id);
 	snprintf(t.mode, sizeof(t.mode), "http");
 	snprintf(t.error, sizeof(t.error), "%s", msg);
-	if (strcmp(addr, "?") != 0)
-		v[WHO_CLIENT] = addr;
+	if (strcmp(dp.addr, "?") != 0)
+		v[WHO_CLIENT] = dp.addr;
 	timing_set_who(&t, v);
 	timelog_push(&t);
 	stats_leave(&t, -1);
 	memset(&l, 0, sizeof(l));	/* no request line to trust: "-" */
-	l.addr = addr;
+	l.addr = dp.addr;
 	l.when = time(NULL);
 	l.status = status;
 	alog_write(&l);

@@ -73,12 +73,16 @@ expect_eq "every line has its 9 fields" 0 \
     "$(notime "$AL" | grep -cvE '^127\.0\.0\.1 - - \[T\] "([^"\\]|\\.)*" [0-9]{3} ([0-9]+|-) "([^"\\]|\\.)*" "([^"\\]|\\.)*"$')"
 
 curl -s -o /dev/null -A s "$URL/page.txt"
-expect_tline "a static file: 200, bytes \"-\" (sendfile is not counted)" \
+expect_tline "a static file: 200, its body bytes as the door counted them" \
     "$AL" 'GET /page.txt ' \
-    '127.0.0.1 - - [T] "GET /page.txt HTTP/1.1" 200 - "-" "s"'
-curl -s -o /dev/null -A s "$URL/nothing-here.txt"
-expect_tline "a static 404" "$AL" 'GET /nothing-here.txt ' \
-    '127.0.0.1 - - [T] "GET /nothing-here.txt HTTP/1.1" 404 - "-" "s"'
+    '127.0.0.1 - - [T] "GET /page.txt HTTP/1.1" 200 7 "-" "s"'
+n=$(curl -s -o /dev/null -w '%{size_download}' -A s "$URL/nothing-here.txt")
+expect_tline "a static 404, with civetweb's page's bytes" "$AL" \
+    'GET /nothing-here.txt ' \
+    "127.0.0.1 - - [T] \"GET /nothing-here.txt HTTP/1.1\" 404 $n \"-\" \"s\""
+curl -s -o /dev/null -I -A s "$URL/page.txt?head"
+expect_tline "a static HEAD: no body bytes, \"-\"" "$AL" 'HEAD /page.txt?head' \
+    '127.0.0.1 - - [T] "HEAD /page.txt?head HTTP/1.1" 200 - "-" "s"'
 if [ -x "$H/hi.fcgi" ]; then
 	curl -s -o /dev/null -A f "$URL/hi?fcgi"
 	expect_tline "FastCGI: its body bytes" "$AL" 'GET /hi?fcgi ' \
@@ -95,8 +99,8 @@ big=$(head -c 17000 /dev/zero | tr '\0' a)
 curl -s -o /dev/null -H "X-Big: $big" "$URL/hello?huge"
 expect_tline "the door's 431: no request line" "$AL" '" 431 ' \
     '127.0.0.1 - - [T] "-" 431 36 "-" "-"'
-expect_eq "one line per request" 9 "$(wc -l <"$AL" | tr -d ' ')"
-wait_sql 9 "select count(*) from requests" &&
+expect_eq "one line per request" 10 "$(wc -l <"$AL" | tr -d ' ')"
+wait_sql 10 "select count(*) from requests" &&
     ok "a timing row per line" || not_ok "a timing row per line ($(sql \
     "select count(*) from requests") rows)"
 
@@ -114,7 +118,7 @@ retry 50 has_line "$AL" 'after-usr1' &&
     ok "after SIGUSR1, a new file at the path" ||
     not_ok "after SIGUSR1, a new file at the path"
 expect_eq "the new file has only the new line" 1 "$(wc -l <"$AL" | tr -d ' ')"
-expect_eq "the old file kept the earlier lines" 10 \
+expect_eq "the old file kept the earlier lines" 11 \
     "$(wc -l <"$AL.1" | tr -d ' ')"
 expect_eq "the old file has none after the reopen" 0 \
     "$(grep -c after-usr1 "$AL.1")"

@@ -208,6 +208,13 @@ expect_eq "each refusal has a row" "400|17 408|1 417|1 431|1 499|2 501|1" \
     "$(sql "select status, count(*) from requests where mode = 'http' and
     status <> 505 group by status order by status" | tr '\n' ' ' |
     sed 's/ $//')"
+expect_eq "the door's answers: their rows count the bytes it wrote" \
+    "0|0" "$(sql "select count(*) filter (where bytes_out <= 0),
+    count(*) filter (where bytes_out > 0 and status = 499) from requests
+    where mode = 'http' and status not in (408, 499, 505)")"
+expect_eq "a client that left got nothing: 0 bytes" "0" \
+    "$(sql "select count(*) from requests where mode = 'http' and
+    status = 499 and bytes_out <> 0")"
 expect_eq "chunked framing errors have rows" 2 "$(sql "select count(*)
     from requests where route = '/count' and status = 400
     and error like 'malformed chunked request body%'")"

@@ -52,38 +52,61 @@ row=$(sql "select requests, avg_spawn_us > 0, avg_connect_us is null
 expect_eq "startup_cost: CGI spawn cost, no connect cost" "30|1|1" "$row"
 
 # Static files (cgigate-timings(7)): civetweb sends them with sendfile(2)
-# and does not count what it sent, so bytes_out and ttfb_us are NULL,
-# never a wrong figure; the row is there, with its status.
+# and counts nothing; the door counts what it passed on to the client,
+# head and body, and when the first byte went (ttfb_us).
 head -c 10000 /dev/zero >"$W/www/ten.bin"
-get=$(curl -s -o /dev/null -w '%{http_code} %{size_download}' \
+get=$(curl -s -o /dev/null -w '%{http_code} %{size_download} %{size_header}' \
     "$URL/ten.bin?get")
-hd=$(curl -s -I -o /dev/null -w '%{http_code}' "$URL/ten.bin?head")
-miss=$(curl -s -o /dev/null -w '%{http_code}' "$URL/missing.txt?miss")
+hd=$(curl -s -I -o /dev/null -w '%{http_code} %{size_header}' \
+    "$URL/ten.bin?head")
+miss=$(curl -s -o /dev/null -w '%{http_code} %{size_download} %{size_header}' \
+    "$URL/missing.txt?miss")
 wait_sql 3 "select count(*) from requests where mode = 'static'"
-expect_eq "static: curl got the file's 10000 bytes" "200 10000" "$get"
-expect_eq "static: its row, bytes_out and ttfb_us unknown (NULL)" \
-    "GET|200|1|1" "$(sql "select method, status, bytes_out is null,
-    ttfb_us is null from requests where query = 'get'")"
-expect_eq "static HEAD: its row" "HEAD|$hd|1" "$(sql "select method, status,
-    bytes_out is null from requests where query = 'head'")"
-expect_eq "civetweb's 404: its row" "$miss|static" \
-    "$(sql "select status, mode from requests where query = 'miss'")"
+set -- $get
+expect_eq "static: curl got the file's 10000 bytes" "200 10000" "$1 $2"
+expect_eq "static: its row has the bytes curl got, head and body" \
+    "GET|200|$(($2 + $3))" "$(sql "select method, status, bytes_out
+    from requests where query = 'get'")"
+expect_eq "static: time to first byte, within the total" 1 \
+    "$(sql "select ttfb_us > 0 and ttfb_us <= total_us from requests
+    where query = 'get'")"
+set -- $hd
+expect_eq "static HEAD: the head's bytes alone" "HEAD|$1|$2" \
+    "$(sql "select method, status, bytes_out from requests
+    where query = 'head'")"
+set -- $miss
+expect_eq "civetweb's 404: its row and its bytes" "$1|static|$(($2 + $3))" \
+    "$(sql "select status, mode, bytes_out from requests
+    where query = 'miss'")"
+# One kept-alive connection, files of three sizes: each row has its own
+# exchange's bytes, not its neighbour's.
+head -c 7 /dev/zero >"$W/www/k1.bin"
+head -c 70000 /dev/zero >"$W/www/k2.bin"
+head -c 700 /dev/zero >"$W/www/k3.bin"
+got=$(curl -s -w '%{num_connects} %{size_download} %{size_header}\n' \
+    -o /dev/null -o /dev/null -o /dev/null "$URL/k1.bin?ka" \
+    "$URL/k2.bin?ka" "$URL/k3.bin?ka" | awk '{ c += $1; s = s " " $2 + $3 }
+    END { print c s }')
+wait_sql 3 "select count(*) from requests where query = 'ka'"
+expect_eq "kept alive: one connection, each row its own bytes" "$got" \
+    "1 $(sql "select group_concat(bytes_out, ' ') from (select bytes_out
+    from requests where query = 'ka' order by path)")"
 
 # route_stats counts every row of the last hour in one group, and no
 # older row: static files (route NULL) are a group of their own.
 sql "insert into requests (ts, route, mode, status, total_us)
     values (unixepoch() - 7200, '/fast', 'cgi', 200, 1)"
-expect_eq "route_stats: the static files' group, no ttfb percentiles" \
-    "3|0|1|1" "$(sql "select requests, errors, p50_total_us > 0,
-    p50_ttfb_us is null from route_stats
+expect_eq "route_stats: the static files' group, with its percentiles" \
+    "6|0|1|1" "$(sql "select requests, errors, p50_total_us > 0,
+    p50_ttfb_us > 0 from route_stats
     where route is null and mode = 'static'")"
 expect_eq "route_stats: a row of two hours ago is not counted" 30 \
     "$(sql "select requests from route_stats where route = '/fast'")"
 row=$(sql "select (select sum(requests) from route_stats),
     (select count(*) from requests where ts >= unixepoch() - 3600),
     (select count(*) from requests)")
-expect_eq "route_stats: its requests add up to the hour's rows (36 of 37)" \
-    "36|36|37" "$row"
+expect_eq "route_stats: its requests add up to the hour's rows (39 of 40)" \
+    "39|39|40" "$row"
 
 # Rows are written up to 64 to a statement: each keeps its own fields, in
 # the order the requests ended.  24 CGI requests in a row (8 to a

@@ -87,6 +87,26 @@ test_absent(void **state)
 	    "\"GET /x? HTTP/1.1\" 404 - \"-\" \"\"\n");
 }
 
+/* Where the byte count goes: "-" or the number starts there. */
+static void
+test_bytes_at(void **state)
+{
+	struct alog_line l = base();
+	char buf[ALOG_LINE_MAX];
+	size_t n, at;
+
+	(void)state;
+	l.bytes = 0;
+	n = alog_format_at(buf, &l, &at);
+	assert_true(at < n);
+	assert_memory_equal(buf + at, "- \"", 3);
+	assert_memory_equal(buf + at - 5, " 200 ", 5);
+	l.bytes = 12345;
+	n = alog_format_at(buf, &l, &at);
+	assert_memory_equal(buf + at, "12345 \"", 7);
+	assert_int_equal(n, alog_format(buf, &l));
+}
+
 static void
 test_no_request_line(void **state)
 {
@@ -182,6 +202,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_combined),
 		cmocka_unit_test(test_absent),
+		cmocka_unit_test(test_bytes_at),
 		cmocka_unit_test(test_no_request_line),
 		cmocka_unit_test(test_escapes),
 		cmocka_unit_test(test_months),
