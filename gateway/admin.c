@@ -200,13 +200,13 @@ admin_serve(struct exchange *x)
 	if (strcmp(x->path, "/_gateway/status") == 0) {
 		if ((f = open_memstream(&buf, &len)) == NULL)
 			return http_error(x, 503, "out of memory", RETRY);
-		stats_json(f);
+		stats_json(f, x->cfg);
 		return send_stream(x, f, &buf, &len, "application/json");
 	}
 	if (strcmp(x->path, "/_gateway/metrics") == 0) {
 		if ((f = open_memstream(&buf, &len)) == NULL)
 			return http_error(x, 503, "out of memory", RETRY);
-		stats_prometheus(f);
+		stats_prometheus(f, x->cfg);
 		return send_stream(x, f, &buf, &len,
 		    "text/plain; version=0.0.4");
 	}

@@ -1315,8 +1315,24 @@ int	 stats_enter(const char *route, const char *mode);
 /* Count a finished request; entered: stats_enter's handle, or -1. */
 void	 stats_leave(const struct timing *t, int entered);
 /* Live state as JSON (/_gateway/status) or Prometheus text (metrics). */
-void	 stats_json(FILE *f);
-void	 stats_prometheus(FILE *f);
+void	 stats_json(FILE *f, const struct config *c);
+void	 stats_prometheus(FILE *f, const struct config *c);
+
+/* What a load balancer weighs a node by: use against limits, now. */
+struct load {
+	int		 connections;	/* client connections open */
+	int		 max_connections;
+	long long	 in_flight;	/* route requests, queued ones too */
+	long long	 capacity;	/* route requests that can run at once */
+};
+
+/*
+ * Fill l for configuration c: the door's connections, and the requests
+ * to routes against the sum of the routes' bounds (max_concurrency of a
+ * CGI route, max_workers of a local pool, backends times max_connections
+ * of a remote one), at most c->threads.
+ */
+void	 stats_load(const struct config *c, struct load *l);
 
 /* cgi.c and fastcgi.c: the transports (struct exchange is http.c's) */
 
@@ -1434,6 +1450,8 @@ void	 door_late_row(int slot, int lport, unsigned long long xseq,
 void	 door_drain(void);
 /* Connections in the middle of a request. */
 int	 door_busy(void);
+/* Client connections open now. */
+int	 door_connections(void);
 void	 door_stop(void);
 void	 door_metrics(FILE *f);
 

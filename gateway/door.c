@@ -623,6 +623,12 @@ door_busy(void)
 	    atomic_load(&door.idle) : 0;
 }
 
+int
+door_connections(void)
+{
+	return atomic_load(&door.open);
+}
+
 void
 door_stop(void)
 {

@@ -10,7 +10,11 @@
  * (STATS_MAX rows), and a route past that is counted under "(other)".
  * Output is written to a stdio stream as JSON (/_gateway/status) or in
  * the Prometheus text exposition format (/_gateway/metrics), which also
- * shows the request buffers bufpool.c lends and keeps.  A route name is
+ * shows the request buffers bufpool.c lends and keeps.  stats_load sums
+ * up the node against its limits, for both: connections, and requests
+ * to routes against the routes'
+ * bounds, which it adds up from the handlers directory (scan.c) and the
+ * configuration as the request path would pick them (route_pick).  A route name is
  * whatever bytes a file or the configuration gave: jsonq.c writes it.
  */
 #include <pthread.h>
@@ -172,16 +176,62 @@ stats_leave(const struct timing *t, int entered)
 	pthread_mutex_unlock(&st.lock);
 }
 
-void
-stats_json(FILE *f)
+struct bounds {
+	const struct config *c;
+	long long	 sum;
+};
+
+/* A handler's route: its slots, unless remote backends answer it. */
+static void
+add_route(const struct route *r, void *arg)
 {
+	struct bounds *b = arg;
+	struct route_pick pk;
+
+	route_pick(b->c, r->name, r, "", &pk);
+	if (pk.kind == PICK_CGI)
+		b->sum += pk.conf->max_concurrency;
+	else if (pk.kind == PICK_FASTCGI)
+		b->sum += pk.conf->fcgi.max_workers;
+}
+
+void
+stats_load(const struct config *c, struct load *l)
+{
+	struct bounds b = { c, 0 };
 	int i;
 
+	scan_each(add_route, &b);
+	for (i = 0; i < c->nroutes; i++)
+		b.sum += (long long)c->routes[i].fcgi.nbackends *
+		    c->routes[i].fcgi.max_connections;
+	/* The door gives civetweb at most threads requests at once. */
+	l->connections = door_connections();
+	l->max_connections = c->max_connections;
+	l->capacity = b.sum > c->threads ? c->threads : b.sum;
+	l->in_flight = 0;
 	pthread_mutex_lock(&st.lock);
-	fprintf(f, "{\"uptime_s\":%.3f,\"draining\":%s,\"spawns\":%lld,"
+	for (i = 0; i < st.nroutes; i++)
+		l->in_flight += st.routes[i].inflight;
+	pthread_mutex_unlock(&st.lock);
+}
+
+void
+stats_json(FILE *f, const struct config *c)
+{
+	struct load l;
+	int i;
+
+	stats_load(c, &l);
+	pthread_mutex_lock(&st.lock);
+	fprintf(f, "{\"uptime_s\":%.3f,\"draining\":%s,\"healthy\":%s,"
+	    "\"connections\":%d,\"max_connections\":%d,\"in_flight\":%lld,"
+	    "\"capacity\":%lld,\"spawns\":%lld,"
 	    "\"kills\":%lld,\"timings\":{\"queue_depth\":%zu,"
 	    "\"dropped\":%llu},\"routes\":[", clk_wall() - st.started,
 	    http_draining() ? "true" : "false",
+	    http_healthy() ? "true" : "false", l.connections,
+	    l.max_connections, l.in_flight, l.capacity,
 	    (long long)atomic_load(&st.counters[STAT_SPAWNS]),
 	    (long long)atomic_load(&st.counters[STAT_KILLS]),
 	    timelog_depth(), timelog_dropped());
@@ -259,11 +309,13 @@ histogram(FILE *f, const char *name, const struct rstat *r,
 }
 
 void
-stats_prometheus(FILE *f)
+stats_prometheus(FILE *f, const struct config *c)
 {
+	struct load l;
 	size_t k;
 	int i;
 
+	stats_load(c, &l);
 	pthread_mutex_lock(&st.lock);
 	fputs("# HELP cgigate_requests_total Requests answered.\n"
 	    "# TYPE cgigate_requests_total counter\n", f);
@@ -308,6 +360,16 @@ stats_prometheus(FILE *f)
 	    (long long)atomic_load(&st.counters[STAT_SPAWNS]),
 	    (long long)atomic_load(&st.counters[STAT_KILLS]),
 	    timelog_dropped(), timelog_depth(), clk_wall() - st.started);
+	fprintf(f, "# HELP cgigate_max_connections Client connections "
+	    "allowed at once (max_connections).\n"
+	    "# TYPE cgigate_max_connections gauge\n"
+	    "cgigate_max_connections %d\n"
+	    "# HELP cgigate_request_capacity Requests the routes can run at "
+	    "once: their max_concurrency, max_workers or backend connections, "
+	    "at most threads.\n"
+	    "# TYPE cgigate_request_capacity gauge\n"
+	    "cgigate_request_capacity %lld\n",
+	    l.max_connections, l.capacity);
 	door_metrics(f);
 	buffer_metrics(f);
 	procstat_metrics(f, st.started);
