@@ -1334,6 +1334,24 @@ struct load {
  */
 void	 stats_load(const struct config *c, struct load *l);
 
+/* agentfmt.c */
+
+/* The longest line agent_reply writes, its NUL included. */
+#define AGENT_REPLY_MAX		32
+
+/*
+ * The share of l's capacity that is free, in percent, 1 to 100: the
+ * smaller of free connections and free request slots (capacity 0: not
+ * counted), rounded down, never below 1.
+ */
+int	 agent_free(const struct load *l);
+/*
+ * The HAProxy agent-check answer into buf (AGENT_REPLY_MAX bytes):
+ * "drain\n" while draining, else "up ready N%\n" with N agent_free(l).
+ * Returns its length.
+ */
+size_t	 agent_reply(char *buf, int draining, const struct load *l);
+
 /* cgi.c and fastcgi.c: the transports (struct exchange is http.c's) */
 
 struct exchange;
