@@ -111,6 +111,8 @@ struct config {
 	char		*listen[MAX_LISTEN];
 	int		 listen_line[MAX_LISTEN];	/* in file, or 0 */
 	int		 nlisten;
+	char		*agent_listen;	/* HAProxy's agent, NULL: none */
+	int		 agent_listen_line;	/* its line in the file, or 0 */
 	char		*handlers;
 	char		*www;
 	char		*timings;
@@ -176,7 +178,8 @@ int	 config_check_all(const struct config *c, config_report_fn report,
 /*
  * After config_finish: refuse settings that cannot apply, whichever file
  * line set them (document_root or script_suffix on a mode = cgi route,
- * script_suffix without document_root).  Returns 0, or -1 with
+ * script_suffix without document_root, an agent_listen port that a
+ * listen address has too).  Returns 0, or -1 with
  * "file:line: key: reason" in err.
  */
 int	 config_check(const struct config *c, char *err, size_t errlen);
@@ -1351,6 +1354,18 @@ int	 agent_free(const struct load *l);
  * Returns its length.
  */
 size_t	 agent_reply(char *buf, int draining, const struct load *l);
+
+/* agent.c */
+
+/*
+ * Listen on c's agent_listen (none: nothing to do), before privileges
+ * are dropped.  0, or -1 with the reason logged.
+ */
+int	 agent_bind(const struct config *c);
+/* Answer HAProxy's agent checks from a thread of its own.  0 or -1. */
+int	 agent_start(void);
+/* Stop the thread, close the socket; any time after agent_bind. */
+void	 agent_stop(void);
 
 /* cgi.c and fastcgi.c: the transports (struct exchange is http.c's) */
 

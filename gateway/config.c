@@ -24,7 +24,8 @@
  * config_finish has config_inherit copy each route field whose bit is
  * clear, shortest prefix first.  config_check then refuses
  * what parses but cannot apply once inherited (document_root on a CGI
- * route), naming the line that set it.
+ * route), or beside another setting (an agent_listen port that a listen
+ * address has too), naming the line that set it.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -153,6 +154,7 @@ config_free(struct config *c)
 	free(c->chartjs);
 	free(c->path_env);
 	free(c->user);
+	free(c->agent_listen);
 	for (i = 0; i < c->nroutes; i++) {
 		free(c->routes[i].prefix);
 		for (j = 0; j < c->routes[i].nenv; j++)
@@ -248,6 +250,8 @@ set_key(struct config *c, struct route_conf *r, const char *name,
 			c->access_log_line = line;
 		if (strcmp(k->name, "error_log") == 0)
 			c->error_log_line = line;
+		if (strcmp(k->name, "agent_listen") == 0)
+			c->agent_listen_line = line;
 		for (j = before; j < c->nlisten; j++)
 			c->listen_line[j] = line;
 		return NULL;
@@ -547,7 +551,17 @@ config_finish(struct config *c)
 			    c->routes[i].fcgi.max_workers;
 }
 
-/* What parses but cannot apply once inherited; each goes to sk. */
+/* The port of a checked "ADDR:PORT". */
+static long
+port_of(const char *addr)
+{
+	return strtol(strrchr(addr, ':') + 1, NULL, 10);
+}
+
+/*
+ * What parses but cannot apply once inherited, or beside another
+ * setting (the command line's included); each goes to sk.
+ */
 static void
 check(const struct config *c, struct sink *sk)
 {
@@ -555,6 +569,16 @@ check(const struct config *c, struct sink *sk)
 	const char *f = c->file != NULL ? c->file : "config";
 	char msg[256];
 	int i;
+
+	for (i = 0; c->agent_listen != NULL && i < c->nlisten; i++)
+		if (port_of(c->listen[i]) == port_of(c->agent_listen)) {
+			snprintf(msg, sizeof(msg), "agent_listen: port %ld is "
+			    "a listen port too (listen %s): the agent check "
+			    "needs one of its own", port_of(c->agent_listen),
+			    c->listen[i]);
+			sink_add(sk, f, c->agent_listen_line, msg);
+			break;
+		}
 
 	for (i = 0; i < c->nroutes && !(sk->stop && sk->n > 0); i++) {
 		r = &c->routes[i];

@@ -101,6 +101,28 @@ set_listen(const struct config_key *k, struct config *c,
 	return NULL;
 }
 
+/*
+ * Where HAProxy's agent check is answered: an address as listen takes,
+ * but a real port (the balancer's configuration names it), or off.
+ */
+static const char *
+set_agent_listen(const struct config_key *k, struct config *c,
+    struct route_conf *r, const char *v)
+{
+	long long port;
+
+	(void)r;
+	if (strcmp(v, "off") == 0) {
+		free(c->agent_listen);
+		c->agent_listen = NULL;
+		return NULL;
+	}
+	if (config_listen_addr(v, NULL, NULL) != NULL ||
+	    config_int(strrchr(v, ':') + 1, 1, 65535, &port) == -1)
+		return k->why;
+	return config_set(&c->agent_listen, v) == -1 ? "out of memory" : NULL;
+}
+
 /* One address block into the list at k's offsets (admin_allow, ...). */
 static const char *
 cidr_item(const struct config_key *k, struct config *c,
@@ -292,6 +314,10 @@ static const struct config_key keys[] = {
 	    .set = set_admin_allow,
 	    .why = "admin_allow wants addresses or ADDR/BITS blocks, "
 	    "separated by commas" },
+	{ "agent_listen", CT_STRING, SRV(agent_listen),
+	    .set = set_agent_listen,
+	    .why = "agent_listen wants ADDR:PORT (a numeric address, IPv6 "
+	    "in brackets; a port from 1 to 65535) or off" },
 	{ "allow_root", CT_BOOL, SRV(allow_root),
 	    .why = "allow_root wants yes or no" },
 	{ "body_timeout", CT_DURATION, SRV(body_timeout_us), .min = 1,

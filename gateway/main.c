@@ -2,22 +2,24 @@
  * main.c: options, start-up, signals and the graceful stop.
  *
  * Start-up is the only place that exits on error.  The order: built-in
- * defaults, then the config file, then command-line options on top; then
- * the keeper (a process forked before any thread, keeper.c), the timing
- * log, the subreaper, the handler scan, and civetweb last, so nothing is
- * served before everything behind it is ready.  Every signal the daemon
- * cares about is blocked before any thread exists; the main
- * thread takes them with sigtimedwait() and, every 100 ms, reaps the
- * orphans the kernel gives it (spawn_tick).  SIGTERM, SIGINT and SIGQUIT
- * stop gracefully (a drain); SIGHUP reloads (and opens a new access_log
- * or error_log path, and sets the log_level); SIGUSR1, what logrotate
- * sends, reopens the error log and the access log at their paths (log.c,
- * accesslog.c); SIGUSR2 is logged and changes nothing.  The error log
- * file is opened as soon as the configuration is known: what goes wrong
- * before that is said on stderr.  SIGCHLD stays blocked and pending:
- * each thread reaps its own children.  A service manager that asked for it
- * ($NOTIFY_SOCKET) hears READY once serving, RELOADING and READY around
- * a reload, STOPPING at the drain (notify.c).
+ * defaults, then the config file, then command-line options on top;
+ * then the keeper (a process forked before any thread, keeper.c), the
+ * timing log, the subreaper, the handler scan, and civetweb last, so
+ * nothing is served before everything behind it is ready; HAProxy's
+ * agent check (agent.c) is bound with the listeners and answered once
+ * serving.  Every signal the daemon cares about is blocked before any
+ * thread exists; the main thread takes them with sigtimedwait() and,
+ * every 100 ms, reaps the orphans the kernel gives it (spawn_tick).
+ * SIGTERM, SIGINT and SIGQUIT stop gracefully (a drain); SIGHUP reloads
+ * (and opens a new access_log or error_log path, and sets the
+ * log_level); SIGUSR1, what logrotate sends, reopens the error log and
+ * the access log at their paths (log.c, accesslog.c); SIGUSR2 is logged
+ * and changes nothing.  The error log file is opened as soon as the
+ * configuration is known: what goes wrong before that is said on
+ * stderr.  SIGCHLD stays blocked and pending: each thread reaps its own
+ * children.  A service manager that asked for it ($NOTIFY_SOCKET) hears
+ * READY once serving, RELOADING and READY around a reload, STOPPING at
+ * the drain (notify.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -456,17 +458,49 @@ print_error(void *arg, const char *msg)
 }
 
 /*
- * --check: bind each listen address and close it again.  One in use is
- * a warning only (a running cgigate holds it); anything else, an error.
+ * --check: bind addr and close it again; where names it in messages.
+ * One in use is a warning only (a running cgigate holds it); anything
+ * else, an error.  The count of errors.
  */
 static int
-check_listen(const struct config *c)
+check_bind(const char *where, const char *addr)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = 0;
 	const char *why;
+	int fd, on = 1, errors = 0;
+
+	if ((why = config_listen_addr(addr, &ss, &len)) != NULL) {
+		fprintf(stderr, "%s: %s\n", where, why);
+		return 1;
+	}
+	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+		fprintf(stderr, "%s: socket: %s\n", where, strerror(errno));
+		return 1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	if (ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+	if (bind(fd, (struct sockaddr *)&ss, len) == -1) {
+		if (errno == EADDRINUSE)
+			fprintf(stderr, "%s: warning: address in use (by a "
+			    "running cgigate?)\n", where);
+		else {
+			fprintf(stderr, "%s: cannot bind: %s\n", where,
+			    strerror(errno));
+			errors++;
+		}
+	}
+	close(fd);
+	return errors;
+}
+
+/* --check: the listen addresses and agent_listen, bound and closed. */
+static int
+check_listen(const struct config *c)
+{
 	char where[1024];
-	int i, fd, on = 1, errors = 0;
+	int i, errors = 0;
 
 	for (i = 0; i < c->nlisten; i++) {
 		if (c->listen_line[i] > 0)
@@ -475,34 +509,14 @@ check_listen(const struct config *c)
 		else
 			snprintf(where, sizeof(where), "--listen %s",
 			    c->listen[i]);
-		if ((why = config_listen_addr(c->listen[i], &ss, &len)) !=
-		    NULL) {
-			fprintf(stderr, "%s: %s\n", where, why);
-			errors++;
-			continue;
-		}
-		if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC,
-		    0)) == -1) {
-			fprintf(stderr, "%s: socket: %s\n", where,
-			    strerror(errno));
-			errors++;
-			continue;
-		}
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-		if (ss.ss_family == AF_INET6)
-			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on,
-			    sizeof(on));
-		if (bind(fd, (struct sockaddr *)&ss, len) == -1) {
-			if (errno == EADDRINUSE)
-				fprintf(stderr, "%s: warning: address in use "
-				    "(by a running cgigate?)\n", where);
-			else {
-				fprintf(stderr, "%s: cannot bind: %s\n",
-				    where, strerror(errno));
-				errors++;
-			}
-		}
-		close(fd);
+		errors += check_bind(where, c->listen[i]);
+	}
+	if (c->agent_listen != NULL) {
+		set_where(c, "agent_listen", c->agent_listen_line, where,
+		    sizeof(where));
+		snprintf(where + strlen(where), sizeof(where) - strlen(where),
+		    "%s", c->agent_listen);
+		errors += check_bind(where, c->agent_listen);
 	}
 	return errors;
 }
@@ -571,10 +585,11 @@ need_restart(const char *what, const char *a, const char *b)
 /*
  * Load the configuration again and switch to it: requests that start
  * from now on use it, requests in flight finish on the old one, which
- * cfgref.c frees once the last of them lets it go.  A configuration with errors changes nothing.
- * Settings bound at start (listen, handlers, www, timings, threads) are
- * reported and take effect at the next start.  0 when *cur was replaced
- * (the caller keeps the old one for requests still using it), or -1.
+ * cfgref.c frees once the last of them lets it go.  A configuration with
+ * errors changes nothing.  Settings bound at start (listen, agent_listen,
+ * handlers, www, timings, threads) are reported and take effect at the
+ * next start.  0 when *cur was replaced (the caller keeps the old one for
+ * requests still using it), or -1.
  */
 static int
 reload(const struct opts *o, struct config **cur)
@@ -611,6 +626,8 @@ reload(const struct opts *o, struct config **cur)
 		snprintf(b + strlen(b), sizeof(b) - strlen(b), "%s%s",
 		    i ? "," : "", nc->listen[i]);
 	need_restart("listen", a, b);
+	need_restart("agent_listen", oc->agent_listen ? oc->agent_listen :
+	    "off", nc->agent_listen ? nc->agent_listen : "off");
 	need_restart("handlers", oc->handlers, nc->handlers);
 	need_restart("www", oc->www, nc->www);
 	need_restart("timings", oc->timings, nc->timings);
@@ -667,7 +684,7 @@ main(int argc, char *argv[])
 	const struct timespec tick = { 0, 100 * 1000000L };
 	sigset_t set;
 	const char *why;
-	int ch, i, check = 0, sig, efd;
+	int ch, i, check = 0, sig, efd, bound;
 	uint64_t t0;
 
 	memset(&o, 0, sizeof(o));
@@ -833,9 +850,11 @@ main(int argc, char *argv[])
 		return 1;
 	}
 	/* Binds, then (as root with a user) drops privileges for good. */
-	if (http_start(cfg) == -1 || (pw != NULL && getuid() != pw->pw_uid)) {
-		if (pw != NULL && getuid() != pw->pw_uid)
+	if ((bound = agent_bind(cfg)) == -1 || http_start(cfg) == -1 ||
+	    (pw != NULL && getuid() != pw->pw_uid)) {
+		if (bound == 0 && pw != NULL && getuid() != pw->pw_uid)
 			log_err(NULL, "could not switch to user %s", cfg->user);
+		agent_stop();
 		scan_stop();
 		spawn_shutdown();
 		keeper_stop();
@@ -844,8 +863,10 @@ main(int argc, char *argv[])
 	}
 	timings_dir_check(cfg->timings);
 	/* Workers are spawned from here on, as the final user. */
-	if (pool_start(cfg) == -1) {
+	if (pool_start(cfg) == -1 || agent_start() == -1) {
 		http_stop_drain(0);
+		pool_stop();
+		agent_stop();
 		scan_stop();
 		spawn_shutdown();
 		keeper_stop();
@@ -904,6 +925,8 @@ main(int argc, char *argv[])
 	t0 = clk_now_us();
 	http_stop_drain(cfg->drain_us);
 	pool_stop();
+	/* It answered "drain" until now. */
+	agent_stop();
 	scan_stop();
 	spawn_shutdown();
 	keeper_stop();

@@ -4,18 +4,19 @@
  * The timing database is the record; this is the dashboard's and the
  * scraper's view of now: requests by route, mode and status, histograms
  * per route and mode of the whole answer, the wait for a slot or worker
- * and the first byte, requests in flight, and process counters
- * (spawns, kills).  Request threads update it once at the start and once
- * at the end of a request under one mutex; the tables are fixed-size
+ * and the first byte, requests in flight, and process counters (spawns,
+ * kills).  Request threads update it once at the start and once at the
+ * end of a request under one mutex; the tables are fixed-size
  * (STATS_MAX rows), and a route past that is counted under "(other)".
  * Output is written to a stdio stream as JSON (/_gateway/status) or in
  * the Prometheus text exposition format (/_gateway/metrics), which also
  * shows the request buffers bufpool.c lends and keeps.  stats_load sums
- * up the node against its limits, for both: connections, and requests
- * to routes against the routes'
+ * up the node against its limits, for both and for HAProxy's agent
+ * (agent.c): connections, and requests to routes against the routes'
  * bounds, which it adds up from the handlers directory (scan.c) and the
- * configuration as the request path would pick them (route_pick).  A route name is
- * whatever bytes a file or the configuration gave: jsonq.c writes it.
+ * configuration as the request path would pick them (route_pick).  A
+ * route name is whatever bytes a file or the configuration gave:
+ * jsonq.c writes it.
  */
 #include <pthread.h>
 #include <stdatomic.h>

@@ -351,6 +351,20 @@ test_bad_lines(void **state)
 	bad("[server]\nlisten = [::1:80\n", 2, "listen: an IPv6 address");
 	bad("[server]\nlisten = [1.2.3.4]:80\n", 2,
 	    "listen: not a numeric IPv6");
+	/* agent_listen: as listen, but a real port, in [server] once. */
+	bad("[server]\nagent_listen = 127.0.0.1:0\n", 2,
+	    "agent_listen wants ADDR:PORT");
+	bad("[server]\nagent_listen = 127.0.0.1:65536\n", 2,
+	    "agent_listen wants ADDR:PORT");
+	bad("[server]\nagent_listen = 127.0.0.1\n", 2, "agent_listen wants");
+	bad("[server]\nagent_listen = localhost:8081\n", 2,
+	    "agent_listen wants");
+	bad("[server]\nagent_listen = ::1:8081\n", 2, "agent_listen wants");
+	bad("[server]\nagent_listen = yes\n", 2, "agent_listen wants");
+	bad("[route /a]\nagent_listen = 127.0.0.1:1\n", 2,
+	    "unknown directive in [route]");
+	bad("[server]\nagent_listen = 127.0.0.1:1\nagent_listen = off\n", 3,
+	    "agent_listen: given twice in [server] (first at line 2)");
 	/* A section or a key once; list keys repeat. */
 	bad("[route /x]\ntimeout = 1s\n[route /y]\n[route /x]\n", 4,
 	    "[route /x] given twice (first at line 1)");
@@ -455,6 +469,17 @@ test_check(void **state)
 	    "script_suffix: needs a document_root");
 	bad_check("[route /a]\ndocument_root = /srv\n[route /b]\n"
 	    "script_suffix = .php\n", 4, "script_suffix: needs a document_root");
+	/* The agent check needs a port of its own. */
+	bad_check("[server]\nlisten = 127.0.0.1:9000\n\nagent_listen = "
+	    "127.0.0.1:9000\n", 4, "agent_listen: port 9000 is a listen port "
+	    "too (listen 127.0.0.1:9000)");
+	bad_check("[server]\nlisten = 127.0.0.1:9000\nlisten = [::1]:8081\n"
+	    "agent_listen = 10.0.0.1:8081\n", 4, "(listen [::1]:8081)");
+	bad_check("[server]\nagent_listen = 127.0.0.1:8080\n", 2,
+	    "(listen 127.0.0.1:8080)");	/* the default listen */
+	good_check("[server]\nagent_listen = [::1]:8081\n");
+	good_check("[server]\nlisten = 127.0.0.1:18080\n"
+	    "agent_listen = 127.0.0.1:8080\n");
 	/* Inherited, or on a remote route, they apply. */
 	good_check("[route /c]\ndocument_root = /srv\n[route /c/x]\n"
 	    "mode = cgi\n");
@@ -876,6 +901,29 @@ test_log_directives(void **state)
 	    "error_log: given twice in [server] (first at line 2)");
 }
 
+/* agent_listen: off by default; the address and its line kept; off. */
+static void
+test_agent_listen(void **state)
+{
+	struct config c;
+
+	(void)state;
+	load(&c, "[server]\n");
+	assert_null(c.agent_listen);
+	assert_int_equal(c.agent_listen_line, 0);
+	config_free(&c);
+	load(&c, "[server]\nthreads = 4\nagent_listen = 0.0.0.0:8081\n");
+	assert_string_equal(c.agent_listen, "0.0.0.0:8081");
+	assert_int_equal(c.agent_listen_line, 3);
+	config_free(&c);
+	load(&c, "[server]\nagent_listen = [::]:65535\n");
+	assert_string_equal(c.agent_listen, "[::]:65535");
+	config_free(&c);
+	load(&c, "[server]\nagent_listen = off\n");
+	assert_null(c.agent_listen);
+	config_free(&c);
+}
+
 /* A key of one section is unknown in the other, unless it is both's. */
 static void
 test_scope_each(void **state)
@@ -919,6 +967,7 @@ main(void)
 		cmocka_unit_test(test_bounds_each),
 		cmocka_unit_test(test_scope_each),
 		cmocka_unit_test(test_log_directives),
+		cmocka_unit_test(test_agent_listen),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
