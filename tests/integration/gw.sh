@@ -167,6 +167,10 @@ raw_head() {	# path
 sql() { sqlite3 -cmd '.timeout 5000' "$W/timings.db" "$1"; }
 
 track() { TRACKED="$TRACKED $1"; }
+# Forget a process once it is reaped: by the end of a test its id may be
+# another's (pid_max can be as low as 32768, and every CGI request takes
+# one), and stop_tracked must not signal a stranger.
+untrack() { TRACKED=$(echo " $TRACKED " | sed "s/ $1 / /g; s/^ *//; s/ *\$//"); }
 
 # A port nobody listens on now (for peers that need one up front), below
 # the kernel's ephemeral range, so that no outgoing connection holds it.
@@ -242,6 +246,7 @@ stop_gateway() {
 	kill -TERM "$GW_PID" 2>/dev/null
 	wait "$GW_PID"
 	GW_RC=$?
+	untrack "$GW_PID"
 	GW_PID=
 }
 
