@@ -44,7 +44,9 @@
  *       [-k idle] [-K path] [-q probe-path]... [-i probe-ms]
  *       [-t timeout] [-r report] [-b burst] port
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>

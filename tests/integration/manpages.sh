@@ -5,7 +5,8 @@
 
 command -v mandoc >/dev/null || skip "mandoc not installed"
 M="$TS/man"
-for p in cgigate.8 cgigate.conf.5 cgigate-handlers.7 cgigate-timings.7; do
+for p in cgigate.8 cgigate.conf.5 cgigate-handlers.7 cgigate-timings.7 \
+    cgigate-cluster.7; do
 	out=$(mandoc -Tlint -W warning "$M/$p" 2>&1)
 	expect_eq "$p lints clean" "" "$out"
 done
