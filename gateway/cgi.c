@@ -39,6 +39,8 @@
 #define KILL_GRACE_US	500000
 #define BODY_BUF	65536
 #define STDIN_PIPE	(1 << 20)
+#define EXIT_WAIT_US	50000	/* after stdout closes, for the exit */
+#define FIRST_HOLD_US	5000	/* the first output, for the rest */
 
 /* How the pump loop ended. */
 enum pumped { P_EOF, P_TIMEOUT, P_OUT, P_BODY, P_POLL };
@@ -54,6 +56,7 @@ struct pump {
 	char			 inbuf[BODY_BUF];
 	size_t			 inoff, inlen;
 	char			*iobuf;		/* CGI_IOBUF, for stdout */
+	uint64_t		 first_us;	/* the first output, or 0 */
 };
 
 const size_t cgi_pump_size = sizeof(struct pump);
@@ -105,10 +108,29 @@ read_stdout(struct pump *s)
 			s->out_open = 0;
 			return 0;
 		}
+		if (s->first_us == 0)
+			s->first_us = clk_now_us();
 		if (exch_out(s->x, s->iobuf, (size_t)n) == -1)
 			return -1;
 	}
 	return 0;
+}
+
+/*
+ * The first output waits up to FIRST_HOLD_US for the rest: a handler
+ * that writes its answer and exits has it leave in one piece with its
+ * end, which no proxy in front can see cut in two if this node dies in
+ * between.  A handler that goes on working has its first bytes sent
+ * after that hold; later ones at once.  0: hold; else the microseconds
+ * still to hold, or -1: none.
+ */
+static long long
+holding(const struct pump *s, uint64_t now)
+{
+	if (s->first_us == 0 || !s->out_open ||
+	    now >= s->first_us + FIRST_HOLD_US)
+		return -1;
+	return (long long)(s->first_us + FIRST_HOLD_US - now);
 }
 
 /*
@@ -186,6 +208,7 @@ pump(struct pump *s, uint64_t deadline)
 {
 	struct pollfd pfd[4];
 	uint64_t now;
+	long long hold;
 	int i, nfd, ms, idx_in, idx_out, idx_err, idx_cl;
 
 	while (s->out_open || s->err_open) {
@@ -199,7 +222,7 @@ pump(struct pump *s, uint64_t deadline)
 				return P_BODY;
 			write_stdin(s);
 		}
-		if (exch_flush(s->x) == -1)
+		if ((hold = holding(s, now)) < 0 && exch_flush(s->x) == -1)
 			return P_OUT;
 		nfd = 0;
 		idx_in = idx_out = idx_err = idx_cl = -1;
@@ -229,6 +252,8 @@ pump(struct pump *s, uint64_t deadline)
 			ms = POLL_MAX_MS;
 		if (http_draining() && ms > 50)
 			ms = 50;
+		if (hold >= 0 && ms > (int)((hold + 999) / 1000))
+			ms = (int)((hold + 999) / 1000);
 		/* Without the socket, reading the body is what waits. */
 		if (s->in_open && !s->body_done && s->cfd < 0 &&
 		    s->inoff + s->inlen < sizeof(s->inbuf))
@@ -320,6 +345,7 @@ run(struct pump *s, const char *program, struct xresult *res)
 	}
 	res->pid = s->c.pid;
 	s->out_open = s->err_open = 1;
+	s->first_us = 0;
 	s->in_open = s->c.in >= 0;
 	s->body_done = s->client_ready = 0;
 	s->cfd = s->in_open ? exch_client_fd(s->x) : -1;
@@ -332,10 +358,16 @@ run(struct pump *s, const char *program, struct xresult *res)
 	if (rc == P_EOF) {
 		/*
 		 * stdout closed: the exit status decides how the body ends.
-		 * A handler still running after closing it gets what it
-		 * wrote sent now, not when it exits.
+		 * A handler nearly always exits a moment later; waiting that
+		 * moment lets what it wrote leave with the answer's end, in
+		 * one write, so that a node killed meanwhile leaves nothing
+		 * half-sent for a proxy in front to be unable to retry.  One
+		 * still running after EXIT_WAIT_US gets what it wrote sent
+		 * now, not when it exits.
 		 */
-		if (!spawn_reap(&s->c) && exch_flush(s->x) == -1)
+		if (spawn_wait(&s->c, deadline < clk_now_us() + EXIT_WAIT_US ?
+		    deadline : clk_now_us() + EXIT_WAIT_US) == -1 &&
+		    exch_flush(s->x) == -1)
 			rc = P_OUT;
 		else if (spawn_wait(&s->c, deadline) == -1)
 			rc = P_TIMEOUT;

@@ -150,6 +150,7 @@ FPM_PORT=$(cluster_port "$FPM_ADDR")
 LIB_PORT=$(cluster_port "$LIB_ADDR")
 NODE_PORT=$(cluster_port $NODE_ADDRS)
 HA_PORT=$(cluster_port 127.0.0.1)
+AGENT_PORT=$(cluster_port $NODE_ADDRS)
 
 mkdir -p "$W/php" "$W/www"
 cat >"$W/php/who.php" <<'EOF'
@@ -207,6 +208,7 @@ i=0
 for a in $NODE_ADDRS; do
 	i=$((i + 1))
 	sed -e "s|^listen = .*|listen = $a:$NODE_PORT|" \
+	    -e "s|^agent_listen = .*|agent_listen = $a:$AGENT_PORT|" \
 	    -e "s|^handlers = .*|handlers = $H|" \
 	    -e "s|^www = .*|www = $W/www|" \
 	    -e "s|^timings = .*|timings = $W/node$i.db|" \
@@ -262,14 +264,15 @@ sed -e "s|^	log /dev/log local0|	log stderr format raw local0|" \
     -e "s|^	stats socket /run/haproxy/admin.sock|	stats socket $W/haproxy.sock|" \
     -e "s|^	bind :80\$|	bind 127.0.0.1:$HA_PORT|" \
     -e "s|127\.0\.0\.\([234]\):8080|127.0.0.\1:$NODE_PORT|" \
+    -e "s|agent-port 8081|agent-port $AGENT_PORT|" \
     "$EX/haproxy.cfg" >"$W/haproxy.cfg"
 out=$(haproxy -c -f "$W/haproxy.cfg" 2>&1)
 expect_eq "the shipped haproxy.cfg passes haproxy -c" 0 "$?"
 [ -n "$out" ] && printf '%s\n' "$out" | sed 's/^/# haproxy -c: /'
-expect_eq "the test changed only its log, socket, bind and server lines" \
-    "6 6" "$(diff "$EX/haproxy.cfg" "$W/haproxy.cfg" | grep -c '^>') $(diff \
+expect_eq "the test changed only its log, socket, bind, ports and servers" \
+    "7 7" "$(diff "$EX/haproxy.cfg" "$W/haproxy.cfg" | grep -c '^>') $(diff \
     "$EX/haproxy.cfg" "$W/haproxy.cfg" |
-    grep -c '^> 	\(log stderr\|stats socket\|bind 127\|server node\)')"
+    grep -c '^> 	\(log stderr\|stats socket\|bind 127\|server node\|default-server .*agent-port '"$AGENT_PORT"'\)')"
 haproxy -f "$W/haproxy.cfg" -db >"$W/haproxy.log" 2>&1 &
 HA_PID=$!
 track "$HA_PID"
