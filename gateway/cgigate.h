@@ -755,6 +755,28 @@ unsigned char *fcgirec_params(unsigned id, char *const *env,
 size_t	 fcgirec_stream_size(size_t len);
 size_t	 fcgirec_stream(unsigned char *out, int type, unsigned id,
 	    const void *data, size_t len);
+/*
+ * An FCGI_GET_VALUES record (request id 0) asking for names, a NULL-
+ * terminated list of names under 128 bytes (FastCGI spec 4.1), into out
+ * of len bytes.  Returns its length, or 0 when it does not fit.
+ */
+size_t	 fcgirec_get_values(unsigned char *out, size_t len,
+	    const char *const *names);
+/* What an application says of itself; -1 for a value not given. */
+struct fcgirec_values {
+	long	 max_conns;	/* FCGI_MAX_CONNS */
+	long	 max_reqs;	/* FCGI_MAX_REQS */
+	long	 mpxs_conns;	/* FCGI_MPXS_CONNS */
+};
+/*
+ * The answer to FCGI_GET_VALUES at the start of data: 1 when a whole
+ * FCGI_GET_VALUES_RESULT is there (its values in *v), or FCGI_UNKNOWN_TYPE
+ * from an application that knows no such request (spec 4.2; *v all -1);
+ * 0 when more bytes are needed; -1 when the bytes are anything else, with
+ * *why saying what.  Bytes behind the record are not looked at.
+ */
+int	 fcgirec_values(const unsigned char *data, size_t len,
+	    struct fcgirec_values *v, const char **why);
 void	 fcgirec_parser_init(struct fcgirec_parser *p, unsigned id);
 /*
  * Consume application bytes.  Stops at the first event: *used says how

@@ -9,6 +9,10 @@
  * END_REQUEST ends the request.  Anything malformed is an error with a
  * reason, never a read past the bytes given.
  *
+ * The management pair (spec 4.1) asks an application about itself: the
+ * GET_VALUES record that the pools' probe (probe.c) sends a backend, and
+ * the reader of its answer, GET_VALUES_RESULT.
+ *
  * Every record is an 8-byte header (version, type, request id, content
  * length, padding length) followed by content and padding (FastCGI spec
  * 3.3).  Content is at most 65,535 bytes; longer streams are split over
@@ -171,6 +175,116 @@ fcgirec_stream(unsigned char *out, int type, unsigned id, const void *data,
 		len -= chunk;
 	} while (len > 0);
 	return off;
+}
+
+size_t
+fcgirec_get_values(unsigned char *out, size_t len, const char *const *names)
+{
+	size_t off = FCGI_HEADER_LEN, n, i;
+
+	/* Spec 4.1: each name with an empty value, on request id 0. */
+	for (i = 0; names[i] != NULL; i++) {
+		n = strlen(names[i]);
+		if (n > 0x7fffffff || off + fcgirec_nv_size(n, 0) > len ||
+		    off + fcgirec_nv_size(n, 0) - FCGI_HEADER_LEN >
+		    FCGI_MAX_LENGTH)
+			return 0;
+		off += fcgirec_nv_put(out + off, names[i], n, "", 0);
+	}
+	n = off - FCGI_HEADER_LEN;
+	if (off + fcgirec_pad(n) > len)
+		return 0;
+	fcgirec_header(out, FCGI_GET_VALUES, FCGI_NULL_REQUEST_ID, n);
+	memset(out + off, 0, fcgirec_pad(n));
+	return off + fcgirec_pad(n);
+}
+
+/* A pair's length at *p, before end: 0, or -1 when it runs past end. */
+static int
+get_len(const unsigned char **p, const unsigned char *end, size_t *n)
+{
+	if (*p >= end)
+		return -1;
+	if (!(**p & 0x80)) {
+		*n = *(*p)++;
+		return 0;
+	}
+	if (end - *p < 4)
+		return -1;
+	*n = (size_t)((*p)[0] & 0x7f) << 24 | (size_t)(*p)[1] << 16 |
+	    (size_t)(*p)[2] << 8 | (*p)[3];
+	*p += 4;
+	return 0;
+}
+
+/* A value of up to 9 digits, or -1. */
+static long
+digits(const unsigned char *v, size_t n)
+{
+	long x = 0;
+	size_t i;
+
+	if (n == 0 || n > 9)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return -1;
+		x = x * 10 + (v[i] - '0');
+	}
+	return x;
+}
+
+/* Is the pair's name, nl bytes at name, s? */
+static int
+named(const unsigned char *name, size_t nl, const char *s)
+{
+	return nl == strlen(s) && memcmp(name, s, nl) == 0;
+}
+
+int
+fcgirec_values(const unsigned char *data, size_t len,
+    struct fcgirec_values *v, const char **why)
+{
+	const unsigned char *p, *end, *val;
+	size_t clen, nl, vl;
+
+	v->max_conns = v->max_reqs = v->mpxs_conns = -1;
+	if (len < FCGI_HEADER_LEN)
+		return 0;
+	if (data[0] != FCGI_VERSION_1) {
+		*why = "answer to FCGI_GET_VALUES is no FastCGI record";
+		return -1;
+	}
+	if ((data[1] != FCGI_GET_VALUES_RESULT &&
+	    data[1] != FCGI_UNKNOWN_TYPE) || data[2] != 0 || data[3] != 0) {
+		*why = "answer to FCGI_GET_VALUES is another record";
+		return -1;
+	}
+	clen = (size_t)data[4] << 8 | data[5];
+	if (len < FCGI_HEADER_LEN + clen + data[6])
+		return 0;
+	/* Spec 4.2: an application that knows no GET_VALUES says so. */
+	if (data[1] == FCGI_UNKNOWN_TYPE)
+		return 1;
+	p = data + FCGI_HEADER_LEN;
+	end = p + clen;
+	while (p < end) {
+		if (get_len(&p, end, &nl) == -1 ||
+		    get_len(&p, end, &vl) == -1 ||
+		    nl > (size_t)(end - p) || vl > (size_t)(end - p) - nl) {
+			*why = "malformed FCGI_GET_VALUES_RESULT";
+			return -1;
+		}
+		val = p + nl;
+		if (named(p, nl, FCGI_MAX_CONNS))
+			v->max_conns = digits(val, vl);
+		else if (named(p, nl, FCGI_MAX_REQS))
+			v->max_reqs = digits(val, vl);
+		else if (named(p, nl, FCGI_MPXS_CONNS))
+			v->mpxs_conns = digits(val, vl);
+		p = val + vl;
+	}
+	return 1;
 }
 
 void

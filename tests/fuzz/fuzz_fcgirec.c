@@ -11,7 +11,10 @@
  * newlines into an environment for fcgirec_params, whose records are
  * checked byte by byte and whose name-value pairs (spec 3.4) must come
  * back as they went in.  Bit 7 of the first control byte makes both
- * payloads longer than one record's 65,535 bytes.
+ * payloads longer than one record's 65,535 bytes.  Last, the same reply
+ * as an answer to FCGI_GET_VALUES: fcgirec_values reads no byte past
+ * what it is given, and a shorter piece of it says "more" or what the
+ * whole says, never another thing.
  */
 #include <string.h>
 
@@ -303,6 +306,29 @@ env_trip(const unsigned char *s, size_t len, unsigned id, int big)
 	free(copy);
 }
 
+/* fcgirec_values on every prefix, up to 300 bytes, agrees with the whole. */
+static void
+values_trip(const unsigned char *s, size_t len)
+{
+	struct fcgirec_values v;
+	const char *why = NULL;
+	unsigned char *copy;
+	size_t i;
+	int whole, part;
+
+	/* An exact-size copy: ASan sees any read past its end. */
+	CHECK((copy = malloc(len + 1)) != NULL);
+	memcpy(copy, s, len);
+	whole = fcgirec_values(copy, len, &v, &why);
+	CHECK(whole >= -1 && whole <= 1);
+	CHECK(whole != -1 || why != NULL);
+	for (i = 0; i < len && i < 300; i++) {
+		part = fcgirec_values(copy, i, &v, &why);
+		CHECK(part == 0 || part == whole);
+	}
+	free(copy);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -344,5 +370,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		stream_trip(s, len, app, &pc);
 	}
 	env_trip(s, len, (unsigned)data[0] << 8 | data[1], data[0] & 0x80);
+	values_trip(s, len);
 	return 0;
 }

@@ -392,6 +392,128 @@ test_parse_truncated(void **state)
 	    FCGIREC_EV_ERROR);
 }
 
+static const char *const probe_names[] = {
+	"FCGI_MAX_CONNS", "FCGI_MAX_REQS", "FCGI_MPXS_CONNS", NULL
+};
+
+static void
+test_get_values_bytes(void **state)
+{
+	static const unsigned char want[] = {
+		1, 9, 0, 0, 0, 48, 0, 0,	/* v1 GET_VALUES id 0, 48 bytes */
+		14, 0, 'F', 'C', 'G', 'I', '_', 'M', 'A', 'X', '_', 'C', 'O',
+		'N', 'N', 'S',
+		13, 0, 'F', 'C', 'G', 'I', '_', 'M', 'A', 'X', '_', 'R', 'E',
+		'Q', 'S',
+		15, 0, 'F', 'C', 'G', 'I', '_', 'M', 'P', 'X', 'S', '_', 'C',
+		'O', 'N', 'N', 'S'
+	};
+	static const char *const one[] = { "ABC", NULL };
+	unsigned char out[128];
+
+	(void)state;
+	assert_int_equal(fcgirec_get_values(out, sizeof(out), probe_names),
+	    sizeof(want));
+	assert_memory_equal(out, want, sizeof(want));
+	/* Too small a buffer: nothing. */
+	assert_int_equal(fcgirec_get_values(out, sizeof(want) - 1,
+	    probe_names), 0);
+	/* 5 bytes of content, padded to 8. */
+	memset(out, 0xee, sizeof(out));
+	assert_int_equal(fcgirec_get_values(out, sizeof(out), one), 16);
+	assert_int_equal(out[5], 5);
+	assert_int_equal(out[6], 3);
+	assert_memory_equal(out + 8, "\3\0ABC\0\0\0", 8);
+	assert_int_equal(fcgirec_get_values(out, 15, one), 0);
+}
+
+/* php-fpm 8.2's answer to the three names, as it came off the wire. */
+static const unsigned char fpm_answer[] =
+    "\1\12\0\0\0\22\6\0\17\1FCGI_MPXS_CONNS0\0\0\0\0\0\0";
+
+static void
+test_values_parse(void **state)
+{
+	unsigned char rec[64];
+	struct fcgirec_values v;
+	const char *why = NULL;
+	size_t n = 8, i;
+
+	(void)state;
+	assert_int_equal(fcgirec_values(fpm_answer, sizeof(fpm_answer) - 1,
+	    &v, &why), 1);
+	assert_int_equal(v.mpxs_conns, 0);
+	assert_int_equal(v.max_conns, -1);
+	assert_int_equal(v.max_reqs, -1);
+	/* Cut anywhere before its end, it wants more. */
+	for (i = 0; i < sizeof(fpm_answer) - 1; i++)
+		assert_int_equal(fcgirec_values(fpm_answer, i, &v, &why), 0);
+
+	/* libfcgi's kind: all three, and a name it does not know. */
+	n += fcgirec_nv_put(rec + n, "FCGI_MAX_CONNS", 14, "1", 1);
+	n += fcgirec_nv_put(rec + n, "X", 1, "y", 1);
+	n += fcgirec_nv_put(rec + n, "FCGI_MAX_REQS", 13, "12", 2);
+	n += fcgirec_nv_put(rec + n, "FCGI_MPXS_CONNS", 15, "0", 1);
+	fcgirec_header(rec, 10, 0, n - 8);
+	memset(rec + n, 0, fcgirec_pad(n - 8));
+	n += fcgirec_pad(n - 8);
+	assert_int_equal(fcgirec_values(rec, n, &v, &why), 1);
+	assert_int_equal(v.max_conns, 1);
+	assert_int_equal(v.max_reqs, 12);
+	assert_int_equal(v.mpxs_conns, 0);
+
+	/* A value that is no number is not given. */
+	n = 8 + fcgirec_nv_put(rec + 8, "FCGI_MAX_CONNS", 14, "lots", 4);
+	fcgirec_header(rec, 10, 0, n - 8);
+	assert_int_equal(fcgirec_values(rec, n + fcgirec_pad(n - 8), &v,
+	    &why), 1);
+	assert_int_equal(v.max_conns, -1);
+
+	/* An application that knows no GET_VALUES says so: alive. */
+	fcgirec_header(rec, 11, 0, 8);
+	memset(rec + 8, 0, 8);
+	rec[8] = 9;
+	assert_int_equal(fcgirec_values(rec, 15, &v, &why), 0);
+	assert_int_equal(fcgirec_values(rec, 16, &v, &why), 1);
+}
+
+static void
+test_values_malformed(void **state)
+{
+	unsigned char rec[64];
+	struct fcgirec_values v;
+	const char *why;
+
+	(void)state;
+	/* Not FastCGI at all. */
+	why = NULL;
+	assert_int_equal(fcgirec_values((const unsigned char *)
+	    "HTTP/1.1 400", 12, &v, &why), -1);
+	assert_non_null(why);
+	/* A stale STDOUT record of some request, not an answer. */
+	fcgirec_header(rec, 6, 3, 0);
+	why = NULL;
+	assert_int_equal(fcgirec_values(rec, 8, &v, &why), -1);
+	assert_non_null(why);
+	/* GET_VALUES_RESULT on a request id but 0. */
+	fcgirec_header(rec, 10, 1, 0);
+	assert_int_equal(fcgirec_values(rec, 8, &v, &why), -1);
+	/* A pair whose lengths run past the record. */
+	fcgirec_header(rec, 10, 0, 8);
+	memcpy(rec + 8, "\20\1FCGI_MA", 8);
+	why = NULL;
+	assert_int_equal(fcgirec_values(rec, 16, &v, &why), -1);
+	assert_string_equal(why, "malformed FCGI_GET_VALUES_RESULT");
+	/* A four-byte length cut short. */
+	fcgirec_header(rec, 10, 0, 3);
+	memcpy(rec + 8, "\200\0\0\0\0\0\0\0", 8);
+	assert_int_equal(fcgirec_values(rec, 16, &v, &why), -1);
+	/* An empty answer is an answer. */
+	fcgirec_header(rec, 10, 0, 0);
+	assert_int_equal(fcgirec_values(rec, 8, &v, &why), 1);
+	assert_int_equal(v.max_conns, -1);
+}
+
 int
 main(void)
 {
@@ -407,6 +529,9 @@ main(void)
 		cmocka_unit_test(test_parse_malformed),
 		cmocka_unit_test(test_parse_stale_answer),
 		cmocka_unit_test(test_parse_truncated),
+		cmocka_unit_test(test_get_values_bytes),
+		cmocka_unit_test(test_values_parse),
+		cmocka_unit_test(test_values_malformed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
