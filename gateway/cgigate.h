@@ -1266,6 +1266,13 @@ enum pool_end {
 	POOL_KILL	/* kill the worker (timeout, abandoned request) */
 };
 
+/*
+ * A request that has waited on a remote backend this long with nothing
+ * from it, while nothing came from it on any other connection either,
+ * has it probed (pool_quiet).
+ */
+#define POOL_QUIET_US	1000000
+
 /* A connection lent to one request by pool_acquire. */
 struct pool_conn {
 	struct endpoint	*ep;
@@ -1290,10 +1297,13 @@ struct pool *pool_get(const char *route, const char *path,
 /*
  * Borrow a connection to a free endpoint, waiting until deadline: a kept
  * one only if nothing (no byte, no EOF) arrived on it while it was idle,
- * else a new one.  Returns 0, or 503 with the reason in *why.
+ * else a new one.  Not avoid (NULL for any), unless no other is free
+ * when the request's turn comes.  Returns 0, or 503 with the reason in
+ * *why.
  */
 int	 pool_acquire(struct pool *p, uint64_t deadline,
-	    struct pool_conn *pc, const char **why);
+	    const struct endpoint *avoid, struct pool_conn *pc,
+	    const char **why);
 /* Give pc back; why is logged for POOL_FAIL and POOL_KILL. */
 void	 pool_release(struct pool_conn *pc, enum pool_end how,
 	    const char *why);
@@ -1305,6 +1315,21 @@ void	 pool_release(struct pool_conn *pc, enum pool_end how,
 int	 pool_write_all(int fd, const void *buf, size_t len,
 	    uint64_t deadline, size_t *sent);
 
+/*
+ * Bytes came from pc's backend at now: it is alive.  For every read; a
+ * local worker's are not noted.
+ */
+void	 pool_heard(const struct pool_conn *pc, uint64_t now);
+/*
+ * pc's request has waited on its remote backend since since, with
+ * nothing from it.  From POOL_QUIET_US on, with nothing from the backend
+ * on any connection for as long, the manager is asked to probe it.
+ * Returns 1 when the backend has been ejected for not answering (a
+ * request that may be sent again may go elsewhere), else 0.
+ */
+int	 pool_quiet(const struct pool_conn *pc, uint64_t since, uint64_t now);
+/* The name of pc's worker or backend, for the log; pc must be lent. */
+const char *pool_conn_name(const struct pool_conn *pc);
 /* Requests waiting for a worker of route's pools now. */
 int	 pool_waiting(const char *route);
 /*

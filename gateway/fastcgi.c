@@ -17,6 +17,17 @@
  * and pool.c never lends a kept connection on which anything arrived
  * while it was idle.
  *
+ * A remote backend can hang: stopped or stuck, its kernel still takes
+ * connections and bytes, and nothing comes back.  The loop notes every
+ * byte that comes (pool_heard), and a request that has waited on its
+ * backend for POOL_QUIET_US with nothing received (time spent on the
+ * client, reading the body or writing the answer, does not count) tells
+ * the pool (pool_quiet), which has the backend probed and maybe ejected.
+ * Once it is ejected for not answering, a request waiting on it that may
+ * be sent again (idempotent, no body, nothing of an answer yet) goes to a
+ * backend in service that is free; any other keeps waiting for its
+ * answer, since the backend may be merely busy and may have acted on it.
+ *
  * Ends: END_REQUEST (the connection goes back to the pool), the route's
  * timeout (a local worker's process group is killed and replaced; 504;
  * a remote backend is ejected only if it, not a slow client, was behind;
@@ -60,6 +71,7 @@ struct fjob {
 	unsigned char		 stdin_rec[8 + STDIN_CHUNK + 8];
 	int			 stdin_done;	/* empty STDIN record queued */
 	int			 got_bytes;	/* anything from the app yet */
+	int			 movable;	/* may go to another backend */
 	unsigned		 id;		/* request id on the connection */
 };
 
@@ -127,7 +139,8 @@ enum outcome {
 	APP_BAD,	/* it sent a malformed record */
 	OUT,		/* the answer cannot go on (client gone, bad head) */
 	BODY,		/* reading the request body failed */
-	FAILED		/* poll failed */
+	FAILED,		/* poll failed */
+	HUNG		/* the backend was ejected unanswering; movable */
 };
 
 /* Has the application sent bytes we have not read yet (not EOF)? */
@@ -143,10 +156,12 @@ static enum outcome
 converse(struct fjob *j, uint64_t deadline, uint64_t first_deadline)
 {
 	struct pollfd pfd;
-	uint64_t now, until;
+	uint64_t now, until, quiet;
 	ssize_t n;
-	int ms, rc;
+	int ms, rc, restart = 0;
 
+	/* Waiting on the application, with nothing from it, since. */
+	quiet = clk_now_us();
 	for (;;) {
 		now = clk_now_us();
 		/* Nobody answers a request before its body has come. */
@@ -156,22 +171,37 @@ converse(struct fjob *j, uint64_t deadline, uint64_t first_deadline)
 			until = http_drain_deadline();
 		if (now >= until)
 			return TIMEOUT;
-		if (j->outlen == 0 && !j->stdin_done && next_stdin(j) == -1)
-			return BODY;
+		if (j->outlen == 0 && !j->stdin_done) {
+			if (next_stdin(j) == -1)
+				return BODY;
+			restart = 1;	/* the client's time, not the app's */
+		}
 		if (exch_flush(j->x) == -1)
 			return OUT;
+		if (restart) {
+			quiet = clk_now_us();
+			restart = 0;
+		}
 		pfd.fd = j->pc.fd;
 		pfd.events = POLLIN | (j->outlen > 0 ? POLLOUT : 0);
 		pfd.revents = 0;
 		ms = (int)((until - now + 999) / 1000);
 		if (ms > POLL_MAX_MS)
 			ms = POLL_MAX_MS;
+		/* Awake when the silence reaches POOL_QUIET_US. */
+		if (quiet + POOL_QUIET_US > now && ms > (int)((quiet +
+		    POOL_QUIET_US - now + 999) / 1000))
+			ms = (int)((quiet + POOL_QUIET_US - now + 999) / 1000);
 		rc = poll(&pfd, 1, ms);
 		if (rc == -1 && errno != EINTR)
 			return FAILED;
 		if (rc == 0 && j->stdin_done && j->outlen == 0 &&
 		    exch_client_closed(j->x))
 			return OUT;
+		if (rc == 0 && pool_quiet(&j->pc, quiet, clk_now_us()) &&
+		    j->movable && !j->got_bytes && j->stdin_done &&
+		    j->outlen == 0)
+			return HUNG;
 		if (pfd.revents & POLLOUT && j->outlen > 0) {
 			n = write(j->pc.fd, j->out + j->outoff, j->outlen);
 			if (n > 0) {
@@ -194,6 +224,8 @@ converse(struct fjob *j, uint64_t deadline, uint64_t first_deadline)
 			}
 			if (n > 0) {
 				j->got_bytes = 1;
+				restart = 1;	/* exch_out may wait on the client */
+				pool_heard(&j->pc, clk_now_us());
 				rc = on_input(j, (size_t)n);
 				if (rc == 1)
 					return DONE;
@@ -247,18 +279,19 @@ opening(struct fjob *j, char **envp, size_t *len)
 }
 
 /*
- * Borrow a connection for the request into *pc, with the request id to
- * use on it in *id; 0, or the status to answer (why says why).
+ * Borrow a connection for the request into *pc, not to avoid if another
+ * is free, with the request id to use on it in *id; 0, or the status to
+ * answer (why says why).
  */
 static int
 acquire(const struct xreq *rq, const struct xtarget *tg,
-    struct xresult *res, struct pool_conn *pc, unsigned *id,
-    const char **why)
+    const struct endpoint *avoid, struct xresult *res, struct pool_conn *pc,
+    unsigned *id, const char **why)
 {
 	int st;
 
 	st = pool_acquire(tg->pool, rq->start_us +
-	    (uint64_t)rq->conf->max_queue_wait_us, pc, why);
+	    (uint64_t)rq->conf->max_queue_wait_us, avoid, pc, why);
 	res->queue_us = (long long)(clk_now_us() - rq->start_us);
 	if (st != 0)
 		return st;
@@ -290,6 +323,38 @@ replayable(const struct xreq *rq)
 		if (strcmp(rq->method, methods[i]) == 0)
 			return 1;
 	return 0;
+}
+
+/*
+ * The request's backend was ejected for not answering, and the request
+ * may be sent again (RFC 9110 9.2.2) with nothing of an answer come: to
+ * a backend in service, if one is free now; not to wait for one, which
+ * would only stop it waiting for its own.  1 when j holds a connection to
+ * the new one, 0 to go on waiting where it is.
+ */
+static int
+move(struct fjob *j, const struct xtarget *tg)
+{
+	struct pool_conn pc;
+	const char *why;
+
+	if (pool_acquire(tg->pool, clk_now_us(), NULL, &pc, &why) != 0)
+		return 0;
+	if (pc.ep == j->pc.ep) {
+		/* Back in service meanwhile: stay. */
+		pool_release(&pc, POOL_CLOSE, NULL);
+		return 0;
+	}
+	log_info(j->rq->reqid, "pool %s: backend %s ejected for not "
+	    "answering; %s is idempotent and unanswered: sent again to %s",
+	    j->rq->route, pool_conn_name(&j->pc), j->rq->method,
+	    pool_conn_name(&pc));
+	pool_release(&j->pc, POOL_CLOSE, NULL);
+	j->pc = pc;
+	j->id = (unsigned)((pc.nreq - 1) % 0xffff) + 1;
+	j->res->connect_us += pc.connect_us;
+	j->res->worker_requests = (long long)pc.nreq;
+	return 1;
 }
 
 /* Give the connection back, as the way the request ended says. */
@@ -382,6 +447,7 @@ conclude(struct fjob *j, enum outcome oc, uint64_t deadline, uint64_t first,
 		xfail(res, 502, j->fail);
 		return;
 	case FAILED:
+	case HUNG:	/* run() goes on with it */
 		pool_release(&j->pc, POOL_CLOSE, NULL);
 		xfail(res, 502, "FastCGI exchange failed");
 		return;
@@ -398,8 +464,9 @@ run(struct fjob *j, const struct xtarget *tg)
 	size_t mlen, sent = 0;
 	uint64_t deadline, first = 0;
 	enum outcome oc = FAILED;
+	const struct endpoint *last;
 	const char *why;
-	int st, attempt, err = 0, replayed = 0;
+	int st, attempt, err = 0, replayed = 0, moved = 0;
 
 	if ((envp = cgienv_build(&rq->cgi)) == NULL) {
 		pool_release(&j->pc, POOL_CLOSE, NULL);
@@ -419,6 +486,7 @@ run(struct fjob *j, const struct xtarget *tg)
 		j->outlen = j->outoff = 0;
 		j->stdin_done = 0;
 		j->got_bytes = 0;
+		j->movable = j->pc.pid == 0 && !replayed && replayable(rq);
 		st = begin(j, msg, mlen, deadline, &sent);
 		err = errno;
 		free(msg);
@@ -429,28 +497,39 @@ run(struct fjob *j, const struct xtarget *tg)
 				first = clk_now_us() +
 				    (uint64_t)rq->conf->fcgi.start_us;
 			oc = converse(j, deadline, first);
-			if (oc != APP_GONE || j->got_bytes || !j->pc.reused ||
-			    replayed || !replayable(rq))
+			while (oc == HUNG && !(moved = move(j, tg)))
+				oc = converse(j, deadline, first);
+			if (moved) {
+				moved = 0;
+				replayed = 1;
+				continue;
+			}
+			if (oc != APP_GONE || j->got_bytes || (!j->pc.reused &&
+			    j->pc.pid > 0) || replayed || !replayable(rq))
 				break;
 			/*
-			 * A kept connection died after the request went out
-			 * but before any answer: the application may have
-			 * acted on it, so only a request that may be repeated
-			 * (RFC 9110 9.2.2: an idempotent method) and that has
-			 * no body to lose is sent again, once, to another
-			 * worker.  A worker that exits on its own after its
-			 * last answer (php-cgi) leaves exactly this behind; a
-			 * request that kills every worker it reaches is not
-			 * tried on a fresh connection.
+			 * A connection died after the request went out but
+			 * before any answer: the application may have acted
+			 * on it, so only a request that may be repeated (RFC
+			 * 9110 9.2.2: an idempotent method) and that has no
+			 * body to lose is sent again, once, to another worker
+			 * or backend.  A worker that exits on its own after
+			 * its last answer (php-cgi) leaves exactly this
+			 * behind on a kept connection, a backend that dies
+			 * (killed, restarted) on any; a request that kills
+			 * every local worker it reaches is not tried on a
+			 * fresh connection, and none is sent more than twice.
 			 */
 			replayed = 1;
 			log_info(rq->reqid, "pool %s: the connection died "
 			    "unanswered (%s); %s is idempotent: trying again",
 			    rq->route, j->fail, rq->method);
+			last = j->pc.pid > 0 ? NULL : j->pc.ep;
 			pool_release(&j->pc, j->pc.pid > 0 ? POOL_FAIL :
 			    POOL_CLOSE, j->fail);
 			j->fail = NULL;
-			if ((st = acquire(rq, tg, res, &j->pc, &j->id,
+			/* Another backend if any: that one may be dying. */
+			if ((st = acquire(rq, tg, last, res, &j->pc, &j->id,
 			    &why)) != 0) {
 				free(envp);
 				xfail(res, st, why);
@@ -488,7 +567,8 @@ run(struct fjob *j, const struct xtarget *tg)
 		pool_release(&j->pc, j->pc.reused && j->pc.pid == 0 ?
 		    POOL_CLOSE : POOL_FAIL, "closed the connection before "
 		    "taking a request");
-		if ((st = acquire(rq, tg, res, &j->pc, &j->id, &why)) != 0) {
+		if ((st = acquire(rq, tg, NULL, res, &j->pc, &j->id,
+		    &why)) != 0) {
 			free(envp);
 			xfail(res, st, why);
 			res->retry_after = 1;
@@ -514,7 +594,7 @@ fastcgi_run(const struct xreq *rq, const struct xtarget *tg,
 	unsigned id;
 	int st;
 
-	if ((st = acquire(rq, tg, res, &pc, &id, &why)) != 0) {
+	if ((st = acquire(rq, tg, NULL, res, &pc, &id, &why)) != 0) {
 		xfail(res, st, why);
 		res->retry_after = 1;
 		return;
@@ -539,6 +619,7 @@ fastcgi_run(const struct xreq *rq, const struct xtarget *tg,
 	j->outlen = j->outoff = 0;
 	j->stdin_done = 0;
 	j->got_bytes = 0;
+	j->movable = 0;
 	run(j, tg);
 	bufpool_put(BUF_FCGI_JOB, j);
 }

@@ -19,6 +19,17 @@
  * killed, a failed backend ejected) and kicks the manager thread
  * (poolmgr.c), which alone changes the set of workers.
  *
+ * A remote backend is ejected when it fails: a connect refused or timed
+ * out, a request timed out, or a probe unanswered (probe.c).  Request
+ * threads tell the probe when to look: each byte from a backend is noted
+ * (pool_heard), and a request that has waited on its backend for
+ * POOL_QUIET_US while nothing came from it on any connection either asks
+ * the manager to probe it (pool_quiet).  While every backend of a route
+ * is ejected, a request gets 503 at once, unless a probe has reached one
+ * and waits for its answer: a backend that is stopped or has every worker
+ * busy, which may answer any moment, so the request waits its
+ * max_queue_wait for it.
+ *
  * A kept connection is lent again only when it is known clean: before a
  * request is sent on it, one non-blocking peek must find nothing to read.
  * An application has nothing to say between requests (the server opens
@@ -147,6 +158,7 @@ pool_new(const char *route, const char *path, const struct route_conf *rc)
 			continue;
 		e->pool = p;
 		e->state = EP_UP;
+		e->probe_fd = -1;
 		if (backend_addr(e, rc->fcgi.backends[i]) == -1) {
 			log_err(NULL, "pool %s: bad backend %s", route,
 			    rc->fcgi.backends[i]);
@@ -197,14 +209,17 @@ pool_close_idle(struct endpoint *e)
 		close(e->idle[--e->nidle]);
 }
 
-/* A free endpoint: an idle worker, or the least loaded backend. */
+/*
+ * A free endpoint: an idle worker, or the least loaded backend; avoid
+ * only when there is no other.
+ */
 static struct endpoint *
-pick(struct pool *p)
+pick(struct pool *p, const struct endpoint *avoid)
 {
 	struct endpoint *e, *best = NULL;
 
 	for (e = p->eps; e != NULL; e = e->next) {
-		if (e->state != EP_UP || e->ejected ||
+		if (e == avoid || e->state != EP_UP || e->ejected ||
 		    (e->limit > 0 && e->served >= e->limit))
 			continue;
 		if (!p->remote) {
@@ -215,7 +230,7 @@ pick(struct pool *p)
 		    (best == NULL || e->busy < best->busy))
 			best = e;
 	}
-	return best;
+	return best == NULL && avoid != NULL ? pick(p, NULL) : best;
 }
 
 /* Count e as taken by one more request.  Lock held. */
@@ -244,20 +259,23 @@ pool_handoff(struct pool *p)
 	struct waiter *w;
 
 	while ((w = (struct waiter *)waitq_first(&p->wq)) != NULL &&
-	    (e = pick(p)) != NULL) {
+	    (e = pick(p, NULL)) != NULL) {
 		lend(p, e, w);
 		waitq_hand(&p->wq, e);
 	}
 }
 
 /*
+ * Connect to e by deadline: a non-blocking socket, or -1 with errno
+ * (ETIMEDOUT when the deadline came first).  Lock not held.
+ *
  * Non-blocking all the way: a backend whose listen queue is full (every
  * php-fpm child stuck) would otherwise hold a blocking connect for as
  * long as it stays full on a Unix socket, and some two minutes on TCP.
  * TCP completes in the background; a full Unix queue says EAGAIN, and
  * is asked again every few milliseconds.
  */
-int
+static int
 pool_dial(const struct endpoint *e, uint64_t deadline)
 {
 	struct pollfd pfd;
@@ -299,27 +317,79 @@ fail:
 	return -1;
 }
 
-/* Take e out of service after a failure.  Lock held. */
-static void
-endpoint_failed(struct endpoint *e, const char *why)
+int
+pool_live(const struct pool *p)
+{
+	const struct endpoint *e;
+	int n = 0;
+
+	for (e = p->eps; e != NULL; e = e->next)
+		n += !e->ejected;
+	return n;
+}
+
+uint64_t
+pool_retry_wait(const struct pool *p, const struct endpoint *e)
+{
+	if (pool_live(p) == 0)
+		return EJECT_MIN_US;
+	return backoff_us(EJECT_MIN_US, EJECT_MAX_US, (unsigned)e->ejections);
+}
+
+void
+pool_eject(struct endpoint *e, const char *why, int hung)
 {
 	struct pool *p = e->pool;
 	uint64_t wait;
 
-	if (p->remote) {
-		if (e->ejected)
-			return;
-		wait = backoff_us(EJECT_MIN_US, EJECT_MAX_US,
-		    (unsigned)e->ejections);
-		e->ejected = 1;
-		e->ejections++;
-		e->retry_us = clk_now_us() + wait;
-		pool_close_idle(e);
+	if (e->ejected)
+		return;
+	e->ejected = 1;
+	e->ejected_total++;
+	atomic_store(&e->hung, hung);
+	atomic_store(&e->suspect, 0);
+	wait = pool_retry_wait(p, e);
+	e->ejections++;
+	e->retry_us = clk_now_us() + wait;
+	pool_close_idle(e);
+	if (probe_waiting(e))
+		log_warn(NULL, "pool %s: backend %s ejected (%s); back in "
+		    "when it answers", p->route, e->name, why);
+	else
 		log_warn(NULL, "pool %s: backend %s ejected (%s); retry in "
 		    "%llu ms", p->route, e->name, why,
 		    (unsigned long long)wait / 1000);
-		timelog_event("backend_ejected", 0, "%s %s: %s", p->route,
-		    e->name, why);
+	timelog_event("backend_ejected", 0, "%s %s: %s", p->route, e->name,
+	    why);
+}
+
+void
+pool_restore(struct endpoint *e, const char *how)
+{
+	struct pool *p = e->pool;
+
+	if (!e->ejected)
+		return;
+	probe_close(e);
+	e->ejected = 0;
+	atomic_store(&e->hung, 0);
+	atomic_store(&e->suspect, 0);
+	atomic_store(&e->heard_us, clk_now_us());
+	log_notice(NULL, "pool %s: backend %s restored (%s)", p->route,
+	    e->name, how);
+	timelog_event("backend_restored", 0, "%s %s: %s", p->route, e->name,
+	    how);
+	pool_handoff(p);
+}
+
+/* Take e out of service after a failure.  Lock held. */
+static void
+endpoint_failed(struct endpoint *e, const char *why, int hung)
+{
+	struct pool *p = e->pool;
+
+	if (p->remote) {
+		pool_eject(e, why, hung);
 		return;
 	}
 	if (e->state == EP_UP) {
@@ -339,8 +409,8 @@ endpoint_failed(struct endpoint *e, const char *why)
  * held.  Entered with the lock held.
  */
 static struct endpoint *
-wait_turn(struct pool *p, uint64_t deadline, struct waiter *w,
-    const char **why)
+wait_turn(struct pool *p, uint64_t deadline, const struct endpoint *avoid,
+    struct waiter *w, const char **why)
 {
 	struct endpoint *e;
 
@@ -350,17 +420,19 @@ wait_turn(struct pool *p, uint64_t deadline, struct waiter *w,
 			return NULL;
 		}
 		/* Only when nobody queues ahead: no overtaking. */
-		if (waitq_first(&p->wq) == NULL && (e = pick(p)) != NULL) {
+		if (waitq_first(&p->wq) == NULL &&
+		    (e = pick(p, avoid)) != NULL) {
 			lend(p, e, w);
 			pthread_mutex_unlock(&pm.lock);
 			return e;
 		}
-		if (p->remote && pool_count(p, EP_UP) > 0) {
-			int live = 0;
+		if (p->remote && p->eps != NULL && pool_live(p) == 0) {
+			int asked = 0;
 
+			/* One may answer its probe any moment: wait for it. */
 			for (e = p->eps; e != NULL; e = e->next)
-				live += !e->ejected;
-			if (live == 0) {
+				asked += probe_waiting(e);
+			if (asked == 0) {
 				*why = "every FastCGI backend is ejected";
 				return NULL;
 			}
@@ -422,8 +494,8 @@ idle_state(struct pool *p, const struct endpoint *e, int fd)
 }
 
 int
-pool_acquire(struct pool *p, uint64_t deadline, struct pool_conn *pc,
-    const char **why)
+pool_acquire(struct pool *p, uint64_t deadline, const struct endpoint *avoid,
+    struct pool_conn *pc, const char **why)
 {
 	struct endpoint *e;
 	struct waiter me;
@@ -435,7 +507,7 @@ pool_acquire(struct pool *p, uint64_t deadline, struct pool_conn *pc,
 	pc->fd = -1;
 	memset(&me, 0, sizeof(me));
 	pthread_mutex_lock(&pm.lock);
-	while ((e = wait_turn(p, deadline, &me, why)) != NULL) {
+	while ((e = wait_turn(p, deadline, avoid, &me, why)) != NULL) {
 		/* Unlocked: the endpoint is ours to use. */
 		pc->ep = e;
 		pc->pid = me.pid;
@@ -482,7 +554,7 @@ pool_acquire(struct pool *p, uint64_t deadline, struct pool_conn *pc,
 		pthread_mutex_lock(&pm.lock);
 		e->busy--;
 		e->served--;
-		endpoint_failed(e, failed);
+		endpoint_failed(e, failed, 0);
 		pool_handoff(p);
 		kick();
 		if (++tries >= 4)
@@ -544,20 +616,24 @@ pool_release(struct pool_conn *pc, enum pool_end how, const char *why)
 	case POOL_KEEP:
 		if (e->limit > 0 && e->served >= e->limit)
 			pool_retire(p, e, "max_requests reached");
+		if (!p->remote)
+			p->fails = 0;
+		else {
+			e->ejections = 0;
+			/* Ejected as hung, it answered after all. */
+			if (e->ejected && atomic_load(&e->hung))
+				pool_restore(e, "a request completed");
+		}
 		if (e->state == EP_UP && e->nidle < MAX_IDLE_CONNS &&
 		    !e->ejected) {
 			e->idle[e->nidle++] = pc->fd;
 			pc->fd = -1;
 		}
-		if (!p->remote)
-			p->fails = 0;
-		else
-			e->ejections = 0;
 		break;
 	case POOL_CLOSE:
 		break;
 	case POOL_FAIL:
-		endpoint_failed(e, why ? why : "failed");
+		endpoint_failed(e, why ? why : "failed", 0);
 		break;
 	case POOL_KILL:
 		if (!p->remote) {
@@ -574,7 +650,7 @@ pool_release(struct pool_conn *pc, enum pool_end how, const char *why)
 				kill(-e->c.pid, SIGKILL);
 			}
 		} else
-			endpoint_failed(e, why ? why : "timed out");
+			endpoint_failed(e, why ? why : "timed out", 1);
 		break;
 	}
 	if (pc->fd >= 0)
@@ -590,6 +666,43 @@ pool_release(struct pool_conn *pc, enum pool_end how, const char *why)
 	if (how != POOL_KEEP || e->state != EP_UP)
 		kick();
 	pthread_mutex_unlock(&pm.lock);
+}
+
+void
+pool_heard(const struct pool_conn *pc, uint64_t now)
+{
+	struct endpoint *e = pc->ep;
+
+	/* Stored now and then, not on every read by every thread. */
+	if (pc->pid == 0 && now > atomic_load_explicit(&e->heard_us,
+	    memory_order_relaxed) + HEARD_GRAIN_US)
+		atomic_store_explicit(&e->heard_us, now, memory_order_relaxed);
+}
+
+int
+pool_quiet(const struct pool_conn *pc, uint64_t since, uint64_t now)
+{
+	struct endpoint *e = pc->ep;
+
+	if (pc->pid != 0 || now < since + POOL_QUIET_US)
+		return 0;
+	if (atomic_load(&e->hung))
+		return 1;
+	/* Another connection heard from it lately: it is working. */
+	if (now < atomic_load(&e->heard_us) + POOL_QUIET_US)
+		return 0;
+	if (!atomic_exchange(&e->suspect, 1)) {
+		pthread_mutex_lock(&pm.lock);
+		kick();
+		pthread_mutex_unlock(&pm.lock);
+	}
+	return 0;
+}
+
+const char *
+pool_conn_name(const struct pool_conn *pc)
+{
+	return pc->ep->name;
 }
 
 int
@@ -636,10 +749,14 @@ pool_report(FILE *f, void (*quote)(FILE *, const char *))
 			fputs(e == p->eps ? "{\"name\":" : ",{\"name\":", f);
 			quote(f, e->name);
 			fprintf(f, ",\"pid\":%d,\"state\":\"%s\",\"busy\":%d,"
-			    "\"requests\":%lu,\"age_s\":%.3f}",
+			    "\"requests\":%lu,\"age_s\":%.3f",
 			    p->remote ? 0 : (int)e->c.pid, state_name(e),
 			    e->busy, e->served, p->remote ? 0.0 :
 			    (double)(now - e->born_us) / 1e6);
+			if (p->remote)
+				fprintf(f, ",\"ejections\":%lu",
+				    e->ejected_total);
+			putc('}', f);
 		}
 		fputs("]}", f);
 	}
@@ -668,6 +785,27 @@ pool_metrics(FILE *f, void (*quote)(FILE *, const char *))
 			fputs("cgigate_pool_workers{route=", f);
 			quote(f, p->route);
 			fprintf(f, ",state=\"%s\"} %d\n", states[i], n);
+		}
+	fputs("# HELP cgigate_pool_backend_up Remote FastCGI backends: 1 in "
+	    "service, 0 ejected.\n# TYPE cgigate_pool_backend_up gauge\n", f);
+	for (p = pm.pools; p != NULL; p = p->next)
+		for (e = p->remote ? p->eps : NULL; e != NULL; e = e->next) {
+			fputs("cgigate_pool_backend_up{route=", f);
+			quote(f, p->route);
+			fputs(",backend=", f);
+			quote(f, e->name);
+			fprintf(f, "} %d\n", !e->ejected);
+		}
+	fputs("# HELP cgigate_pool_backend_ejections_total Times a remote "
+	    "FastCGI backend was ejected.\n"
+	    "# TYPE cgigate_pool_backend_ejections_total counter\n", f);
+	for (p = pm.pools; p != NULL; p = p->next)
+		for (e = p->remote ? p->eps : NULL; e != NULL; e = e->next) {
+			fputs("cgigate_pool_backend_ejections_total{route=", f);
+			quote(f, p->route);
+			fputs(",backend=", f);
+			quote(f, e->name);
+			fprintf(f, "} %lu\n", e->ejected_total);
 		}
 	fputs("# HELP cgigate_pool_waiting Requests waiting for a worker.\n"
 	    "# TYPE cgigate_pool_waiting gauge\n", f);

@@ -2,10 +2,11 @@
  * pool_int.h: what pool.c and poolmgr.c share; private to those two.
  *
  * pool.c is the request side of the FastCGI pools (the pool table,
- * lending and taking back endpoints) and poolmgr.c the manager thread
- * (spawning, reaping and retiring workers, probing ejected backends).
- * Both work on the structs below under the one mutex pm.lock.  No other
- * module includes this: they see struct pool only through cgigate.h.
+ * lending and taking back endpoints), poolmgr.c the manager thread
+ * (spawning, reaping and retiring workers) and probe.c what that thread
+ * asks remote backends.  All work on the structs below under the one
+ * mutex pm.lock.  No other module includes this: they see struct pool
+ * only through cgigate.h.
  */
 #ifndef POOL_INT_H
 #define POOL_INT_H
@@ -25,12 +26,17 @@
 #define BACKOFF_MAX_US		(30 * 1000000LL)
 #define EJECT_MIN_US		1000000
 #define DIAL_MIN_US		1000000		/* a request's connect, at least */
-#define PROBE_US		250000		/* an ejected backend's probe */
+#define PROBE_US		750000		/* a probe's connect and answer */
+#define PROBE_KEEP_US		(10 * 1000000LL) /* a probe left unanswered */
+#define HEARD_GRAIN_US		10000		/* heard_us is stored this often */
 #define EJECT_MAX_US		(30 * 1000000LL)
 #define RETIRE_GRACE_US		(5 * 1000000LL)
 #define MAX_IDLE_CONNS		64
 
 enum ep_state { EP_UP, EP_RETIRING, EP_DEAD };
+
+/* Where a backend's probe is (probe.c). */
+enum probe_state { PROBE_NONE, PROBE_DIALING, PROBE_ASKED };
 
 struct endpoint {
 	struct pool		*pool;
@@ -54,8 +60,21 @@ struct endpoint {
 	size_t			 outlen;
 	/* remote backends */
 	int			 ejected;
-	int			 ejections;
-	uint64_t		 retry_us;
+	int			 ejections;	/* in a row, for the backoff */
+	unsigned long		 ejected_total;
+	uint64_t		 retry_us;	/* its next probe, ejected */
+	atomic_int		 hung;		/* ejected: it did not answer */
+	atomic_int		 suspect;	/* silent: probe it (pool_quiet) */
+	atomic_ullong		 heard_us;	/* a byte came from it, lately */
+	/* its probe, probe.c's */
+	enum probe_state	 probe;
+	int			 probe_fd;
+	int			 probe_kept;	/* on a kept connection */
+	int			 probe_late;	/* past PROBE_US, kept open */
+	int			 conns_told;	/* FCGI_MAX_CONNS warned of */
+	uint64_t		 probe_start, probe_until;
+	unsigned char		 probe_buf[256];
+	size_t			 probe_len;
 };
 
 /*
@@ -123,10 +142,37 @@ void	 pool_retire(struct pool *p, struct endpoint *e, const char *why);
 void	 pool_close_idle(struct endpoint *e);
 /* Hand free endpoints to the waiters, first come first.  Lock held. */
 void	 pool_handoff(struct pool *p);
+/* How many of p's backends are in service.  Lock held. */
+int	 pool_live(const struct pool *p);
 /*
- * Connect to e by deadline: a non-blocking socket, or -1 with errno
- * (ETIMEDOUT when the deadline came first).  Lock not held.
+ * How long until an ejected backend of p is probed again: the backoff
+ * for e's ejections in a row, or EJECT_MIN_US when p has no backend in
+ * service, so that a route is never out for long after a short fault.
+ * Lock held.
  */
-int	 pool_dial(const struct endpoint *e, uint64_t deadline);
+uint64_t pool_retry_wait(const struct pool *p, const struct endpoint *e);
+/*
+ * Take backend e out of service for why, logged and recorded; hung says
+ * it stopped answering (rather than refused), which lets requests that
+ * wait on it unanswered go elsewhere (pool_quiet) and a request it
+ * completes restore it.  Idle connections are closed.  Lock held.
+ */
+void	 pool_eject(struct endpoint *e, const char *why, int hung);
+/* Put ejected e back in service, how it showed itself alive.  Lock held. */
+void	 pool_restore(struct endpoint *e, const char *how);
+
+/* probe.c */
+
+/*
+ * Probe p's backends that want it (ejected ones when their time comes,
+ * those in service that a request found silent), and act on what the
+ * probes found: eject, restore, or schedule the next.  Non-blocking; on
+ * every pass of the manager.  Lock held.
+ */
+void	 probe_tend(struct pool *p, uint64_t now);
+/* Has e's probe asked and is it waiting for the answer?  Lock held. */
+int	 probe_waiting(const struct endpoint *e);
+/* Close e's probe, if any.  Lock held, or the manager thread gone. */
+void	 probe_close(struct endpoint *e);
 
 #endif /* POOL_INT_H */

@@ -7,7 +7,7 @@
  * exits, retires idle workers past idle_timeout and workers past their
  * max_requests (with jitter, the replacement started first), rolls the
  * pool when the program file changes, backs off exponentially when
- * workers die at start-up, and probes ejected backends.  Workers are
+ * workers die at start-up, and probes remote backends (probe.c).  Workers are
  * spawned from that one long-lived thread because their parent-death
  * signal (PR_SET_PDEATHSIG: a worker dies with cgigate at once; the
  * keeper, keeper.c, then ends the rest of its process group) follows the
@@ -19,7 +19,7 @@
  * that every FastCGI handler gets its pool, and min_workers, before use.
  *
  * It holds the pools' one mutex while it works and drops it around a
- * spawn, a backend probe and the handler scan.  pool_stop ends the
+ * spawn and the handler scan.  pool_stop ends the
  * thread, then the workers (SIGTERM, then SIGKILL after a grace), and
  * frees the pools.
  */
@@ -335,35 +335,6 @@ tend_local(struct pool *p, uint64_t now)
 		waitq_wake_all(&p->wq);
 }
 
-/* Ejected backends whose time has come are probed with a connect. */
-static void
-tend_remote(struct pool *p, uint64_t now)
-{
-	struct endpoint *e;
-	int fd;
-
-	for (e = p->eps; e != NULL; e = e->next) {
-		if (!e->ejected || now < e->retry_us)
-			continue;
-		pthread_mutex_unlock(&pm.lock);
-		fd = pool_dial(e, clk_now_us() + PROBE_US);
-		pthread_mutex_lock(&pm.lock);
-		if (fd >= 0) {
-			close(fd);
-			e->ejected = 0;
-			log_notice(NULL, "pool %s: backend %s restored",
-			    p->route, e->name);
-			timelog_event("backend_restored", 0, "%s %s", p->route,
-			    e->name);
-			pool_handoff(p);
-		} else {
-			e->retry_us = clk_now_us() + backoff_us(EJECT_MIN_US,
-			    EJECT_MAX_US, (unsigned)e->ejections);
-			e->ejections++;
-		}
-	}
-}
-
 /* Every FastCGI handler gets its pool, and min_workers, before use. */
 static void
 warm(const struct route *rt, void *arg)
@@ -405,7 +376,7 @@ manager(void *arg)
 
 		for (p = pm.pools; p != NULL; p = p->next) {
 			if (p->remote)
-				tend_remote(p, now);
+				probe_tend(p, now);
 			else
 				tend_local(p, now);
 		}
@@ -478,6 +449,7 @@ pool_stop(void)
 		pn = p->next;
 		for (e = p->eps; e != NULL; e = en) {
 			en = e->next;
+			probe_close(e);
 			if (e->spawned) {
 				if (!spawn_reap(&e->c))
 					kill(-e->c.pid, SIGKILL);
