@@ -183,6 +183,7 @@ within "continued, it is restored at once" 500 \
 wait_sql 1 "select count(*) from events where kind = 'backend_ejected' and detail like '/two $AN: no answer%'"
 expect_eq "the events table has the ejection" 1 \
     "$(sql "select count(*) from events where kind = 'backend_ejected' and detail like '/two $AN: no answer%'")"
+wait_sql 1 "select count(*) from events where kind = 'backend_restored' and detail like '/two $AN%'"
 expect_eq "and the restore" 1 \
     "$(sql "select count(*) from events where kind = 'backend_restored' and detail like '/two $AN%'")"
 
