@@ -71,26 +71,11 @@
 /* Rows per INSERT of a run of requests, largest first. */
 static const size_t run_rows[NRUNS] = { RUN_MAX, 8, 1 };
 
-enum rec_kind { REC_REQUEST, REC_EVENT };
-
-struct rec {
-	enum rec_kind	 kind;
-	union {
-		struct timing	t;
-		struct {
-			double	ts;
-			int	pid;
-			char	kind[32];
-			char	detail[256];
-		} e;
-	} u;
-};
-
 static struct {
 	pthread_mutex_t	 lock;
 	pthread_cond_t	 cond;
 	pthread_t	 thread;
-	struct rec	*q, *spare;	/* appended to; the writer's own */
+	struct timelog_rec *q, *spare;	/* appended to; the writer's own */
 	size_t		 cap, len;
 	int		 stop, running;
 	unsigned long long dropped, dropped_reported;
@@ -217,7 +202,7 @@ step(sqlite3_stmt *s)
  * yield; yielding every 8 rows cost more than it gained.
  */
 static int
-write_recs(const struct rec *r, size_t n)
+write_recs(const struct timelog_rec *r, size_t n)
 {
 	size_t i = 0, j, k, s, written = 0;
 
@@ -258,7 +243,7 @@ write_recs(const struct rec *r, size_t n)
  * straight into the queue, with no copy on the caller's stack.
  */
 static void
-push(const struct rec *e, const struct timing *t)
+push(const struct timelog_rec *e, const struct timing *t)
 {
 	pthread_mutex_lock(&tl.lock);
 	if (!tl.running || tl.len == tl.cap) {
@@ -292,7 +277,7 @@ timelog_push(const struct timing *t)
 void
 timelog_event(const char *kind, int pid, const char *fmt, ...)
 {
-	struct rec r;
+	struct timelog_rec r;
 	va_list ap;
 
 	if (tl.off)
@@ -573,7 +558,7 @@ retain(int64_t max_age_us, long long max_rows, int step)
 }
 
 static void
-event_rec(struct rec *r, const char *kind, const char *fmt, ...)
+event_rec(struct timelog_rec *r, const char *kind, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -593,10 +578,10 @@ event_rec(struct rec *r, const char *kind, const char *fmt, ...)
  * tl.why set and the transaction rolled back, when not.
  */
 static int
-write_batch(const struct rec *batch, size_t n, unsigned long long dropped,
+write_batch(const struct timelog_rec *batch, size_t n, unsigned long long dropped,
     int64_t max_age_us, long long max_rows)
 {
-	struct rec ev;
+	struct timelog_rec ev;
 	int step;
 
 	if (tl.db == NULL)
@@ -685,7 +670,7 @@ reopen(void)
  * the first that commits after a failure ends the trouble.
  */
 static void
-write_pass(const struct rec *batch, size_t n, unsigned long long dropped,
+write_pass(const struct timelog_rec *batch, size_t n, unsigned long long dropped,
     int64_t max_age_us, long long max_rows)
 {
 	int ok;
@@ -719,7 +704,7 @@ write_pass(const struct rec *batch, size_t n, unsigned long long dropped,
 static void *
 writer(void *arg)
 {
-	struct rec *batch;
+	struct timelog_rec *batch;
 	struct timespec ts;
 	size_t n;
 	int stop;
