@@ -138,6 +138,7 @@ struct config {
 	int		 allow_root;	/* run handlers as root anyway */
 	int64_t		 timings_max_age_us;	/* retention, 0: forever */
 	long long	 timings_max_rows;	/* retention, 0: no limit */
+	int64_t		 timings_wal_max;	/* bytes, then the spool */
 	struct cidr	 admin_allow[MAX_ALLOW];	/* default: loopback */
 	int		 nadmin_allow;
 	int		 admin_allow_set;	/* the file replaced it */
@@ -1062,11 +1063,13 @@ struct timing {
 };
 
 /*
- * Open (creating) the database and its schema, start the writer thread.
- * Returns 0, or -1 with the reason logged.
+ * Open (creating) the database and its schema, start the writer and
+ * checkpointer threads; rows an earlier run left in the spool are
+ * written first.  wal_max bounds the WAL (timings_wal_max).  Returns 0,
+ * or -1 with the reason logged.
  */
 int	 timelog_open(const char *path, int queue_len, int64_t max_age_us,
-	    long long max_rows);
+	    long long max_rows, long long wal_max);
 /* Copy t into the queue; never blocks on disk.  Counts a drop when full. */
 void	 timelog_push(const struct timing *t);
 void	 timelog_event(const char *kind, int pid, const char *fmt, ...)
@@ -1078,6 +1081,11 @@ void	 timelog_event(const char *kind, int pid, const char *fmt, ...)
 unsigned long long timelog_dropped(void);
 /* Rows waiting for the writer now. */
 size_t	 timelog_depth(void);
+/*
+ * Rows (requests and events) waiting in the spool while a reader holds
+ * the WAL; with total, every row spooled since the start.
+ */
+unsigned long long timelog_spooled(int total);
 /* The dashboard's JSON for the last window_s seconds; 0 or -1. */
 int	 timelog_dashboard(FILE *f, int window_s);
 /*
@@ -1087,8 +1095,9 @@ int	 timelog_dashboard(FILE *f, int window_s);
  * 0 or -1.
  */
 int	 timelog_route(FILE *f, const char *name, int window_s);
-/* New retention limits (SIGHUP). */
-void	 timelog_retention(int64_t max_age_us, long long max_rows);
+/* New retention limits and bound of the WAL (SIGHUP). */
+void	 timelog_retention(int64_t max_age_us, long long max_rows,
+	    long long wal_max);
 /* Write every queued record, stop the writer, close the database. */
 void	 timelog_close(void);
 /* The directory timelog_open created for the database, or NULL. */

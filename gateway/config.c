@@ -124,6 +124,7 @@ config_init(struct config *c)
 	c->drain_us = 10 * 1000000LL;
 	c->stderr_cap = 64 * 1024;
 	c->timings_queue = 8192;
+	c->timings_wal_max = 64 << 20;
 	c->log_level = LOG_LEVEL_DEFAULT;
 	config_cidr("127.0.0.0/8", &c->admin_allow[c->nadmin_allow++]);
 	config_cidr("::1", &c->admin_allow[c->nadmin_allow++]);

@@ -154,7 +154,7 @@ who_runs(const struct config *c, int dry, char *err, size_t errlen)
 static int
 give_away(const char *db, const struct passwd *pw)
 {
-	static const char *sfx[] = { "", "-wal", "-shm" };
+	static const char *sfx[] = { "", "-wal", "-shm", "-spool" };
 	const char *dir = timelog_made_dir();
 	char path[4096];
 	size_t i;
@@ -642,7 +642,8 @@ reload(const struct opts *o, struct config **cur)
 	}
 	/* oc may be gone from here on: it was only held by cfgref.c. */
 	pool_set_config(nc);
-	timelog_retention(nc->timings_max_age_us, nc->timings_max_rows);
+	timelog_retention(nc->timings_max_age_us, nc->timings_max_rows,
+	    nc->timings_wal_max);
 	if (log_get_level() != nc->log_level)
 		log_notice(NULL, "SIGHUP: log_level %s -> %s",
 		    log_level_name(log_get_level()),
@@ -814,7 +815,8 @@ main(int argc, char *argv[])
 
 	stats_init();
 	if (timelog_open(cfg->timings, cfg->timings_queue,
-	    cfg->timings_max_age_us, cfg->timings_max_rows) == -1) {
+	    cfg->timings_max_age_us, cfg->timings_max_rows,
+	    cfg->timings_wal_max) == -1) {
 		keeper_stop();
 		return 1;
 	}

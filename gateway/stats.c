@@ -229,13 +229,13 @@ stats_json(FILE *f, const struct config *c)
 	    "\"connections\":%d,\"max_connections\":%d,\"in_flight\":%lld,"
 	    "\"capacity\":%lld,\"spawns\":%lld,"
 	    "\"kills\":%lld,\"timings\":{\"queue_depth\":%zu,"
-	    "\"dropped\":%llu},\"routes\":[", clk_wall() - st.started,
-	    http_draining() ? "true" : "false",
+	    "\"dropped\":%llu,\"spooled\":%llu},\"routes\":[",
+	    clk_wall() - st.started, http_draining() ? "true" : "false",
 	    http_healthy() ? "true" : "false", l.connections,
 	    l.max_connections, l.in_flight, l.capacity,
 	    (long long)atomic_load(&st.counters[STAT_SPAWNS]),
 	    (long long)atomic_load(&st.counters[STAT_KILLS]),
-	    timelog_depth(), timelog_dropped());
+	    timelog_depth(), timelog_dropped(), timelog_spooled(0));
 	for (i = 0; i < st.nroutes; i++) {
 		const struct rstat *r = &st.routes[i];
 
@@ -355,12 +355,20 @@ stats_prometheus(FILE *f, const struct config *c)
 	    "# HELP cgigate_timings_queue_depth Timing rows waiting for the "
 	    "writer.\n# TYPE cgigate_timings_queue_depth gauge\n"
 	    "cgigate_timings_queue_depth %zu\n"
+	    "# HELP cgigate_timings_spooled Timing rows waiting in the spool "
+	    "while a reader holds the WAL.\n"
+	    "# TYPE cgigate_timings_spooled gauge\n"
+	    "cgigate_timings_spooled %llu\n"
+	    "# HELP cgigate_timings_spooled_total Timing rows put in the "
+	    "spool.\n# TYPE cgigate_timings_spooled_total counter\n"
+	    "cgigate_timings_spooled_total %llu\n"
 	    "# HELP cgigate_uptime_seconds Seconds since start.\n"
 	    "# TYPE cgigate_uptime_seconds gauge\n"
 	    "cgigate_uptime_seconds %.3f\n",
 	    (long long)atomic_load(&st.counters[STAT_SPAWNS]),
 	    (long long)atomic_load(&st.counters[STAT_KILLS]),
-	    timelog_dropped(), timelog_depth(), clk_wall() - st.started);
+	    timelog_dropped(), timelog_depth(), timelog_spooled(0),
+	    timelog_spooled(1), clk_wall() - st.started);
 	fprintf(f, "# HELP cgigate_max_connections Client connections "
 	    "allowed at once (max_connections).\n"
 	    "# TYPE cgigate_max_connections gauge\n"

@@ -30,9 +30,14 @@
  * BATCH_US when no request comes) catches up by RETAIN_STEP rows, and
  * events are trimmed by age every RETAIN_US.
  *
- * The WAL is checkpointed by SQLite's automatic passive checkpoints; a
- * reader that pins the WAL delays the reset but journal_size_limit trims
- * the file once it lets go.
+ * The writer checkpoints nothing itself: a thread of timelog_spool.c
+ * does, on a connection of its own, so that no commit waits for one.
+ * When a reader holds the WAL past timings_wal_max, the writer commits
+ * nothing and its passes go to timelog_spool.c instead (spool_pass),
+ * which keeps the rows in a spool file until the WAL is emptied, then
+ * writes them back through timelog_commit, in order and before newer
+ * ones.  The queue is taken at every pass all the same: a reader that
+ * stays drops no row.
  *
  * This file is the queue, the writer and its INSERTs, retention's pacing,
  * the accounting of lost rows
@@ -82,8 +87,7 @@ static struct {
 	unsigned long long lost;	/* by failed writes; under lock */
 	sqlite3		*db;		/* NULL while it cannot be opened */
 	sqlite3_stmt	*ins_req[NRUNS], *ins_ev;	/* run_rows[i] rows */
-	int64_t		 max_age_us;
-	long long	 max_rows;
+	struct timelog_lim lim;		/* SIGHUP sets it */
 	char		*path;
 	int		 off;		/* timings = off: record nothing */
 	uint64_t	 next_retain;
@@ -94,6 +98,7 @@ static struct {
 	int		 failing;
 	unsigned long long lost_pending;	/* not yet in events */
 	char		 why[160];	/* what failed, for the log */
+	long long	 wal_cur;	/* the wal_max its connection has */
 } tl = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 };
@@ -463,7 +468,7 @@ db_open(const char *path)
 		    tl.db ? sqlite3_errmsg(tl.db) : "out of memory");
 		goto fail;
 	}
-	sqlite3_busy_timeout(tl.db, 5000);
+	sqlite3_busy_timeout(tl.db, TIMELOG_BUSY_MS);
 	if (sqlite3_exec(tl.db, timelog_sql_schema, NULL, NULL, &msg) !=
 	    SQLITE_OK) {
 		snprintf(tl.why, sizeof(tl.why), "schema of %s: %s", path,
@@ -490,6 +495,7 @@ db_open(const char *path)
 	tl.dev = sb.st_dev;
 	tl.ino = sb.st_ino;
 	side_files(0);
+	ckpt_attach(tl.db, tl.dev, tl.ino, tl.wal_cur);
 	return 0;
 fail:
 	finalize_inserts();
@@ -557,8 +563,9 @@ retain(int64_t max_age_us, long long max_rows, int step)
 	return 0;
 }
 
-static void
-event_rec(struct timelog_rec *r, const char *kind, const char *fmt, ...)
+void
+timelog_event_rec(struct timelog_rec *r, const char *kind, const char *fmt,
+    ...)
 {
 	va_list ap;
 
@@ -578,8 +585,8 @@ event_rec(struct timelog_rec *r, const char *kind, const char *fmt, ...)
  * tl.why set and the transaction rolled back, when not.
  */
 static int
-write_batch(const struct timelog_rec *batch, size_t n, unsigned long long dropped,
-    int64_t max_age_us, long long max_rows)
+write_batch(const struct timelog_rec *batch, size_t n,
+    unsigned long long dropped, const struct timelog_lim *lim)
 {
 	struct timelog_rec ev;
 	int step;
@@ -594,19 +601,19 @@ write_batch(const struct timelog_rec *batch, size_t n, unsigned long long droppe
 	if (write_recs(batch, n) == -1)
 		goto fail;
 	if (dropped > 0) {
-		event_rec(&ev, "dropped", "%llu", dropped);
+		timelog_event_rec(&ev, "dropped", "%llu", dropped);
 		if (write_recs(&ev, 1) == -1)
 			goto fail;
 	}
 	if (tl.lost_pending > 0) {
-		event_rec(&ev, "lost", "%llu rows: %s", tl.lost_pending,
-		    tl.why);
+		timelog_event_rec(&ev, "lost", "%llu rows: %s",
+		    tl.lost_pending, tl.why);
 		if (write_recs(&ev, 1) == -1)
 			goto fail;
 	}
 	step = n > INT_MAX - RETAIN_STEP ? INT_MAX : (int)n + RETAIN_STEP;
-	if ((max_age_us > 0 || max_rows > 0) &&
-	    retain(max_age_us, max_rows, step) == -1)
+	if ((lim->max_age_us > 0 || lim->max_rows > 0) &&
+	    retain(lim->max_age_us, lim->max_rows, step) == -1)
 		goto fail;
 	if (sqlite3_exec(tl.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
 		snprintf(tl.why, sizeof(tl.why), "commit: %s",
@@ -670,12 +677,12 @@ reopen(void)
  * the first that commits after a failure ends the trouble.
  */
 static void
-write_pass(const struct timelog_rec *batch, size_t n, unsigned long long dropped,
-    int64_t max_age_us, long long max_rows)
+write_pass(const struct timelog_rec *batch, size_t n,
+    unsigned long long dropped, const struct timelog_lim *lim)
 {
 	int ok;
 
-	ok = write_batch(batch, n, dropped, max_age_us, max_rows) == 0;
+	ok = write_batch(batch, n, dropped, lim) == 0;
 	if (ok && moved()) {
 		snprintf(tl.why, sizeof(tl.why), "%s was deleted or replaced "
 		    "as rows were written", tl.path);
@@ -701,22 +708,36 @@ write_pass(const struct timelog_rec *batch, size_t n, unsigned long long dropped
 	}
 }
 
+void
+timelog_commit(const struct timelog_rec *r, size_t n,
+    const struct timelog_lim *lim)
+{
+	write_pass(r, n, 0, lim);
+}
+
+void
+timelog_lost(size_t n, const char *why)
+{
+	snprintf(tl.why, sizeof(tl.why), "%s", why);
+	lose(n);
+}
+
 static void *
 writer(void *arg)
 {
 	struct timelog_rec *batch;
+	struct timelog_lim lim;
 	struct timespec ts;
 	size_t n;
 	int stop;
-	int64_t max_age_us;
-	long long max_rows;
 
 	(void)arg;
 	for (;;) {
 		unsigned long long dropped = 0;
 
 		pthread_mutex_lock(&tl.lock);
-		if (tl.len < BATCH_MAX && !tl.stop) {	/* a batch, or a tick */
+		/* A batch, or a tick; none while the spool has rows to go. */
+		if (tl.len < BATCH_MAX && !tl.stop && !spool_busy(tl.wal_cur)) {
 			ts = clk_ts(clk_now_us() + BATCH_US);
 			pthread_cond_timedwait(&tl.cond, &tl.lock, &ts);
 		}
@@ -726,8 +747,7 @@ writer(void *arg)
 		tl.spare = batch;
 		tl.len = 0;
 		stop = tl.stop;
-		max_age_us = tl.max_age_us;	/* SIGHUP sets them */
-		max_rows = tl.max_rows;
+		lim = tl.lim;
 		if (tl.dropped != tl.dropped_reported) {
 			dropped = tl.dropped - tl.dropped_reported;
 			tl.dropped_reported = tl.dropped;
@@ -736,25 +756,37 @@ writer(void *arg)
 
 		if (tl.db == NULL || moved())
 			reopen();
-		if (n > 0 || dropped > 0 || tl.failing)
-			write_pass(batch, n, dropped, max_age_us, max_rows);
-		else if (tl.db != NULL && (max_age_us > 0 || max_rows > 0))
-			retain(max_age_us, max_rows, RETAIN_STEP);
-		if (max_age_us > 0 && tl.db != NULL &&
+		if (lim.wal_max != tl.wal_cur) {
+			tl.wal_cur = lim.wal_max;
+			if (tl.db != NULL)
+				ckpt_limit(tl.db, lim.wal_max);
+		}
+		if (spool_active())
+			spool_pass(batch, n, tl.cap, dropped, &lim);
+		else if (n > 0 || dropped > 0 || tl.failing)
+			write_pass(batch, n, dropped, &lim);
+		else if (tl.db != NULL && (lim.max_age_us > 0 ||
+		    lim.max_rows > 0))
+			retain(lim.max_age_us, lim.max_rows, RETAIN_STEP);
+		if (!stop && tl.db != NULL)
+			spool_check(lim.wal_max);
+		if (lim.max_age_us > 0 && tl.db != NULL && !spool_held() &&
 		    clk_now_us() >= tl.next_retain) {
 			retain_exec(timelog_sql_retain_events_age, clk_wall() -
-			    (double)max_age_us / 1e6, RETAIN_STEP);
+			    (double)lim.max_age_us / 1e6, RETAIN_STEP);
 			tl.next_retain = clk_now_us() + RETAIN_US;
 		}
 		if (stop)
 			break;
 	}
+	if (spool_active())
+		spool_finish(tl.db, batch, tl.cap, &lim);
 	return NULL;
 }
 
 int
 timelog_open(const char *path, int queue_len, int64_t max_age_us,
-    long long max_rows)
+    long long max_rows, long long wal_max)
 {
 	if (strcmp(path, "off") == 0) {
 		/* For measuring what the log costs; nothing is kept. */
@@ -768,29 +800,35 @@ timelog_open(const char *path, int queue_len, int64_t max_age_us,
 		log_err(NULL, "timelog: out of memory");
 		return -1;
 	}
+	tl.lim.wal_max = tl.wal_cur = wal_max;
 	if (db_open(path) == -1) {
 		log_err(NULL, "timelog: %s", tl.why);
 		goto fail;
 	}
-	tl.max_age_us = max_age_us;
-	tl.max_rows = max_rows;
+	tl.lim.max_age_us = max_age_us;
+	tl.lim.max_rows = max_rows;
 	tl.cap = (size_t)queue_len;
 	if ((tl.q = calloc(tl.cap, sizeof(*tl.q))) == NULL ||
 	    (tl.spare = calloc(tl.cap, sizeof(*tl.spare))) == NULL) {
 		log_err(NULL, "timelog: out of memory");
 		goto fail;
 	}
+	spool_open(tl.path);
+	if (ckpt_start(tl.path) == -1)
+		goto fail;
 	clk_cond_init(&tl.cond);
 	tl.running = 1;
 	if ((errno = pthread_create(&tl.thread, NULL, writer, NULL)) != 0) {
 		log_err(NULL, "timelog: pthread_create: %s", strerror(errno));
 		tl.running = 0;
+		ckpt_stop();
 		goto fail;
 	}
 	pthread_setname_np(tl.thread, "cg-timelog");
 	return 0;
 fail:
 	db_close();
+	spool_close();
 	free(tl.q);
 	free(tl.spare);
 	free(tl.path);
@@ -799,11 +837,16 @@ fail:
 	return -1;
 }
 
+/*
+ * The checkpointer stops first, so that what the writer does last (the
+ * spool, a checkpoint of its own) meets no checkpoint of its.
+ */
 void
 timelog_close(void)
 {
 	if (!tl.running)
 		return;
+	ckpt_stop();
 	pthread_mutex_lock(&tl.lock);
 	tl.stop = 1;
 	pthread_cond_signal(&tl.cond);
@@ -813,6 +856,7 @@ timelog_close(void)
 	tl.running = 0;
 	pthread_mutex_unlock(&tl.lock);
 	db_close();
+	spool_close();
 	free(tl.q);
 	free(tl.spare);
 	free(tl.path);
@@ -832,12 +876,20 @@ timelog_depth(void)
 }
 
 void
-timelog_retention(int64_t max_age_us, long long max_rows)
+timelog_retention(int64_t max_age_us, long long max_rows,
+    long long wal_max)
 {
 	pthread_mutex_lock(&tl.lock);
-	tl.max_age_us = max_age_us;
-	tl.max_rows = max_rows;
+	tl.lim.max_age_us = max_age_us;
+	tl.lim.max_rows = max_rows;
+	tl.lim.wal_max = wal_max;
 	pthread_mutex_unlock(&tl.lock);
+}
+
+unsigned long long
+timelog_spooled(int total)
+{
+	return total ? spool_total() : spool_rows();
 }
 
 /*

@@ -19,10 +19,13 @@
 
 #include "timelog_int.h"
 
+/*
+ * journal_size_limit is timings_wal_max, and the writer's connection
+ * checkpoints nothing itself: timelog_spool.c sets both.
+ */
 const char *const timelog_sql_schema =
 	"PRAGMA journal_mode=WAL;"
 	"PRAGMA synchronous=NORMAL;"
-	"PRAGMA journal_size_limit=67108864;"
 	"CREATE TABLE IF NOT EXISTS requests ("
 	" id INTEGER PRIMARY KEY,"
 	" ts REAL NOT NULL,"

@@ -89,6 +89,7 @@ test_defaults(void **state)
 	assert_int_equal(c.body_timeout_us, 30000000);
 	assert_int_equal(c.max_connections, 16384);
 	assert_int_equal(c.max_client_connections, 0);
+	assert_int_equal(c.timings_wal_max, 64 << 20);
 	assert_int_equal(r->rlim[RL_CPU], RLIM_INFINITY);
 	assert_int_equal(r->fcgi.min_workers, 1);
 	assert_int_equal(r->fcgi.max_workers, 4);
@@ -117,6 +118,7 @@ static const char good[] =
     "timings_queue = 128\n"
     "timings_max_age = 30d\n"
     "timings_max_rows = 1000000\n"
+    "timings_wal_max = 2M\n"
     "\n"
     "[route /]\n"
     "timeout = 10s\n"
@@ -199,6 +201,7 @@ test_good_file(void **state)
 	assert_int_equal(c.timings_queue, 128);
 	assert_int_equal(c.timings_max_age_us, 30 * 86400000000LL);
 	assert_int_equal(c.timings_max_rows, 1000000);
+	assert_int_equal(c.timings_wal_max, 2 << 20);
 
 	r = config_route(&c, "/reports/daily/x");
 	assert_string_equal(r->prefix, "/reports/daily");
@@ -294,6 +297,7 @@ test_bad_lines(void **state)
 	bad("[server]\nstderr_limit = 5Q\n", 2, "bad size");
 	bad("[server]\ntimings_max_age = 1y\n", 2, "bad duration");
 	bad("[server]\ntimings_max_rows = -1\n", 2, "timings_max_rows");
+	bad("[server]\ntimings_wal_max = 255K\n", 2, "timings_wal_max");
 	bad("[nonsense]\n", 1, "");
 	bad("[route]\n", 1, "");
 	bad("[route relative]\n", 1, "");
