@@ -8,7 +8,8 @@
  * checkpoint on a connection of its own: the writer never waits for a
  * checkpoint's copying and fsyncs.  Once everything in the WAL is copied,
  * the writer's next transaction starts it again from its beginning, and
- * journal_size_limit (timings_wal_max) trims the file then.
+ * journal_size_limit trims the file then, to a size the WAL outgrows
+ * only while a reader holds it.
  *
  * A reader's snapshot stops both: SQLite copies no frame past what a
  * reader may still read, and restarts no WAL that a reader is in.  So
@@ -256,12 +257,18 @@ ckpt_limit(struct sqlite3 *db, long long wal_max)
 	char sql[64];
 	long long f;
 
-	snprintf(sql, sizeof(sql), "PRAGMA journal_size_limit=%lld", wal_max);
-	sqlite3_exec(db, sql, NULL, NULL, NULL);
-	/* Four checkpoints to the bound, and no more often than that. */
+	/* Four checkpoints to the bound, and no more often than SQLite's. */
 	f = (wal_max - WAL_HEAD) / ck.frame_bytes / 4;
 	ck.wake_frames = f > CKPT_FRAMES_MAX ? CKPT_FRAMES_MAX :
 	    f < CKPT_FRAMES_MIN ? CKPT_FRAMES_MIN : f;
+	/*
+	 * A restart trims the file to four times that (16 MB, or the bound
+	 * when smaller), which the WAL reaches only when a reader held it:
+	 * no file stays the size a long read made it.
+	 */
+	snprintf(sql, sizeof(sql), "PRAGMA journal_size_limit=%lld",
+	    WAL_HEAD + 4 * ck.wake_frames * ck.frame_bytes);
+	sqlite3_exec(db, sql, NULL, NULL, NULL);
 }
 
 void

@@ -20,8 +20,8 @@
 #include "timelog_int.h"
 
 /*
- * journal_size_limit is timings_wal_max, and the writer's connection
- * checkpoints nothing itself: timelog_spool.c sets both.
+ * journal_size_limit follows timings_wal_max, and the writer's
+ * connection checkpoints nothing itself: timelog_spool.c sets both.
  */
 const char *const timelog_sql_schema =
 	"PRAGMA journal_mode=WAL;"
