@@ -441,7 +441,10 @@ async function refresh(gen) {
 	    duration(ts.window_s) + "; up " + Math.round(st.uptime_s) +
 	    " s; " + st.spawns + " processes started, " +
 	    st.kills + " killed; timing queue " + st.timings.queue_depth +
-	    ", dropped " + st.timings.dropped + (st.draining ? "; DRAINING" : "");
+	    ", dropped " + st.timings.dropped +
+	    (st.timings.spooled ? ", spooled " + st.timings.spooled +
+	    " (a reader holds the database)" : "") +
+	    (st.draining ? "; DRAINING" : "");
 	for (const s of document.querySelectorAll(".step"))
 		s.textContent = duration(ts.step_s);
 	fillTable("routes", ts.routes, (r) => [routeButton(r), r.mode,
