@@ -551,8 +551,11 @@ door_start(const struct config *c, int target)
 	door.target = target;
 	door.threads = c->threads;
 	door.npeers = c->threads;
+	door.nended = DOOR_ENDED * c->threads;
 	if ((door.peers = calloc((size_t)door.npeers,
 	    sizeof(*door.peers))) == NULL ||
+	    (door.ended = calloc((size_t)door.nended,
+	    sizeof(*door.ended))) == NULL ||
 	    (door.ep = epoll_create1(EPOLL_CLOEXEC)) == -1 ||
 	    pipe2(door.wake, O_CLOEXEC | O_NONBLOCK) == -1) {
 		log_err(NULL, "door_start: %s", strerror(errno));
@@ -651,6 +654,8 @@ door_stop(void)
 	while (door.nspare > 0)
 		free(door.spare[--door.nspare]);
 	free(door.peers);
+	free(door.ended);
+	door.ended = NULL;
 	door.peers = NULL;
 	if (door.ep >= 0)
 		close(door.ep);

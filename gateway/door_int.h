@@ -33,6 +33,7 @@
 #define DOOR_SPARE	64		/* response buffers kept for reuse */
 #define DOOR_PARK_US	1000000LL	/* an idle client keeps its thread */
 #define DOOR_FIELDS	64		/* civetweb's MG_MAX_HEADERS */
+#define DOOR_ENDED	4		/* figures kept per thread */
 
 enum dstate {
 	D_HEAD,		/* reading a request head; idle while inlen is 0 */
@@ -96,6 +97,7 @@ struct dconn {
 
 /* What the door counted of an exchange, for a late row. */
 struct xcount {
+	unsigned long long xseq;	/* the exchange's number, 0: none */
 	long long	 sent;		/* bytes to the client, head and body */
 	long long	 body;		/* the body's alone */
 	uint64_t	 first_us, end_us;	/* first and last byte, or 0 */
@@ -107,8 +109,6 @@ struct peer {
 	int		 port, sport;
 	atomic_int	 stalled;
 	unsigned long long xseq;	/* the exchange under way */
-	unsigned long long ended;	/* the last that ended, or 0 */
-	struct xcount	 count;		/* its figures */
 	struct late_row	*late;		/* the row that waits for xseq's */
 };
 
@@ -154,6 +154,8 @@ struct door_state {
 	struct peer	*peers;
 	int		 npeers;
 	unsigned long long xseq;	/* exchanges begun */
+	struct xcount	*ended;		/* figures of ended ones, by number */
+	int		 nended;
 	struct late_row	*lines;		/* access log lines to write */
 	uint64_t	 lines_since;	/* when the first of them came */
 	/* counters for the metrics */

@@ -15,11 +15,15 @@
  *     door finishes it when the exchange ends (all passed on, or cut).
  *
  * Each exchange has a number (door.xseq, never reused), which civetweb's
- * thread learns from door_peer at begin_request: the next exchange on a
- * connection begins only after civetweb has ended the one before, so a
- * slot holds at most one set of figures and one waiting row, and a
- * number that matches neither means the door let the connection go (the
- * row goes with its figures unknown, NULL).
+ * thread learns from door_peer at begin_request, with the door's slot:
+ * the next exchange on a connection begins only after civetweb has ended
+ * the one before, so a slot holds at most one set of figures and one
+ * waiting row.  The figures of ended exchanges are kept by number, in a
+ * ring of DOOR_ENDED per thread (door.ended), not in the slot: the door
+ * may close a connection and lend its slot to a request that waited, and
+ * end that one's exchange too, before civetweb's thread has come to the
+ * first.  A number found neither there nor waiting means the figures are
+ * gone (the row goes with them unknown, NULL).
  *
  * The door thread serves every client: when it finishes a row it pushes
  * the row but does not write the access log line, since appends to one
@@ -121,6 +125,7 @@ door_exchange_end(struct dconn *c)
 	if (c->slot < 0 || c->xended)
 		return;
 	c->xended = 1;
+	n.xseq = c->xseq;
 	n.sent = c->sent;
 	n.body = c->headlen_out > 0 && c->sent >= (long long)c->headlen_out ?
 	    c->sent - (long long)c->headlen_out : 0;
@@ -131,10 +136,8 @@ door_exchange_end(struct dconn *c)
 	if (p->late != NULL && p->xseq == c->xseq) {
 		r = p->late;
 		p->late = NULL;
-	} else {
-		p->ended = c->xseq;
-		p->count = n;
-	}
+	} else if (door.nended > 0)
+		door.ended[c->xseq % (unsigned)door.nended] = n;
 	pthread_mutex_unlock(&door.lock);
 	if (r == NULL)
 		return;
@@ -163,15 +166,16 @@ door_late_row(int slot, int lport, unsigned long long xseq,
 	pthread_mutex_lock(&door.lock);
 	lines = door.lines;	/* the door's, to write while here */
 	door.lines = NULL;
-	if (slot >= 0 && slot < door.npeers && xseq != 0 &&
-	    (p = &door.peers[slot])->lport == lport) {
-		if (p->ended == xseq) {
-			n = p->count;
-			have = 1;
-		} else if (p->xseq == xseq && p->late == NULL) {
-			p->late = r;
-			r = NULL;
-		}
+	if (xseq != 0 && door.nended > 0 &&
+	    door.ended[xseq % (unsigned)door.nended].xseq == xseq) {
+		n = door.ended[xseq % (unsigned)door.nended];
+		door.ended[xseq % (unsigned)door.nended].xseq = 0;
+		have = 1;
+	} else if (xseq != 0 && slot >= 0 && slot < door.npeers &&
+	    (p = &door.peers[slot])->lport == lport && p->xseq == xseq &&
+	    p->late == NULL) {
+		p->late = r;
+		r = NULL;
 	}
 	pthread_mutex_unlock(&door.lock);
 	write_lines(lines);

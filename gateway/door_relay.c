@@ -248,7 +248,7 @@ door_give_all(void)
 			snprintf(p->addr, sizeof(p->addr), "%s", c->addr);
 			p->port = c->port;
 			p->sport = c->sport;
-			p->ended = 0;
+			p->xseq = 0;
 			atomic_store(&p->stalled, 0);
 			c->slot = i;
 		}
