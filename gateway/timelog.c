@@ -708,11 +708,24 @@ write_pass(const struct timelog_rec *batch, size_t n,
 	}
 }
 
-void
+int
 timelog_commit(const struct timelog_rec *r, size_t n,
     const struct timelog_lim *lim)
 {
-	write_pass(r, n, 0, lim);
+	if (write_batch(r, n, 0, lim) == -1)
+		return -1;
+	if (moved()) {
+		/* To a file no longer at the path: again, to the new one. */
+		reopen();
+		return -1;
+	}
+	if (tl.failing) {
+		log_notice(NULL, "timelog: %s: writing again; %llu rows were "
+		    "lost", tl.path, tl.lost_pending);
+		tl.failing = 0;
+		tl.lost_pending = 0;
+	}
+	return 0;
 }
 
 void
@@ -822,6 +835,7 @@ timelog_open(const char *path, int queue_len, int64_t max_age_us,
 		log_err(NULL, "timelog: pthread_create: %s", strerror(errno));
 		tl.running = 0;
 		ckpt_stop();
+		ckpt_release();
 		goto fail;
 	}
 	pthread_setname_np(tl.thread, "cg-timelog");
@@ -852,6 +866,7 @@ timelog_close(void)
 	pthread_cond_signal(&tl.cond);
 	pthread_mutex_unlock(&tl.lock);
 	pthread_join(tl.thread, NULL);
+	ckpt_release();
 	pthread_mutex_lock(&tl.lock);
 	tl.running = 0;
 	pthread_mutex_unlock(&tl.lock);

@@ -76,10 +76,11 @@ struct timelog_lim {
 /* timelog.c: for timelog_spool.c, on the writer's thread. */
 
 /*
- * Write r[0..n) in one transaction with retention's share, as a batch
- * is written: rows that fail are lost and counted.
+ * Write r[0..n), rows from the spool, in one transaction with
+ * retention's share: 0, or -1 when they were not written (or went to a
+ * file no longer at the path) and are to stay in the spool.
  */
-void	 timelog_commit(const struct timelog_rec *r, size_t n,
+int	 timelog_commit(const struct timelog_rec *r, size_t n,
 	    const struct timelog_lim *lim);
 /* n rows could not be kept, for why: counted and logged as lost. */
 void	 timelog_lost(size_t n, const char *why);
@@ -96,6 +97,11 @@ void	 timelog_event_rec(struct timelog_rec *r, const char *kind,
 int	 ckpt_start(const char *path);
 /* Stop it and close its connection; nothing when it never started. */
 void	 ckpt_stop(void);
+/*
+ * What ckpt_start made that the writer's hook still signals: given back
+ * once the writer too has stopped.
+ */
+void	 ckpt_release(void);
 /*
  * The writer opened db (dev and ino, as stat says): turn SQLite's own
  * checkpoints off, count its WAL's frames after each commit, and have the

@@ -101,6 +101,7 @@ static struct {
 	int		 held;		/* and none is committed */
 	int		 pinned;	/* a reader holds it: logged */
 	int		 said;		/* and spool_start recorded */
+	int		 stuck;		/* its last write failed: not at once */
 	uint64_t	 first_us, held_us, unheld_us;	/* since when */
 	double		 held_wall, held_mb;
 	unsigned long long unspooled;	/* rows written from it */
@@ -246,9 +247,14 @@ ckpt_stop(void)
 	pthread_cond_signal(&ck.cond);
 	pthread_mutex_unlock(&ck.lock);
 	pthread_join(ck.thread, NULL);
-	pthread_cond_destroy(&ck.cond);
 	ck.running = 0;
 	ck.stop = 0;
+}
+
+void
+ckpt_release(void)
+{
+	pthread_cond_destroy(&ck.cond);
 }
 
 void
@@ -466,7 +472,7 @@ spool_open(const char *dbpath)
 	}
 	if (fstat(sp.fd, &sb) == -1 || need_buf() == -1) {
 		log_err(NULL, "timelog: %s: %s", sp.path, strerror(errno));
-		goto fail;
+		goto aside;
 	}
 	if (pread(sp.fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
 	    spoolrec_head_read(h, &sp.head) == -1) {
@@ -485,7 +491,7 @@ spool_open(const char *dbpath)
 	    &bad)) == -1) {
 		log_err(NULL, "timelog: read %s: %s", sp.path,
 		    strerror(errno));
-		goto fail;
+		goto aside;
 	}
 	if (bad || stop < sp.end) {
 		log_err(NULL, "timelog: %s: the last %llu bytes are no whole "
@@ -507,6 +513,12 @@ spool_open(const char *dbpath)
 	sp.spooling = sp.said = 1;
 	sp.first_us = sp.unheld_us = clk_now_us();
 	return (unsigned long long)n;
+aside:
+	/* Its rows could not be read now: kept, not written over. */
+	snprintf(aside, sizeof(aside), "%s.unread", sp.path);
+	if (rename(sp.path, aside) == 0)
+		log_err(NULL, "timelog: %s moved to %s, its rows unwritten",
+		    sp.path, aside);
 fail:
 	close(sp.fd);
 	sp.fd = -1;
@@ -704,21 +716,28 @@ pinned(void)
  * Write the oldest rows of the spool in one transaction: at most
  * REPLAY_MAX, a batch's worth (buf has cap), and an eighth of
  * timings_wal_max, so that a transaction leaves the WAL well within its
- * bound.  1 when that empties the spool.
+ * bound.  1 when that empties the spool, 0 when rows are left, -1 when
+ * they could not be written: they stay in the spool, for a later pass
+ * (not at once: spool_busy) or the next start.
  */
 static int
 unspool(struct timelog_rec *buf, size_t cap, const struct timelog_lim *lim)
 {
-	size_t k, max = cap - 1 < REPLAY_MAX ? cap - 1 : REPLAY_MAX;
+	size_t k, rows, max = cap - 1 < REPLAY_MAX ? cap - 1 : REPLAY_MAX;
 	int last;
 
-	k = read_rows(buf, max, (uint64_t)lim->wal_max / 8, &last);
-	sp.unspooled += k;
+	k = rows = read_rows(buf, max, (uint64_t)lim->wal_max / 8, &last);
 	if (last && sp.said)
 		timelog_event_rec(&buf[k++], "spool_end", "%llu rows, held "
-		    "%.1f s", sp.unspooled, (double)(sp.unheld_us -
+		    "%.1f s", sp.unspooled + rows, (double)(sp.unheld_us -
 		    sp.first_us) / 1e6);
-	timelog_commit(buf, k, lim);
+	if (timelog_commit(buf, k, lim) == -1) {
+		sp.next = sp.head;
+		sp.stuck = 1;
+		return -1;
+	}
+	sp.stuck = 0;
+	sp.unspooled += rows;
 	forget_rows();
 	if (!last)
 		return 0;
@@ -744,7 +763,8 @@ spool_held(void)
 int
 spool_busy(long long wal_max)
 {
-	return sp.spooling && !sp.held && ckpt_wal_bytes() < wal_max / 2;
+	return sp.spooling && !sp.held && !sp.stuck &&
+	    ckpt_wal_bytes() < wal_max / 2;
 }
 
 void
@@ -789,6 +809,8 @@ void
 spool_finish(struct sqlite3 *db, struct timelog_rec *buf, size_t cap,
     const struct timelog_lim *lim)
 {
+	int c = 0;
+
 	while (db != NULL) {
 		if (sp.held || ckpt_wal_bytes() >= lim->wal_max) {
 			if (ckpt_truncate(db) == -1)
@@ -797,10 +819,12 @@ spool_finish(struct sqlite3 *db, struct timelog_rec *buf, size_t cap,
 				sp.unheld_us = clk_now_us();
 			sp.held = 0;
 		}
-		if (unspool(buf, cap, lim))
+		if ((c = unspool(buf, cap, lim)) == 1)
 			return;
+		if (c == -1)
+			break;
 	}
 	log_warn(NULL, "timelog: %llu rows stay in %s for the next start: %s",
 	    spool_rows(), sp.path, db == NULL ? "the database is not open" :
-	    "a reader holds the WAL");
+	    c == -1 ? "they could not be written" : "a reader holds the WAL");
 }
