@@ -71,6 +71,7 @@ static struct {
 	pthread_t	 thread;
 	int		 running, stop, wake;
 	int		 held;		/* the writer commits nothing */
+	unsigned	 holds;		/* holds begun: whose clear it is */
 	int		 clear;		/* held: 1 emptied, -1 a reader kept */
 	unsigned	 gen;		/* of the writer's file: a new one */
 	dev_t		 dev;
@@ -169,7 +170,7 @@ checkpointer(void *arg)
 {
 	sqlite3 *db = NULL;
 	struct timespec ts;
-	unsigned gen = 0;
+	unsigned gen = 0, holds;
 	int held, rc, nlog, failing = 0, reopen;
 	dev_t dev = 0;
 	ino_t ino = 0;
@@ -188,6 +189,7 @@ checkpointer(void *arg)
 			break;
 		ck.wake = 0;
 		held = ck.held;
+		holds = ck.holds;
 		if ((reopen = gen != ck.gen || db == NULL)) {
 			gen = ck.gen;
 			dev = ck.dev;
@@ -213,7 +215,9 @@ checkpointer(void *arg)
 			failing = 0;
 
 		pthread_mutex_lock(&ck.lock);
-		if (held && ck.held && gen == ck.gen && db != NULL)
+		/* Not a hold's that ended and began again meanwhile. */
+		if (held && ck.held && holds == ck.holds && gen == ck.gen &&
+		    db != NULL)
 			ck.clear = rc == SQLITE_OK && nlog == 0 ? 1 : -1;
 	}
 	pthread_mutex_unlock(&ck.lock);
@@ -313,6 +317,7 @@ ckpt_hold(int on)
 {
 	pthread_mutex_lock(&ck.lock);
 	ck.held = on;
+	ck.holds += on;
 	ck.clear = 0;
 	ck.wake = on;
 	pthread_cond_signal(&ck.cond);
