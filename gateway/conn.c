@@ -26,8 +26,12 @@
  * read that finds the buffer empty waits for the client's next bytes.
  * Without the socket, each read blocks as civetweb's do.
  *
- * One more of civetweb's ways is worked around here: its master thread
- * notices a stop only between 2 s polls (conn_stop wakes it).
+ * Two more of civetweb's ways are worked around here: its master thread
+ * notices a stop only between 2 s polls (conn_stop wakes it), and its
+ * threads format the dates of their answers (Date, Last-Modified) with
+ * gmtime(3), whose result is one static struct that every thread
+ * writes: cgigate's own gmtime, which the dynamic linker finds before
+ * the C library's, gives each thread a struct of its own.
  *
  * All of this leans on civetweb 1.15's behaviour; it is the one file
  * besides http.c that includes its header.
@@ -37,6 +41,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -280,4 +285,18 @@ conn_stop(struct mg_context *ctx, int port)
 	atomic_store(&w.done, 1);
 	if (woken)
 		pthread_join(t, NULL);
+}
+
+/*
+ * For civetweb's threads: two of them formatting a date at once wrote
+ * the C library's one struct together (ThreadSanitizer saw it with
+ * static files served on two threads), and a Date header could get
+ * another answer's time.
+ */
+struct tm *
+gmtime(const time_t *t)
+{
+	static _Thread_local struct tm tm;
+
+	return gmtime_r(t, &tm);
 }
