@@ -551,7 +551,8 @@ door_start(const struct config *c, int target)
 	door.target = target;
 	door.threads = c->threads;
 	door.npeers = c->threads;
-	door.nended = DOOR_ENDED * c->threads;
+	door.nended = DOOR_ENDED * c->threads > DOOR_ENDED_MIN ?
+	    DOOR_ENDED * c->threads : DOOR_ENDED_MIN;
 	if ((door.peers = calloc((size_t)door.npeers,
 	    sizeof(*door.peers))) == NULL ||
 	    (door.ended = calloc((size_t)door.nended,

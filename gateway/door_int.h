@@ -33,7 +33,8 @@
 #define DOOR_SPARE	64		/* response buffers kept for reuse */
 #define DOOR_PARK_US	1000000LL	/* an idle client keeps its thread */
 #define DOOR_FIELDS	64		/* civetweb's MG_MAX_HEADERS */
-#define DOOR_ENDED	4		/* figures kept per thread */
+#define DOOR_ENDED	4		/* figures kept per thread, */
+#define DOOR_ENDED_MIN	1024		/* and at least this many */
 
 enum dstate {
 	D_HEAD,		/* reading a request head; idle while inlen is 0 */

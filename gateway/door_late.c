@@ -19,7 +19,9 @@
  * the next exchange on a connection begins only after civetweb has ended
  * the one before, so a slot holds at most one set of figures and one
  * waiting row.  The figures of ended exchanges are kept by number, in a
- * ring of DOOR_ENDED per thread (door.ended), not in the slot: the door
+ * ring of DOOR_ENDED per thread and at least DOOR_ENDED_MIN (door.ended),
+ * not in the slot: with few threads, one of them may be kept from its
+ * end_request while the others serve many short exchanges.  The door
  * may close a connection and lend its slot to a request that waited, and
  * end that one's exchange too, before civetweb's thread has come to the
  * first.  A number found neither there nor waiting means the figures are
