@@ -65,6 +65,9 @@ survivors() {
 # Start the gateway with a handler and a wrapped worker running; sets
 # PIDS to every process below cgigate.
 run_both() {	# tag
+	# Workers an earlier run started since its look leave their files:
+	# "wrapper.877" would sort after this run's "wrapper.1006".
+	rm -f "$W"/wrapper.*
 	start_gateway --config "$W/cgigate.conf"
 	curl -s -m 700 -o /dev/null "$URL/linger?$1" &
 	track $!
