@@ -161,22 +161,7 @@ EOF
 
 # php-fpm, six children (three nodes, max_connections = 2 each): sets
 # FPM_PID.  Its children, for a kill or a stop, are found by their parent.
-start_fpm_host() {
-	cat >"$W/fpm.conf" <<EOF
-[global]
-error_log = $W/fpm.log
-daemonize = no
-[www]
-listen = $FPM_ADDR:$FPM_PORT
-listen.backlog = 511
-pm = static
-pm.max_children = 6
-EOF
-	"$FPM" -n -y "$W/fpm.conf" -R >"$W/fpm.out" 2>&1 &
-	FPM_PID=$!
-	track "$FPM_PID"
-	retry 100 tcp_open "$FPM_ADDR" "$FPM_PORT"
-}
+start_fpm_host() { start_fpm "$FPM_PORT" "$FPM_ADDR" 6; }
 fpm_pids() { echo "$FPM_PID $(ps -o pid= --ppid "$FPM_PID" | tr '\n' ' ')"; }
 
 start_lib_host() {

@@ -184,9 +184,10 @@ free_port() {
 	done
 }
 
-wait_port() {
+wait_port() {	# port [addr]
 	i=0
-	until curl -s -m 1 -o /dev/null "http://127.0.0.1:$1/" 2>/dev/null ||
+	until curl -s -m 1 -o /dev/null "http://${2:-127.0.0.1}:$1/" \
+	    2>/dev/null ||
 	    [ $? -ne 7 ]; do
 		i=$((i + 1))
 		[ $i -lt 100 ] || return 1
@@ -197,23 +198,25 @@ wait_port() {
 # Debian's php-fpm, when installed (a real remote FastCGI backend).
 FPM=$(ls /usr/sbin/php-fpm* 2>/dev/null | head -n 1)
 
-# Start php-fpm (two children) on 127.0.0.1:PORT, tracked: sets FPM_PID,
-# fails when it does not listen.  Again with the same port restarts it.
-start_fpm() {	# port
+# Start php-fpm (two children, or N) on 127.0.0.1:PORT (or ADDR:PORT),
+# tracked: sets FPM_PID, fails when it does not listen.  Again with the
+# same port restarts it.
+start_fpm() {	# port [addr [children]]
 	cat >"$W/fpm.conf" <<EOF
 [global]
 error_log = $W/fpm.log
 daemonize = no
 [www]
-listen = 127.0.0.1:$1
+listen = ${2:-127.0.0.1}:$1
+listen.backlog = 511
 pm = static
-pm.max_children = 2
+pm.max_children = ${3:-2}
 EOF
 	"$FPM" -n -y "$W/fpm.conf" -R >"$W/fpm.out" 2>&1 &
 	FPM_PID=$!
 	track "$FPM_PID"
 	# A loaded machine starts php-fpm slowly: up to 10 s.
-	wait_port "$1" || wait_port "$1" && return
+	wait_port "$1" "$2" || wait_port "$1" "$2" && return
 	sed 's/^/# php-fpm: /' "$W/fpm.out" "$W/fpm.log" 2>/dev/null
 	return 1
 }
