@@ -52,13 +52,15 @@ struct timelog_col {
 };
 extern const struct timelog_col timelog_sql_added[];
 /*
- * Retention's deletes, formats for snprintf: the age ones take the
- * cutoff (%.6f, seconds since the epoch) then the step (%d), the count
- * one the rows to keep (%lld) then the step (%d).
+ * Retention's deletes, formats for snprintf: the age one of requests
+ * takes the cutoff's second (%lld, since the epoch) then the step (%d),
+ * that of events the cutoff (%.6f) then the step, the count one the rows
+ * to keep (%lld) then the step, that of request_seconds the step.
  */
 extern const char *const timelog_sql_retain_requests_age;
 extern const char *const timelog_sql_retain_events_age;
 extern const char *const timelog_sql_retain_requests_rows;
+extern const char *const timelog_sql_retain_seconds;
 /*
  * The dashboard's JSON, and one route's: the window in seconds bound to
  * ?1, the width of a bucket in seconds to ?2, the route's name to ?3.

@@ -55,12 +55,31 @@ const char *const timelog_sql_schema =
 	" query TEXT,"
 	" user_agent TEXT,"
 	" referer TEXT);"
-	"CREATE INDEX IF NOT EXISTS requests_ts ON requests(ts);"
 	/*
-	 * No (route, ts) index: it made a good part of the writer's cost
-	 * per row, and route_stats scans every row anyway.  Dropped from
-	 * databases that an earlier version created.
+	 * No index on ts: it was a fifth of the writer's cost per row.  A
+	 * row's ts (when its request began) is never later than when it
+	 * was written, and ids grow in the order rows are written, so
+	 * request_seconds, a row per second in which rows were written
+	 * with the first id written in it, bounds a time window by ids:
+	 * every row with ts >= T has an id at or past the first_id of the
+	 * first second at or after T (the writer's mark()).  A database
+	 * without that table, or whose table an admin emptied, gets one
+	 * second that covers every row it has: the latest ts and the least
+	 * id.
 	 */
+	"CREATE TABLE IF NOT EXISTS request_seconds ("
+	" sec INTEGER PRIMARY KEY,"
+	" first_id INTEGER NOT NULL);"
+	"INSERT INTO request_seconds (sec, first_id) "
+	" SELECT CAST(max(ts) AS INTEGER), min(id) FROM requests"
+	" WHERE NOT EXISTS (SELECT 1 FROM request_seconds)"
+	" HAVING count(*) > 0;"
+	/*
+	 * An earlier version's indexes go: requests_ts, for the above, and
+	 * requests_route (route, ts), which cost the writer as much and
+	 * which route_stats did not need.
+	 */
+	"DROP INDEX IF EXISTS requests_ts;"
 	"DROP INDEX IF EXISTS requests_route;"
 	"CREATE TABLE IF NOT EXISTS events ("
 	" id INTEGER PRIMARY KEY,"
@@ -87,11 +106,23 @@ const struct timelog_col timelog_sql_added[] = {
 };
 
 /*
+ * The rows whose ts is t or later, t an expression in seconds: a range
+ * of row ids, from the first_id of the first second in request_seconds
+ * at or past t, filtered by ts.  What an hour holds is read, not the
+ * table (route_stats over all of a table of 10,000,000 rows took 113-144
+ * s; tests/bench/views.sh).
+ */
+#define SINCE(t) \
+	"id >= (SELECT first_id FROM request_seconds " \
+	"WHERE sec >= CAST(" t " AS INTEGER) ORDER BY sec LIMIT 1) " \
+	"AND ts >= " t
+#define LAST_HOUR SINCE("unixepoch() - 3600")
+
+/*
  * Views for the questions an admin asks (cgigate-timings(7)); replaced at
- * every start so that they follow the schema.  Each covers the last
- * hour, whose rows the ts index finds: a view costs what that hour
- * holds, not what the table does (route_stats took 113-144 s over all of a
- * table of 10,000,000 rows; tests/bench/views.sh).
+ * every start so that they follow the schema.  last_hour and last_day
+ * are the rows of those windows, found as above; the other views cover
+ * the last hour.
  *
  * route_stats and startup_cost count every row of their hour in one
  * group of route and mode, a NULL route included (static files, mode
@@ -99,13 +130,16 @@ const struct timelog_col timelog_sql_added[] = {
  * NULL route are matched with IS, never with = or USING.  Percentiles
  * are nearest rank: the value at rank ceil(n * p / 100).
  */
-#define LAST_HOUR "ts >= unixepoch() - 3600"
-
 const char *const timelog_sql_views =
 	"DROP VIEW IF EXISTS route_stats; "
 	"DROP VIEW IF EXISTS slowest_recent; "
 	"DROP VIEW IF EXISTS recent_errors; "
 	"DROP VIEW IF EXISTS startup_cost; "
+	"DROP VIEW IF EXISTS last_hour; "
+	"DROP VIEW IF EXISTS last_day; "
+	"CREATE VIEW last_hour AS SELECT * FROM requests WHERE " LAST_HOUR "; "
+	"CREATE VIEW last_day AS SELECT * FROM requests WHERE "
+	SINCE("unixepoch() - 86400") "; "
 	"CREATE VIEW route_stats AS "
 	"WITH h AS (SELECT route, mode, status, total_us, ttfb_us "
 	"  FROM requests WHERE " LAST_HOUR "), "
@@ -160,15 +194,20 @@ const char *const timelog_sql_views =
  * Retention's deletes, formats that retain() in timelog.c fills in: the
  * oldest rows past the age kept, in either table, and the requests past
  * the count kept, at most a step's worth each time.  Each is a range of
- * an index, however many rows the table holds: the age one of requests
- * goes by requests_ts (ordered by id, it scanned the whole table when
- * no row was old enough), the count one by the row id.  events has no
- * index on ts and few rows.
+ * row ids, however many rows the table holds.  The age one of requests
+ * deletes the rows written before the first second at or past the
+ * cutoff (their ts is older still; request_seconds above), or all of
+ * them when nothing was written since; the count one knows the rows
+ * from max(id) - min(id) + 1, without a scan, as ids only grow.  events
+ * has no index on ts and few rows.  request_seconds keeps its last
+ * second at or before the table's first id, and none before: a bounded
+ * look at its oldest seconds.
  */
 const char *const timelog_sql_retain_requests_age =
-	"DELETE FROM requests WHERE id IN "
-	"(SELECT id FROM requests WHERE ts < %.6f ORDER BY ts "
-	"LIMIT %d)";
+	"DELETE FROM requests WHERE id < min(coalesce("
+	"(SELECT first_id FROM request_seconds WHERE sec >= %lld "
+	"ORDER BY sec LIMIT 1), (SELECT max(id) FROM requests) + 1), "
+	"(SELECT min(id) FROM requests) + %d)";
 const char *const timelog_sql_retain_events_age =
 	"DELETE FROM events WHERE id IN "
 	"(SELECT id FROM events WHERE ts < %.6f ORDER BY id "
@@ -177,6 +216,10 @@ const char *const timelog_sql_retain_requests_rows =
 	"DELETE FROM requests WHERE id < "
 	"min((SELECT max(id) FROM requests) - %lld + 1, "
 	"(SELECT min(id) FROM requests) + %d)";
+const char *const timelog_sql_retain_seconds =
+	"DELETE FROM request_seconds WHERE sec < (SELECT max(sec) FROM "
+	"(SELECT sec, first_id FROM request_seconds ORDER BY sec LIMIT %d) "
+	"WHERE first_id <= (SELECT min(id) FROM requests))";
 
 /*
  * The dashboard's buckets, shared by its two queries: ?1 is the window
@@ -235,7 +278,7 @@ const char *const timelog_sql_retain_requests_rows =
  */
 const char *const timelog_sql_dashboard =
 	"WITH RECURSIVE " BUCKETS ", "
-	"w AS (SELECT * FROM requests WHERE ts >= (SELECT first FROM k)), "
+	"w AS (SELECT * FROM requests WHERE " SINCE("(SELECT first FROM k)") "), "
 	"h AS (SELECT * FROM w WHERE route IS NOT NULL AND mode != 'admin'), "
 	BUCKET_STATS ", "
 	"rr AS (SELECT route, mode, status, total_us, ts, "
@@ -283,7 +326,7 @@ const char *const timelog_sql_dashboard =
  */
 const char *const timelog_sql_route =
 	"WITH RECURSIVE " BUCKETS ", "
-	"h AS (SELECT * FROM requests WHERE ts >= (SELECT first FROM k) "
+	"h AS (SELECT * FROM requests WHERE " SINCE("(SELECT first FROM k)")
 	"    AND route = ?3), "
 	BUCKET_STATS ", "
 	"a AS (SELECT total_us, ROW_NUMBER() OVER (ORDER BY total_us) AS r, "

@@ -9,7 +9,8 @@
 #
 # The database is made by the real cgigate (so it has the schema and the
 # views of this build), then filled with rows by one recursive INSERT:
-# ts rising over the last three days, as a gateway writes them; 18
+# ts rising over the last three days, as a gateway writes them (and
+# request_seconds, the first id of each second, as it notes them); 18
 # routes (14 CGI, 4 FastCGI) with 80% of the rows, static files 15%
 # (route NULL, no ttfb_us), the admin endpoints 3%, mode http 2% (no
 # ttfb_us either); 2% status 500, 5% 404; total_us spread over 0.5 to
@@ -89,6 +90,9 @@ SELECT unixepoch() - 259200 + i * 259200.0 / $ROWS, 'r' || i,
     '10.0.' || (v % 50) || '.' || (i % 200), 'example.org',
     'agent/' || (v % 30)
 FROM r;
+-- What the writer notes as it goes: the first id of each second.
+INSERT OR IGNORE INTO request_seconds (sec, first_id)
+SELECT CAST(ts AS INTEGER), min(id) FROM requests GROUP BY 1;
 EOF
 	echo "filled $DB to $ROWS rows in $(since "$t0") s"
 fi
