@@ -5,7 +5,8 @@
  * written before the first second at or past its cutoff, or all of them
  * when none is, and request_seconds keeps the one second that covers the
  * first row left; a database with rows and no request_seconds gets one
- * second that covers them all.
+ * second that covers them all, and one with both is opened without a
+ * scan of either.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -184,6 +185,35 @@ retain_seconds(void **state)
 	assert_int_equal(num("SELECT min(sec) FROM request_seconds"), 1015);
 }
 
+/*
+ * Open of a database that has rows and request_seconds (the schema run
+ * again, as at every start): no statement steps through a table.
+ */
+static void
+reopen_scans_nothing(void **state)
+{
+	const char *sql = timelog_sql_schema, *tail;
+	sqlite3_stmt *st;
+	int scans = 0;
+
+	(void)state;
+	fill();
+	while (*sql != '\0') {
+		assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, &tail),
+		    SQLITE_OK);
+		if (st != NULL) {
+			while (sqlite3_step(st) == SQLITE_ROW)
+				;
+			scans += sqlite3_stmt_status(st,
+			    SQLITE_STMTSTATUS_FULLSCAN_STEP, 0);
+			sqlite3_finalize(st);
+		}
+		sql = tail;
+	}
+	assert_int_equal(scans, 0);
+	assert_int_equal(num("SELECT count(*) FROM request_seconds"), 6);
+}
+
 static void
 seeded(void **state)
 {
@@ -212,6 +242,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(plans_by_id, setup, teardown),
 		cmocka_unit_test_setup_teardown(retain_age, setup, teardown),
 		cmocka_unit_test_setup_teardown(retain_seconds, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(reopen_scans_nothing, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(seeded, setup, teardown),
 	};
