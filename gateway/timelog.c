@@ -88,7 +88,7 @@ static struct {
 	unsigned long long lost;	/* by failed writes; under lock */
 	sqlite3		*db;		/* NULL while it cannot be opened */
 	sqlite3_stmt	*ins_req[NRUNS], *ins_ev;	/* run_rows[i] rows */
-	sqlite3_stmt	*ins_sec;	/* a second of request_seconds */
+	sqlite3_stmt	*ins_sec, *has_sec;	/* of request_seconds */
 	long long	 mark_sec, mark_id;	/* its latest, or 0 */
 	struct timelog_lim lim;		/* SIGHUP sets it */
 	char		*path;
@@ -210,11 +210,13 @@ step(sqlite3_stmt *s)
  * yield; yielding every 8 rows cost more than it gained.
  */
 static int
-write_recs(const struct timelog_rec *r, size_t n, long long *first)
+write_recs(const struct timelog_rec *r, size_t n, long long *first,
+    double *maxts)
 {
 	size_t i = 0, j, k, s, written = 0;
 
 	*first = 0;
+	*maxts = 0;
 
 	while (i < n) {
 		if (r[i].kind == REC_EVENT) {
@@ -233,9 +235,12 @@ write_recs(const struct timelog_rec *r, size_t n, long long *first)
 			;
 		for (s = 0; run_rows[s] > k; s++)	/* k >= 1 */
 			;
-		for (j = 0; j < run_rows[s]; j++)
+		for (j = 0; j < run_rows[s]; j++) {
 			bind_req(tl.ins_req[s], 1 + (int)j * REQ_COLS,
 			    &r[i + j].u.t);
+			if (r[i + j].u.t.ts > *maxts)
+				*maxts = r[i + j].u.t.ts;
+		}
 		if (step(tl.ins_req[s]) == -1)
 			return -1;
 		/* A statement's rows take ids one after the other. */
@@ -353,7 +358,9 @@ prepare_inserts(void)
 	    " kind, pid, detail) VALUES (?,?,?,?)", -1, &tl.ins_ev, NULL) !=
 	    SQLITE_OK || sqlite3_prepare_v2(tl.db, "INSERT OR IGNORE INTO"
 	    " request_seconds (sec, first_id) VALUES (?,?)", -1, &tl.ins_sec,
-	    NULL) != SQLITE_OK)
+	    NULL) != SQLITE_OK || sqlite3_prepare_v2(tl.db, "SELECT 1 FROM"
+	    " request_seconds WHERE sec = ?", -1, &tl.has_sec, NULL) !=
+	    SQLITE_OK)
 		return -1;
 	return 0;
 }
@@ -371,6 +378,8 @@ finalize_inserts(void)
 	tl.ins_ev = NULL;
 	sqlite3_finalize(tl.ins_sec);
 	tl.ins_sec = NULL;
+	sqlite3_finalize(tl.has_sec);
+	tl.has_sec = NULL;
 }
 
 /* The directory make_parent created, or "". */
@@ -580,25 +589,53 @@ exec_fmt(const char *what, const char *fmt, ...)
 	return 0;
 }
 
+/* Whether request_seconds still has second sec. */
+static int
+has_sec(long long sec)
+{
+	int rc;
+
+	sqlite3_bind_int64(tl.has_sec, 1, sec);
+	rc = sqlite3_step(tl.has_sec);
+	sqlite3_reset(tl.has_sec);
+	return rc == SQLITE_ROW;
+}
+
 /*
- * Note in request_seconds that rows from id first on were written in
- * this second, unless a second as late is there already: the clock was
- * set back, and that second's first_id, lower, covers these rows too.
- * So its seconds and their ids rise together, and the first second at
- * or past a time has the least id written since.  An id lower than the
- * latest second's means the table was emptied and SQLite gave the ids
- * again from 1: the seconds past it go first.  -1 when that failed.
+ * Note in request_seconds that rows from id first on, begun by maxts,
+ * were written in this second (or in that of maxts, if the clock was set
+ * back since they began), unless a second as late is there already: the
+ * clock was set back, and that second's first_id, lower, covers these
+ * rows too.  So its seconds and their ids rise together, and the first
+ * second at or past a time has the least id written since.
+ *
+ * Two edits from outside are mended.  An id lower than the latest
+ * second's means the table was emptied and SQLite gave the ids again
+ * from 1: the seconds past it go.  The latest second gone means
+ * request_seconds was edited: one second from the table's first id on
+ * covers every row, as at a start.  -1 when a statement failed.
  */
 static int
-mark(long long first)
+mark(long long first, double maxts)
 {
 	long long sec = (long long)clk_wall();
 
+	if ((long long)maxts > sec)
+		sec = (long long)maxts;
 	if (first < tl.mark_id) {
 		if (exec_fmt("request_seconds", "DELETE FROM request_seconds "
 		    "WHERE first_id > %lld", first) == -1)
 			return -1;
 		load_mark();
+	} else if (tl.mark_sec > 0 && !has_sec(tl.mark_sec)) {
+		if (sec < tl.mark_sec)
+			sec = tl.mark_sec;
+		if (exec_fmt("request_seconds", "INSERT OR REPLACE INTO "
+		    "request_seconds SELECT %lld, min(id) FROM requests",
+		    sec) == -1)
+			return -1;
+		load_mark();
+		return 0;
 	}
 	if (sec <= tl.mark_sec)
 		return 0;
@@ -620,9 +657,11 @@ mark(long long first)
 static int
 retain(int64_t max_age_us, long long max_rows, int step)
 {
+	double cutoff = clk_wall() - (double)max_age_us / 1e6;
+
 	if (max_age_us > 0 && exec_fmt("retention",
-	    timelog_sql_retain_requests_age, (long long)(clk_wall() -
-	    (double)max_age_us / 1e6), step) == -1)
+	    timelog_sql_retain_requests_age, (long long)cutoff, step,
+	    cutoff) == -1)
 		return -1;
 	if (max_rows > 0 && exec_fmt("retention",
 	    timelog_sql_retain_requests_rows, max_rows, step) == -1)
@@ -657,6 +696,7 @@ write_batch(const struct timelog_rec *batch, size_t n,
 {
 	struct timelog_rec ev;
 	long long first, none;
+	double maxts, nots;
 	int step;
 
 	if (tl.db == NULL)
@@ -666,18 +706,18 @@ write_batch(const struct timelog_rec *batch, size_t n,
 		    sqlite3_errmsg(tl.db));
 		return -1;
 	}
-	if (write_recs(batch, n, &first) == -1 ||
-	    (first > 0 && mark(first) == -1))
+	if (write_recs(batch, n, &first, &maxts) == -1 ||
+	    (first > 0 && mark(first, maxts) == -1))
 		goto fail;
 	if (dropped > 0) {
 		timelog_event_rec(&ev, "dropped", "%llu", dropped);
-		if (write_recs(&ev, 1, &none) == -1)
+		if (write_recs(&ev, 1, &none, &nots) == -1)
 			goto fail;
 	}
 	if (tl.lost_pending > 0) {
 		timelog_event_rec(&ev, "lost", "%llu rows: %s",
 		    tl.lost_pending, tl.why);
-		if (write_recs(&ev, 1, &none) == -1)
+		if (write_recs(&ev, 1, &none, &nots) == -1)
 			goto fail;
 	}
 	step = n > INT_MAX - RETAIN_STEP ? INT_MAX : (int)n + RETAIN_STEP;

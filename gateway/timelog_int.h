@@ -53,9 +53,10 @@ struct timelog_col {
 extern const struct timelog_col timelog_sql_added[];
 /*
  * Retention's deletes, formats for snprintf: the age one of requests
- * takes the cutoff's second (%lld, since the epoch) then the step (%d),
- * that of events the cutoff (%.6f) then the step, the count one the rows
- * to keep (%lld) then the step, that of request_seconds the step.
+ * takes the second the cutoff is in (%lld, since the epoch), the step
+ * (%d) and the cutoff (%.6f), that of events the cutoff then the step,
+ * the count one the rows to keep (%lld) then the step, that of
+ * request_seconds the step.
  */
 extern const char *const timelog_sql_retain_requests_age;
 extern const char *const timelog_sql_retain_events_age;

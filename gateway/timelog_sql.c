@@ -62,8 +62,9 @@ const char *const timelog_sql_schema =
 	 * request_seconds, a row per second in which rows were written
 	 * with the first id written in it, bounds a time window by ids:
 	 * every row with ts >= T has an id at or past the first_id of the
-	 * first second at or after T (the writer's mark()).  A database
-	 * without that table, or whose table an admin emptied, gets one
+	 * first second at or after the one T is in (the writer's mark()).
+	 * A database without that table, or whose table an admin emptied,
+	 * or that an earlier version wrote to (it has requests_ts), gets one
 	 * second that covers every row it has: the latest ts and the least
 	 * id.  Its conditions come first, so that max(ts), a scan without
 	 * the index, runs only then: not at every start.
@@ -71,10 +72,12 @@ const char *const timelog_sql_schema =
 	"CREATE TABLE IF NOT EXISTS request_seconds ("
 	" sec INTEGER PRIMARY KEY,"
 	" first_id INTEGER NOT NULL);"
-	"INSERT INTO request_seconds (sec, first_id) "
+	"INSERT OR REPLACE INTO request_seconds (sec, first_id) "
 	" SELECT (SELECT CAST(max(ts) AS INTEGER) FROM requests),"
 	" (SELECT min(id) FROM requests)"
-	" WHERE NOT EXISTS (SELECT 1 FROM request_seconds)"
+	" WHERE (NOT EXISTS (SELECT 1 FROM request_seconds)"
+	" OR EXISTS (SELECT 1 FROM pragma_index_list('requests')"
+	" WHERE name = 'requests_ts'))"
 	" AND EXISTS (SELECT 1 FROM requests);"
 	/*
 	 * An earlier version's indexes go: requests_ts, for the above, and
@@ -197,19 +200,21 @@ const char *const timelog_sql_views =
  * oldest rows past the age kept, in either table, and the requests past
  * the count kept, at most a step's worth each time.  Each is a range of
  * row ids, however many rows the table holds.  The age one of requests
- * deletes the rows written before the first second at or past the
- * cutoff (their ts is older still; request_seconds above), or all of
- * them when nothing was written since; the count one knows the rows
+ * reads the rows written up to the end of the second the cutoff is in
+ * (those before the first second after it, or all when nothing was
+ * written since; request_seconds above) and deletes those older than
+ * the cutoff: a row written in a later second, a long request's, goes
+ * once that second is past the cutoff.  The count one knows the rows
  * from max(id) - min(id) + 1, without a scan, as ids only grow.  events
  * has no index on ts and few rows.  request_seconds keeps its last
- * second at or before the table's first id, and none before: a bounded
- * look at its oldest seconds.
+ * second at or before the table's first id, and none before (a bounded
+ * look at its oldest seconds), and none at all once the table is empty.
  */
 const char *const timelog_sql_retain_requests_age =
 	"DELETE FROM requests WHERE id < min(coalesce("
-	"(SELECT first_id FROM request_seconds WHERE sec >= %lld "
+	"(SELECT first_id FROM request_seconds WHERE sec > %lld "
 	"ORDER BY sec LIMIT 1), (SELECT max(id) FROM requests) + 1), "
-	"(SELECT min(id) FROM requests) + %d)";
+	"(SELECT min(id) FROM requests) + %d) AND ts < %.6f";
 const char *const timelog_sql_retain_events_age =
 	"DELETE FROM events WHERE id IN "
 	"(SELECT id FROM events WHERE ts < %.6f ORDER BY id "
@@ -219,9 +224,11 @@ const char *const timelog_sql_retain_requests_rows =
 	"min((SELECT max(id) FROM requests) - %lld + 1, "
 	"(SELECT min(id) FROM requests) + %d)";
 const char *const timelog_sql_retain_seconds =
-	"DELETE FROM request_seconds WHERE sec < (SELECT max(sec) FROM "
-	"(SELECT sec, first_id FROM request_seconds ORDER BY sec LIMIT %d) "
-	"WHERE first_id <= (SELECT min(id) FROM requests))";
+	"DELETE FROM request_seconds WHERE sec < coalesce((SELECT max(sec) "
+	"FROM (SELECT sec, first_id FROM request_seconds ORDER BY sec "
+	"LIMIT %d) WHERE first_id <= (SELECT min(id) FROM requests)), "
+	"CASE WHEN NOT EXISTS (SELECT 1 FROM requests) "
+	"THEN 9223372036854775807 END)";
 
 /*
  * The dashboard's buckets, shared by its two queries: ?1 is the window

@@ -166,6 +166,16 @@ raw_head() {	# path
 
 sql() { sqlite3 -cmd '.timeout 5000' "$W/timings.db" "$1"; }
 
+# The requests table as cgigate's first version made it: none of the
+# columns added since, and no index; for a database an older cgigate left.
+FIRST_REQUESTS="CREATE TABLE requests (id INTEGER PRIMARY KEY,
+    ts REAL NOT NULL, request_id TEXT, route TEXT, mode TEXT NOT NULL,
+    method TEXT, path TEXT, status INTEGER, bytes_in INTEGER,
+    bytes_out INTEGER, queue_us INTEGER, spawn_us INTEGER, ttfb_us INTEGER,
+    total_us INTEGER, pid INTEGER, exit_status INTEGER, signal INTEGER,
+    user_cpu_us INTEGER, sys_cpu_us INTEGER, max_rss_kb INTEGER,
+    error TEXT);"
+
 track() { TRACKED="$TRACKED $1"; }
 # Forget a process once it is reaped: by the end of a test its id may be
 # another's (pid_max can be as low as 32768, and every CGI request takes

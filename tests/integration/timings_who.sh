@@ -148,13 +148,7 @@ expect_eq "the gateway stopped cleanly" 0 "$GW_RC"
 # connect_us and worker_requests): given every column at start, its old
 # rows kept, new rows written whole.
 OLD="$W/old.db"
-sqlite3 "$OLD" "CREATE TABLE requests (id INTEGER PRIMARY KEY,
-    ts REAL NOT NULL, request_id TEXT, route TEXT, mode TEXT NOT NULL,
-    method TEXT, path TEXT, status INTEGER, bytes_in INTEGER,
-    bytes_out INTEGER, queue_us INTEGER, spawn_us INTEGER, ttfb_us INTEGER,
-    total_us INTEGER, pid INTEGER, exit_status INTEGER, signal INTEGER,
-    user_cpu_us INTEGER, sys_cpu_us INTEGER, max_rss_kb INTEGER,
-    error TEXT);
+sqlite3 "$OLD" "$FIRST_REQUESTS
     INSERT INTO requests (ts, mode, path, status)
     VALUES (unixepoch(), 'cgi', '/before', 200);"
 { server_conf | sed "s|^timings = .*|timings = $OLD|"; } >"$W/old.conf"

@@ -138,23 +138,37 @@ retain_age(void **state)
 	(void)state;
 	fill();
 	/*
-	 * Cutoff 1007: the rows written before 1010, its first second at or
-	 * past it, which began by 1004.5; not 12, begun at 1006.5 but
-	 * written in 1010.
+	 * Cutoff 1007: the rows written before 1010, the first second after
+	 * it, which began by 1004.5; not 12, begun at 1006.5 but written in
+	 * 1010, a second not yet past the cutoff.
 	 */
 	snprintf(sql, sizeof(sql), timelog_sql_retain_requests_age, 1007LL,
-	    100);
+	    100, 1007.0);
 	exec(sql);
 	assert_int_equal(num("SELECT min(id) FROM requests"), 11);
 	assert_int_equal(num("SELECT count(*) FROM requests"), 20);
-	/* At most a step's worth: from 11, below 13. */
-	snprintf(sql, sizeof(sql), timelog_sql_retain_requests_age, 1030LL,
-	    2);
+	/*
+	 * Cutoff 1010.6, within the second 1010: its rows older than the
+	 * cutoff go (11-15, begun by 1009.5), not only those of the seconds
+	 * before it.
+	 */
+	snprintf(sql, sizeof(sql), timelog_sql_retain_requests_age, 1010LL,
+	    100, 1010.6);
 	exec(sql);
-	assert_int_equal(num("SELECT min(id) FROM requests"), 13);
-	/* No second at or past the cutoff: nothing written since, all go. */
+	assert_int_equal(num("SELECT min(id) FROM requests"), 16);
+	/* Cutoff 1017.7, in a second with no row written: the next one's. */
+	snprintf(sql, sizeof(sql), timelog_sql_retain_requests_age, 1017LL,
+	    100, 1017.7);
+	exec(sql);
+	assert_int_equal(num("SELECT min(id) FROM requests"), 21);
+	/* At most a step's worth: from 21, below 23. */
 	snprintf(sql, sizeof(sql), timelog_sql_retain_requests_age, 1030LL,
-	    100);
+	    2, 1030.0);
+	exec(sql);
+	assert_int_equal(num("SELECT min(id) FROM requests"), 23);
+	/* No second after the cutoff's: nothing written since, all go. */
+	snprintf(sql, sizeof(sql), timelog_sql_retain_requests_age, 1030LL,
+	    100, 1030.0);
 	exec(sql);
 	assert_int_equal(num("SELECT count(*) FROM requests"), 0);
 }
@@ -162,7 +176,7 @@ retain_age(void **state)
 static void
 retain_seconds(void **state)
 {
-	char sql[256];
+	char sql[512];
 
 	(void)state;
 	fill();
@@ -183,6 +197,10 @@ retain_seconds(void **state)
 	snprintf(sql, sizeof(sql), timelog_sql_retain_seconds, 2000);
 	exec(sql);
 	assert_int_equal(num("SELECT min(sec) FROM request_seconds"), 1015);
+	/* The table emptied: every second goes. */
+	exec("DELETE FROM requests");
+	exec(sql);
+	assert_int_equal(num("SELECT count(*) FROM request_seconds"), 0);
 }
 
 /*
@@ -228,6 +246,17 @@ seeded(void **state)
 	/* Once: a second there is left as it is. */
 	exec(timelog_sql_schema);
 	assert_int_equal(num("SELECT count(*) FROM request_seconds"), 1);
+	/*
+	 * An earlier version wrote rows since the last second (its index
+	 * is back): one second covers them, though seconds are there.
+	 */
+	exec("INSERT INTO requests (id, ts, mode) VALUES (31, 1040.5, 'cgi')");
+	exec("CREATE INDEX requests_ts ON requests(ts)");
+	exec(timelog_sql_schema);
+	assert_int_equal(num("SELECT first_id FROM request_seconds "
+	    "WHERE sec = 1040"), 1);
+	assert_int_equal(num("SELECT count(*) FROM sqlite_master "
+	    "WHERE name = 'requests_ts'"), 0);
 	/* None for an empty table. */
 	exec("DELETE FROM requests");
 	exec("DELETE FROM request_seconds");
