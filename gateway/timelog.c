@@ -609,11 +609,12 @@ has_sec(long long sec)
  * rows too.  So its seconds and their ids rise together, and the first
  * second at or past a time has the least id written since.
  *
- * Two edits from outside are mended.  An id lower than the latest
- * second's means the table was emptied and SQLite gave the ids again
- * from 1: the seconds past it go.  The latest second gone means
- * request_seconds was edited: one second from the table's first id on
- * covers every row, as at a start.  -1 when a statement failed.
+ * Edits from outside are mended.  An id lower than the latest second's
+ * means the table was emptied and SQLite gave the ids again from 1: the
+ * seconds past it go.  The latest second gone means request_seconds was
+ * edited: it is put back as it was, or, when none is left, one second
+ * from the table's first id on covers every row, as at a start.  -1
+ * when a statement failed.
  */
 static int
 mark(long long first, double maxts)
@@ -628,14 +629,12 @@ mark(long long first, double maxts)
 			return -1;
 		load_mark();
 	} else if (tl.mark_sec > 0 && !has_sec(tl.mark_sec)) {
-		if (sec < tl.mark_sec)
-			sec = tl.mark_sec;
-		if (exec_fmt("request_seconds", "INSERT OR REPLACE INTO "
-		    "request_seconds SELECT %lld, min(id) FROM requests",
-		    sec) == -1)
+		if (exec_fmt("request_seconds", "INSERT INTO request_seconds "
+		    "SELECT %lld, CASE WHEN EXISTS (SELECT 1 FROM "
+		    "request_seconds) THEN %lld ELSE (SELECT min(id) FROM "
+		    "requests) END", tl.mark_sec, tl.mark_id) == -1)
 			return -1;
 		load_mark();
-		return 0;
 	}
 	if (sec <= tl.mark_sec)
 		return 0;
@@ -695,7 +694,7 @@ write_batch(const struct timelog_rec *batch, size_t n,
     unsigned long long dropped, const struct timelog_lim *lim)
 {
 	struct timelog_rec ev;
-	long long first, none;
+	long long first, none, msec = tl.mark_sec, mid = tl.mark_id;
 	double maxts, nots;
 	int step;
 
@@ -732,7 +731,8 @@ write_batch(const struct timelog_rec *batch, size_t n,
 	return 0;
 fail:
 	sqlite3_exec(tl.db, "ROLLBACK", NULL, NULL, NULL);
-	load_mark();	/* the one rolled back is not */
+	tl.mark_sec = msec;	/* as the database has it again */
+	tl.mark_id = mid;
 	return -1;
 }
 

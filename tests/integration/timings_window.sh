@@ -113,6 +113,22 @@ wait_sql 5 "select count(*) from requests"
 expect_eq "request_seconds emptied: last_hour has the rows before and after" \
     5 "$(sql "select count(*) from last_hour")"
 expect_eq "and every window is exact" 0 "$(misses)"
+# Its latest second deleted: put back as it was.
+sleep 1.1
+curl -s -o /dev/null "$URL/fast"
+wait_sql 6 "select count(*) from requests"
+retry 20 sql_is 1 "select count(*) > 1 from request_seconds"
+latest=$(sql "select sec || '|' || first_id from request_seconds
+    order by sec desc limit 1")
+sql "delete from request_seconds where sec = ${latest%%|*}"
+curl -s -o /dev/null "$URL/fast"
+wait_sql 7 "select count(*) from requests"
+retry 20 sql_is 1 "select count(*) from request_seconds
+    where sec = ${latest%%|*}"
+expect_eq "its latest second deleted: put back as it was" "$latest" \
+    "$(sql "select sec || '|' || first_id from request_seconds
+    where sec = ${latest%%|*}")"
+expect_eq "and every window is exact" 0 "$(misses)"
 stop_gateway
 
 # A database of an earlier version: an index on ts, no request_seconds.
