@@ -106,17 +106,27 @@ expect_ge "the rows lost are counted as dropped in status" 1 "$lost"
 expect_ge "and in the metrics" "$lost" "$(curl -s -m 5 "$URL/_gateway/metrics" |
     sed -n 's/^cgigate_timings_dropped_total //p')"
 expect_log "the log says rows are being lost" "timing rows are being lost"
-expect_eq "once" 1 "$(gw_log | grep -c "timing rows are being lost")"
+# Once per spell of trouble, not per batch that failed: a small batch can
+# commit on a full disk now and then (in a WAL started again from its
+# beginning, on blocks it already has), which ends one spell.
+n=$(gw_log | grep -c "timing rows are being lost")
+again=$(gw_log | grep -c "writing again")
+[ "$n" -le $((again + 1)) ] &&
+    ok "once per spell of trouble ($n, $again ended)" ||
+    not_ok "once per spell of trouble ($n, $again ended)"
 rm "$FULL/filler"
 curl -s -o /dev/null "$URL/a.txt?again"
 retry 50 sh -c "[ \"\$(sqlite3 -cmd '.timeout 5000' $FULL/timings.db \
     \"select count(*) from requests where query = 'again'\")\" = 1 ]"
 expect_eq "with room again, rows are written" 1 \
     "$(sqlf "select count(*) from requests where query = 'again'")"
-ev=$(sqlf "select detail from events where kind = 'lost'")
-expect_contains "and an events row says how many were lost" \
-    "$(dropped) rows: " "$ev"
+ev=$(sqlf "select group_concat(detail, ' / ') from events
+    where kind = 'lost'")
 echo "# $ev"
+expect_contains "and an events row says how many were lost" " rows: " "$ev"
+expect_eq "every one of them, as status counts them" "$(dropped)" \
+    "$(sqlf "select sum(cast(detail as integer)) from events
+    where kind = 'lost'")"
 expect_log "and the log that it writes again" "writing again"
 stop_gateway
 unmount_full
