@@ -40,12 +40,12 @@
  * ones.  The queue is taken at every pass all the same: a reader that
  * stays drops no row.
  *
- * This file is the queue, the writer and its INSERTs, retention's pacing,
- * the accounting of lost rows
- * and the dashboard's read-only connections and the width of its time
- * buckets.  The SQL text that admins and the dashboard see (the schema,
- * the views of cgigate-timings(7), the dashboard's queries, retention's
- * deletes) is in timelog_sql.c.
+ * This file is the queue, the writer and its INSERTs, request_seconds'
+ * notes, retention's pacing and the accounting of lost rows; the
+ * dashboard reads the file on connections of its own (timelog_read.c).
+ * The SQL text that admins and the dashboard see (the schema, the views
+ * of cgigate-timings(7), the dashboard's queries, retention's deletes)
+ * is in timelog_sql.c.
  */
 #include <errno.h>
 #include <limits.h>
@@ -72,7 +72,6 @@
 #define ROWS_PER_YIELD	64	/* rows between two sched_yield()s */
 #define RETAIN_STEP	2000	/* rows past a batch's own, per delete */
 #define RETAIN_US	(5 * 1000000ULL)	/* between events' trims */
-#define MAX_BUCKETS	120	/* in the dashboard's window */
 
 /* Rows per INSERT of a run of requests, largest first. */
 static const size_t run_rows[NRUNS] = { RUN_MAX, 8, 1 };
@@ -1025,77 +1024,8 @@ timelog_spooled(int total)
 	return total ? spool_total() : spool_rows();
 }
 
-/*
- * The width of the dashboard's buckets for a window: the narrowest of
- * these that cuts it into at most MAX_BUCKETS, so that a chart has
- * enough points to show a shape and few enough to draw, and a bucket
- * starts on a round time.
- */
-static int
-bucket_step(int window_s)
+const char *
+timelog_path(void)
 {
-	static const int steps[] = { 10, 20, 30, 60, 120, 300, 600, 900,
-	    1800, 3600, 7200, 14400, 28800, 86400 };
-	size_t i;
-
-	for (i = 0; i < sizeof(steps) / sizeof(steps[0]) - 1; i++)
-		if ((window_s + steps[i] - 1) / steps[i] <= MAX_BUCKETS)
-			break;
-	return steps[i];
-}
-
-/*
- * Run one of the dashboard's queries (timelog_sql.c says what is in
- * each) on its own read-only connection, so that readers never wait on
- * the writer, and write the JSON it builds to f.  name, when not NULL,
- * is bound to ?3.
- */
-static int
-dashboard_query(FILE *f, const char *sql, int window_s, const char *name)
-{
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
-	int rc = -1;
-
-	if (tl.path == NULL || sqlite3_open_v2(tl.path, &db,
-	    SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
-		goto done;
-	sqlite3_busy_timeout(db, 1000);
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-		log_err(NULL, "timelog_dashboard: %s", sqlite3_errmsg(db));
-		goto done;
-	}
-	sqlite3_bind_int(st, 1, window_s);
-	sqlite3_bind_int(st, 2, bucket_step(window_s));
-	if (name != NULL)
-		sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
-	/*
-	 * SQLite's JSON escapes quotes and controls but copies other bytes
-	 * as they are, and a route or an error in the table need not be
-	 * UTF-8: jsonq_utf8 mends that (no byte of an ill-formed sequence
-	 * is ASCII, so the JSON around it stays as it was).
-	 */
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		jsonq_utf8(f, (const char *)sqlite3_column_text(st, 0),
-		    (size_t)sqlite3_column_bytes(st, 0));
-		putc('\n', f);
-		rc = 0;
-	} else
-		log_err(NULL, "timelog_dashboard: %s", sqlite3_errmsg(db));
-done:
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return rc;
-}
-
-int
-timelog_dashboard(FILE *f, int window_s)
-{
-	return dashboard_query(f, timelog_sql_dashboard, window_s, NULL);
-}
-
-int
-timelog_route(FILE *f, const char *name, int window_s)
-{
-	return dashboard_query(f, timelog_sql_route, window_s, name);
+	return tl.path;
 }

@@ -4,7 +4,8 @@
  *
  * timelog_sql.c holds the SQL text of the timings database (its schema,
  * the views, the dashboard's query, retention's deletes), timelog.c the
- * queue and the writer thread that runs it, timelog_spool.c the
+ * queue and the writer thread that runs it, timelog_read.c the
+ * dashboard's connections that read it, timelog_spool.c the
  * checkpointer thread and the spool file that keep the WAL bounded while
  * a reader holds it, and spoolrec.c the record codec of the spool.  No
  * other module includes this: they see the timings only through
@@ -90,6 +91,11 @@ void	 timelog_lost(size_t n, const char *why);
 /* Make r an event of kind, now, its detail from fmt. */
 void	 timelog_event_rec(struct timelog_rec *r, const char *kind,
 	    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* timelog.c: for timelog_read.c, on any thread. */
+
+/* The database's path; NULL when timings are off. */
+const char *timelog_path(void);
 
 /* timelog_spool.c */
 

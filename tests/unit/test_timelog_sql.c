@@ -130,11 +130,20 @@ fill(void)
 	    "(1010, 11), (1015, 16), (1020, 21), (1025, 26)");
 }
 
+/* Retention by age at cutoff, as retain() in timelog.c runs it. */
 static void
-retain_age(void **state)
+age(double cutoff, int step)
 {
 	char sql[512];
 
+	snprintf(sql, sizeof(sql), timelog_sql_retain_requests_age,
+	    (long long)cutoff, step, cutoff);
+	exec(sql);
+}
+
+static void
+retain_age(void **state)
+{
 	(void)state;
 	fill();
 	/*
@@ -142,9 +151,7 @@ retain_age(void **state)
 	 * it, which began by 1004.5; not 12, begun at 1006.5 but written in
 	 * 1010, a second not yet past the cutoff.
 	 */
-	snprintf(sql, sizeof(sql), timelog_sql_retain_requests_age, 1007LL,
-	    100, 1007.0);
-	exec(sql);
+	age(1007.0, 100);
 	assert_int_equal(num("SELECT min(id) FROM requests"), 11);
 	assert_int_equal(num("SELECT count(*) FROM requests"), 20);
 	/*
@@ -152,24 +159,16 @@ retain_age(void **state)
 	 * cutoff go (11-15, begun by 1009.5), not only those of the seconds
 	 * before it.
 	 */
-	snprintf(sql, sizeof(sql), timelog_sql_retain_requests_age, 1010LL,
-	    100, 1010.6);
-	exec(sql);
+	age(1010.6, 100);
 	assert_int_equal(num("SELECT min(id) FROM requests"), 16);
 	/* Cutoff 1017.7, in a second with no row written: the next one's. */
-	snprintf(sql, sizeof(sql), timelog_sql_retain_requests_age, 1017LL,
-	    100, 1017.7);
-	exec(sql);
+	age(1017.7, 100);
 	assert_int_equal(num("SELECT min(id) FROM requests"), 21);
 	/* At most a step's worth: from 21, below 23. */
-	snprintf(sql, sizeof(sql), timelog_sql_retain_requests_age, 1030LL,
-	    2, 1030.0);
-	exec(sql);
+	age(1030.0, 2);
 	assert_int_equal(num("SELECT min(id) FROM requests"), 23);
 	/* No second after the cutoff's: nothing written since, all go. */
-	snprintf(sql, sizeof(sql), timelog_sql_retain_requests_age, 1030LL,
-	    100, 1030.0);
-	exec(sql);
+	age(1030.0, 100);
 	assert_int_equal(num("SELECT count(*) FROM requests"), 0);
 }
 
