@@ -40,9 +40,10 @@
  * ones.  The queue is taken at every pass all the same: a reader that
  * stays drops no row.
  *
- * This file is the queue, the writer and its INSERTs, request_seconds'
- * notes, retention's pacing and the accounting of lost rows; the
- * dashboard reads the file on connections of its own (timelog_read.c).
+ * This file is the queue, the writer and its INSERTs, retention's pacing
+ * and the accounting of lost rows; the writer's notes in request_seconds
+ * are timelog_secs.c's, and the dashboard reads the file on connections
+ * of its own (timelog_read.c).
  * The SQL text that admins and the dashboard see (the schema, the views
  * of cgigate-timings(7), the dashboard's queries, retention's deletes)
  * is in timelog_sql.c.
@@ -87,8 +88,6 @@ static struct {
 	unsigned long long lost;	/* by failed writes; under lock */
 	sqlite3		*db;		/* NULL while it cannot be opened */
 	sqlite3_stmt	*ins_req[NRUNS], *ins_ev;	/* run_rows[i] rows */
-	sqlite3_stmt	*ins_sec, *has_sec;	/* of request_seconds */
-	long long	 mark_sec, mark_id;	/* its latest, or 0 */
 	struct timelog_lim lim;		/* SIGHUP sets it */
 	char		*path;
 	int		 off;		/* timings = off: record nothing */
@@ -355,11 +354,7 @@ prepare_inserts(void)
 	}
 	if (sqlite3_prepare_v2(tl.db, "INSERT INTO events (ts,"
 	    " kind, pid, detail) VALUES (?,?,?,?)", -1, &tl.ins_ev, NULL) !=
-	    SQLITE_OK || sqlite3_prepare_v2(tl.db, "INSERT OR IGNORE INTO"
-	    " request_seconds (sec, first_id) VALUES (?,?)", -1, &tl.ins_sec,
-	    NULL) != SQLITE_OK || sqlite3_prepare_v2(tl.db, "SELECT 1 FROM"
-	    " request_seconds WHERE sec = ?", -1, &tl.has_sec, NULL) !=
-	    SQLITE_OK)
+	    SQLITE_OK || secs_prepare(tl.db) == -1)
 		return -1;
 	return 0;
 }
@@ -375,10 +370,7 @@ finalize_inserts(void)
 	}
 	sqlite3_finalize(tl.ins_ev);
 	tl.ins_ev = NULL;
-	sqlite3_finalize(tl.ins_sec);
-	tl.ins_sec = NULL;
-	sqlite3_finalize(tl.has_sec);
-	tl.has_sec = NULL;
+	secs_finalize();
 }
 
 /* The directory make_parent created, or "". */
@@ -472,24 +464,6 @@ side_files(int remove)
 	}
 }
 
-/* The latest second of request_seconds, or none (0, 0). */
-static void
-load_mark(void)
-{
-	sqlite3_stmt *st;
-
-	tl.mark_sec = tl.mark_id = 0;
-	if (sqlite3_prepare_v2(tl.db, "SELECT sec, first_id FROM "
-	    "request_seconds ORDER BY sec DESC LIMIT 1", -1, &st, NULL) !=
-	    SQLITE_OK)
-		return;
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		tl.mark_sec = sqlite3_column_int64(st, 0);
-		tl.mark_id = sqlite3_column_int64(st, 1);
-	}
-	sqlite3_finalize(st);
-}
-
 /*
  * Open path, creating it and its schema, prepare the INSERTs and note
  * which file it is (device and inode), for moved() to compare.  -1, with
@@ -533,7 +507,6 @@ db_open(const char *path)
 	}
 	tl.dev = sb.st_dev;
 	tl.ino = sb.st_ino;
-	load_mark();
 	side_files(0);
 	ckpt_attach(tl.db, tl.dev, tl.ino, tl.wal_cur);
 	return 0;
@@ -588,64 +561,6 @@ exec_fmt(const char *what, const char *fmt, ...)
 	return 0;
 }
 
-/* Whether request_seconds still has second sec. */
-static int
-has_sec(long long sec)
-{
-	int rc;
-
-	sqlite3_bind_int64(tl.has_sec, 1, sec);
-	rc = sqlite3_step(tl.has_sec);
-	sqlite3_reset(tl.has_sec);
-	return rc == SQLITE_ROW;
-}
-
-/*
- * Note in request_seconds that rows from id first on, begun by maxts,
- * were written in this second (or in that of maxts, if the clock was set
- * back since they began), unless a second as late is there already: the
- * clock was set back, and that second's first_id, lower, covers these
- * rows too.  So its seconds and their ids rise together, and the first
- * second at or past a time has the least id written since.
- *
- * Edits from outside are mended.  An id lower than the latest second's
- * means the table was emptied and SQLite gave the ids again from 1: the
- * seconds past it go.  The latest second gone means request_seconds was
- * edited: it is put back as it was, or, when none is left, one second
- * from the table's first id on covers every row, as at a start.  -1
- * when a statement failed.
- */
-static int
-mark(long long first, double maxts)
-{
-	long long sec = (long long)clk_wall();
-
-	if ((long long)maxts > sec)
-		sec = (long long)maxts;
-	if (first < tl.mark_id) {
-		if (exec_fmt("request_seconds", "DELETE FROM request_seconds "
-		    "WHERE first_id > %lld", first) == -1)
-			return -1;
-		load_mark();
-	} else if (tl.mark_sec > 0 && !has_sec(tl.mark_sec)) {
-		if (exec_fmt("request_seconds", "INSERT INTO request_seconds "
-		    "SELECT %lld, CASE WHEN EXISTS (SELECT 1 FROM "
-		    "request_seconds) THEN %lld ELSE (SELECT min(id) FROM "
-		    "requests) END", tl.mark_sec, tl.mark_id) == -1)
-			return -1;
-		load_mark();
-	}
-	if (sec <= tl.mark_sec)
-		return 0;
-	sqlite3_bind_int64(tl.ins_sec, 1, sec);
-	sqlite3_bind_int64(tl.ins_sec, 2, first);
-	if (step(tl.ins_sec) == -1)
-		return -1;
-	tl.mark_sec = sec;
-	tl.mark_id = first;
-	return 0;
-}
-
 /*
  * Retention of requests: delete at most step rows past max_rows and
  * step past max_age_us, then the seconds of request_seconds before the
@@ -693,7 +608,7 @@ write_batch(const struct timelog_rec *batch, size_t n,
     unsigned long long dropped, const struct timelog_lim *lim)
 {
 	struct timelog_rec ev;
-	long long first, none, msec = tl.mark_sec, mid = tl.mark_id;
+	long long first, none;
 	double maxts, nots;
 	int step;
 
@@ -704,9 +619,14 @@ write_batch(const struct timelog_rec *batch, size_t n,
 		    sqlite3_errmsg(tl.db));
 		return -1;
 	}
-	if (write_recs(batch, n, &first, &maxts) == -1 ||
-	    (first > 0 && mark(first, maxts) == -1))
+	secs_begin();
+	if (write_recs(batch, n, &first, &maxts) == -1)
 		goto fail;
+	if (first > 0 && secs_mark(tl.db, first, maxts) == -1) {
+		snprintf(tl.why, sizeof(tl.why), "request_seconds: %s",
+		    sqlite3_errmsg(tl.db));
+		goto fail;
+	}
 	if (dropped > 0) {
 		timelog_event_rec(&ev, "dropped", "%llu", dropped);
 		if (write_recs(&ev, 1, &none, &nots) == -1)
@@ -730,8 +650,7 @@ write_batch(const struct timelog_rec *batch, size_t n,
 	return 0;
 fail:
 	sqlite3_exec(tl.db, "ROLLBACK", NULL, NULL, NULL);
-	tl.mark_sec = msec;	/* as the database has it again */
-	tl.mark_id = mid;
+	secs_rollback();	/* as the database has it again */
 	return -1;
 }
 

@@ -4,10 +4,11 @@
  *
  * timelog_sql.c holds the SQL text of the timings database (its schema,
  * the views, the dashboard's query, retention's deletes), timelog.c the
- * queue and the writer thread that runs it, timelog_read.c the
- * dashboard's connections that read it, timelog_spool.c the
- * checkpointer thread and the spool file that keep the WAL bounded while
- * a reader holds it, and spoolrec.c the record codec of the spool.  No
+ * queue and the writer thread that runs it, timelog_secs.c its notes in
+ * request_seconds, timelog_read.c the dashboard's connections that read
+ * it, timelog_spool.c the checkpointer thread and the spool file that
+ * keep the WAL bounded while a reader holds it, and spoolrec.c the
+ * record codec of the spool.  No
  * other module includes this: they see the timings only through
  * timelog_* in cgigate.h.
  */
@@ -96,6 +97,21 @@ void	 timelog_event_rec(struct timelog_rec *r, const char *kind,
 
 /* The database's path; NULL when timings are off. */
 const char *timelog_path(void);
+
+/* timelog_secs.c: on the writer's thread, with its connection db. */
+
+/* Prepare its statements and read the latest second; -1 on failure. */
+int	 secs_prepare(struct sqlite3 *db);
+void	 secs_finalize(void);
+/* A transaction begins; secs_rollback: it was rolled back. */
+void	 secs_begin(void);
+void	 secs_rollback(void);
+/*
+ * Rows from id first on, the latest begun at maxts, were just inserted:
+ * note their second in request_seconds.  -1, sqlite3_errmsg(db) saying
+ * why, when a statement failed.
+ */
+int	 secs_mark(struct sqlite3 *db, long long first, double maxts);
 
 /* timelog_spool.c */
 
