@@ -43,10 +43,9 @@
  * This file is the queue, the writer and its INSERTs, retention's pacing
  * and the accounting of lost rows; the writer's notes in request_seconds
  * are timelog_secs.c's, and the dashboard reads the file on connections
- * of its own (timelog_read.c).
- * The SQL text that admins and the dashboard see (the schema, the views
- * of cgigate-timings(7), the dashboard's queries, retention's deletes)
- * is in timelog_sql.c.
+ * of its own (timelog_read.c).  The SQL text that admins and the
+ * dashboard see (the schema, the views of cgigate-timings(7), the
+ * dashboard's queries, retention's deletes) is in timelog_sql.c.
  */
 #include <errno.h>
 #include <limits.h>
@@ -540,12 +539,9 @@ moved(void)
 	return sb.st_dev != tl.dev || sb.st_ino != tl.ino;
 }
 
-/*
- * Run the statement of fmt; -1, with tl.why set (what failed and why),
- * when it failed.
- */
+/* Run one of retention's deletes; -1, with tl.why set, when it failed. */
 static int
-exec_fmt(const char *what, const char *fmt, ...)
+retain_exec(const char *fmt, ...)
 {
 	char sql[512];
 	va_list ap;
@@ -554,7 +550,7 @@ exec_fmt(const char *what, const char *fmt, ...)
 	vsnprintf(sql, sizeof(sql), fmt, ap);
 	va_end(ap);
 	if (sqlite3_exec(tl.db, sql, NULL, NULL, NULL) != SQLITE_OK) {
-		snprintf(tl.why, sizeof(tl.why), "%s: %s", what,
+		snprintf(tl.why, sizeof(tl.why), "retention: %s",
 		    sqlite3_errmsg(tl.db));
 		return -1;
 	}
@@ -572,14 +568,13 @@ retain(int64_t max_age_us, long long max_rows, int step)
 {
 	double cutoff = clk_wall() - (double)max_age_us / 1e6;
 
-	if (max_age_us > 0 && exec_fmt("retention",
-	    timelog_sql_retain_requests_age, (long long)cutoff, step,
-	    cutoff) == -1)
+	if (max_age_us > 0 && retain_exec(timelog_sql_retain_requests_age,
+	    (long long)cutoff, step, cutoff) == -1)
 		return -1;
-	if (max_rows > 0 && exec_fmt("retention",
-	    timelog_sql_retain_requests_rows, max_rows, step) == -1)
+	if (max_rows > 0 && retain_exec(timelog_sql_retain_requests_rows,
+	    max_rows, step) == -1)
 		return -1;
-	return exec_fmt("retention", timelog_sql_retain_seconds, RETAIN_STEP);
+	return retain_exec(timelog_sql_retain_seconds, RETAIN_STEP);
 }
 
 void
@@ -813,7 +808,7 @@ writer(void *arg)
 			spool_check(lim.wal_max);
 		if (lim.max_age_us > 0 && tl.db != NULL && !spool_held() &&
 		    clk_now_us() >= tl.next_retain) {
-			exec_fmt("retention", timelog_sql_retain_events_age, clk_wall() -
+			retain_exec(timelog_sql_retain_events_age, clk_wall() -
 			    (double)lim.max_age_us / 1e6, RETAIN_STEP);
 			tl.next_retain = clk_now_us() + RETAIN_US;
 		}
